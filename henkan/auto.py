@@ -1,0 +1,171 @@
+"""The one registry: model_type -> config class and the model class for each task; the Auto classes on top.
+
+Names are kept as strings so that nothing heavy is imported until a class is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .config import PretrainedConfig
+from .hub import HUB_KWARGS
+
+# model_type -> (module under henkan.models, class-name prefix, tasks the family has)
+_ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
+                  "ForMaskedLM", "ForMultipleChoice")
+FAMILIES = {
+    "bert": ("bert", "Bert", _ENCODER_TASKS),
+    "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
+    "roberta": ("roberta", "Roberta", _ENCODER_TASKS),
+    "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS),
+    "camembert": ("roberta", "Camembert", _ENCODER_TASKS),
+    "albert": ("albert", "Albert", _ENCODER_TASKS),
+}
+# Auto class -> the family class suffix it loads
+AUTO_TASKS = {
+    "AutoModel": "Model",
+    "AutoModelForSequenceClassification": "ForSequenceClassification",
+    "AutoModelForTokenClassification": "ForTokenClassification",
+    "AutoModelForQuestionAnswering": "ForQuestionAnswering",
+    "AutoModelForMaskedLM": "ForMaskedLM",
+    "AutoModelForMultipleChoice": "ForMultipleChoice",
+    "AutoModelForCausalLM": "ForCausalLM",
+}
+# Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
+_LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
+                 "attn_implementation", "ignore_mismatched_sizes", "use_safetensors", "weights_only", "config",
+                 *HUB_KWARGS}
+
+_extra_configs: dict[str, type] = {}
+_extra_models: dict[str, dict[type, type]] = {}
+
+
+def family_class(model_type: str, suffix: str):
+    """The class `<Prefix><suffix>` of a built-in family, or None when the family lacks that task."""
+    module, prefix, tasks = FAMILIES[model_type]
+    if suffix != "Config" and suffix not in tasks:
+        return None
+    return getattr(importlib.import_module(f"henkan.models.{module}"), prefix + suffix)
+
+
+def _config_class(model_type: str) -> type:
+    if model_type in _extra_configs:
+        return _extra_configs[model_type]
+    if model_type in FAMILIES:
+        return family_class(model_type, "Config")
+    known = ", ".join(sorted({*FAMILIES, *_extra_configs}))
+    raise ValueError(f"Unrecognized model_type {model_type!r}. henkan knows: {known}. Register your own with "
+                     f"AutoConfig.register(model_type, ConfigClass).")
+
+
+def _check_remote_code(config_dict: dict, trust_remote_code: bool, name) -> None:
+    model_type = config_dict.get("model_type")
+    if model_type in FAMILIES or model_type in _extra_configs:
+        return  # a built-in class serves it; auto_map is not followed
+    if "auto_map" in config_dict:
+        if not trust_remote_code:
+            raise ValueError(f"'{name}' needs custom code from its repository (auto_map in config.json). henkan "
+                             f"never runs downloaded code unless you pass trust_remote_code=True after reading it.")
+        raise NotImplementedError(f"'{name}' needs custom code written for the transformers library, which henkan "
+                                  f"cannot run. Register an equivalent henkan class with AutoConfig.register and "
+                                  f"AutoModel.register.")
+
+
+class AutoConfig:
+    """Builds the config class named by `model_type` in config.json."""
+
+    def __init__(self):
+        raise EnvironmentError("AutoConfig is used through AutoConfig.from_pretrained(...) or AutoConfig.for_model(...).")
+
+    @classmethod
+    def for_model(cls, model_type: str, *args, **kwargs) -> PretrainedConfig:
+        return _config_class(model_type)(*args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *, trust_remote_code: bool = False, **kwargs):
+        hub = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+        config_dict, _ = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
+        _check_remote_code(config_dict, trust_remote_code, pretrained_model_name_or_path)
+        model_type = config_dict.get("model_type")
+        if not model_type:
+            raise ValueError(
+                f"The config.json of '{pretrained_model_name_or_path}' has no \"model_type\", so henkan cannot tell "
+                f"which architecture it is. Add one (e.g. \"model_type\": \"bert\") or load it with the concrete "
+                f"class, e.g. BertConfig.from_pretrained(...).")
+        config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
+        return _config_class(model_type).from_dict(config_dict, **kwargs)
+
+    @staticmethod
+    def register(model_type: str, config, exist_ok: bool = False) -> None:
+        if getattr(config, "model_type", model_type) != model_type:
+            raise ValueError(f"The config class {config.__name__} has model_type {config.model_type!r}, not "
+                             f"{model_type!r}: they must match.")
+        if (model_type in FAMILIES or model_type in _extra_configs) and not exist_ok:
+            raise ValueError(f"'{model_type}' is already used by a config class; pass exist_ok=True to replace it.")
+        _extra_configs[model_type] = config
+
+
+class _BaseAutoModel:
+    _task = "AutoModel"
+
+    def __init__(self, *args, **kwargs):
+        raise EnvironmentError(f"{type(self).__name__} is used through {type(self).__name__}.from_pretrained(...) "
+                               f"or {type(self).__name__}.from_config(config).")
+
+    @classmethod
+    def _model_class(cls, config: PretrainedConfig) -> type:
+        registered = _extra_models.get(cls._task, {})
+        for config_class in type(config).__mro__:
+            if config_class in registered:
+                return registered[config_class]
+        model_type = getattr(config, "model_type", "")
+        if type(config) is PretrainedConfig or not model_type:
+            raise ValueError(
+                f"{cls._task} cannot build a model from a bare PretrainedConfig: it names no architecture. Use a "
+                f"family config such as BertConfig(...), or AutoConfig.for_model(\"bert\", ...), then "
+                f"{cls._task}.from_config(config).")
+        model_class = family_class(model_type, AUTO_TASKS[cls._task]) if model_type in FAMILIES else None
+        if model_class is None:
+            raise ValueError(f"Unrecognized configuration class {type(config).__name__} for {cls._task}: model type "
+                             f"{model_type!r} has no such model in henkan. Register one with "
+                             f"{cls._task}.register({type(config).__name__}, ModelClass).")
+        return model_class
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, **kwargs):
+        return cls._model_class(config).from_config(config, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, trust_remote_code: bool = False, **kwargs):
+        config = kwargs.pop("config", None)
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in _LOAD_OPTIONS}
+        if not isinstance(config, PretrainedConfig):
+            hub = {k: v for k, v in options.items() if k in HUB_KWARGS}
+            config, kwargs = AutoConfig.from_pretrained(config or pretrained_model_name_or_path, return_unused_kwargs=True,
+                                                        trust_remote_code=trust_remote_code, **hub, **kwargs)
+        return cls._model_class(config).from_pretrained(pretrained_model_name_or_path, *model_args, config=config,
+                                                        **options, **kwargs)
+
+    @classmethod
+    def register(cls, config_class: type, model_class: type, exist_ok: bool = False) -> None:
+        if getattr(model_class, "config_class", config_class) is not config_class:
+            raise ValueError(f"{model_class.__name__}.config_class is {model_class.config_class.__name__}, not "
+                             f"{config_class.__name__}: they must match.")
+        registered = _extra_models.setdefault(cls._task, {})
+        if config_class in registered and not exist_ok:
+            raise ValueError(f"{config_class.__name__} already has a model for {cls._task}; pass exist_ok=True.")
+        registered[config_class] = model_class
+
+
+def _auto(name: str) -> type:
+    return type(name, (_BaseAutoModel,), {"_task": name, "__module__": __name__,
+                                          "__doc__": f"Loads the {AUTO_TASKS[name]} class of any registered family."})
+
+
+AutoModel = _auto("AutoModel")
+AutoModelForSequenceClassification = _auto("AutoModelForSequenceClassification")
+AutoModelForTokenClassification = _auto("AutoModelForTokenClassification")
+AutoModelForQuestionAnswering = _auto("AutoModelForQuestionAnswering")
+AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
+AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
+AutoModelForCausalLM = _auto("AutoModelForCausalLM")

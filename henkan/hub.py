@@ -1,0 +1,122 @@
+"""Where files come from: a local folder, a file path, or a Hub id served from the cache or downloaded.
+
+Downloads and the cache are `huggingface_hub`'s; this module decides the cache location the way the reference's
+users expect, honours offline mode, and turns the hub's exceptions into errors that say what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+HUB_KWARGS = (
+    "cache_dir", "revision", "token", "use_auth_token", "local_files_only", "force_download",
+    "subfolder", "proxies", "resume_download", "_commit_hash", "user_agent",
+)
+_ID = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")
+_TRUE = {"1", "on", "yes", "true"}
+
+
+def pop_hub_kwargs(kwargs: dict) -> dict:
+    """Take the download options out of `kwargs` (in place) and return them."""
+    return {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+
+
+def is_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def default_cache_dir() -> str:
+    """The hub cache folder, by the documented precedence."""
+    for var in ("HF_HUB_CACHE", "TRANSFORMERS_CACHE", "PYTORCH_TRANSFORMERS_CACHE", "PYTORCH_PRETRAINED_BERT_CACHE"):
+        if os.environ.get(var):
+            return os.path.expanduser(os.environ[var])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "huggingface", "hub")
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or not _ID.match(name)
+
+
+def resolve_file(
+    name_or_path: str | os.PathLike,
+    filename: str,
+    *,
+    required: bool = True,
+    cache_dir: str | None = None,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    use_auth_token: str | bool | None = None,
+    local_files_only: bool = False,
+    force_download: bool = False,
+    subfolder: str = "",
+    proxies: dict | None = None,
+    **_ignored,
+) -> str | None:
+    """The local path of `filename` for a folder, file path or Hub id; None when it is absent and not `required`."""
+    name = os.fspath(name_or_path)
+    subfolder = subfolder or ""
+    if os.path.isfile(name):
+        if os.path.basename(name) == filename or (filename == "config.json" and name.endswith(".json")):
+            return name
+        name = os.path.dirname(name) or "."
+    if os.path.isdir(name):
+        path = os.path.join(name, subfolder, filename)
+        if os.path.isfile(path):
+            return path
+        if required:
+            raise OSError(
+                f"'{name}' is a folder but has no '{os.path.join(subfolder, filename)}'. Point to a folder saved "
+                f"with save_pretrained() (it holds {filename}), or pass the Hub id of the model."
+            )
+        return None
+    if _looks_local(name):
+        raise OSError(
+            f"'{name}' is neither an existing folder nor a valid Hub model id. Check the path (it is relative to "
+            f"{os.getcwd()}), or use an id of the form 'org/name'."
+        )
+    return _from_hub(name, filename, required, cache_dir, revision, token if token is not None else use_auth_token,
+                     local_files_only, force_download, subfolder, proxies)
+
+
+def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_files_only, force_download, subfolder,
+              proxies) -> str | None:
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    offline = local_files_only or is_offline()
+    cache = os.fspath(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        return huggingface_hub.hf_hub_download(
+            repo_id, filename, subfolder=subfolder or None, revision=revision, cache_dir=cache, token=token,
+            local_files_only=offline, force_download=force_download, proxies=proxies,
+        )
+    except errors.GatedRepoError as e:
+        raise OSError(
+            f"'{repo_id}' is a gated model. Accept its conditions on its Hub page, then log in with "
+            f"`hf auth login` or pass token=... ({e.__class__.__name__})."
+        ) from e
+    except errors.RepositoryNotFoundError as e:
+        raise OSError(
+            f"'{repo_id}' is not a local folder and no Hub repository of that name could be reached. Check the "
+            f"spelling; for a private repository pass token=...; for a local model pass the folder's path."
+        ) from e
+    except errors.RevisionNotFoundError as e:
+        raise OSError(f"'{repo_id}' has no revision '{revision}'. Use a branch, tag or commit hash it has.") from e
+    except errors.EntryNotFoundError as e:
+        if required:
+            raise OSError(f"'{repo_id}' has no file '{filename}' (revision {revision or 'main'}).") from e
+        return None
+    except errors.LocalEntryNotFoundError as e:
+        if not required:
+            return None
+        where = "offline mode is on (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE or local_files_only=True)" if offline \
+            else "the Hub could not be reached"
+        raise OSError(
+            f"Cannot find '{filename}' of '{repo_id}': {where} and it is not in the cache at {cache}. Download it "
+            f"once while online (or with `hf download {repo_id}`), set HF_HUB_CACHE to the cache that has it, "
+            f"or pass a local folder."
+        ) from e

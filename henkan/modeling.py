@@ -1,0 +1,630 @@
+"""`PreTrainedModel`: build a model from a config, load and save checkpoint folders the Hub way.
+
+Loading never runs random init: parameters are created on the `meta` device, tensors are read from safetensors (or a
+pickle checkpoint through `torch.load(weights_only=True)`) straight into the target dtype, and assigned. Only the
+weights the checkpoint lacks are initialised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+
+import torch
+from torch import nn
+
+from .config import PretrainedConfig
+from .hub import pop_hub_kwargs, resolve_file
+from .logging import get_logger
+from .utils import atomic_write_text
+
+logger = get_logger(__name__)
+
+SAFE_WEIGHTS = "model.safetensors"
+SAFE_INDEX = "model.safetensors.index.json"
+PT_WEIGHTS = "pytorch_model.bin"
+PT_INDEX = "pytorch_model.bin.index.json"
+_DTYPES = {"float32": torch.float32, "float": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+           "half": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+           "float64": torch.float64, "double": torch.float64}
+# Old checkpoints name LayerNorm parameters the TensorFlow way.
+_LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
+
+
+def parse_dtype(dtype) -> torch.dtype | str | None:
+    """A torch dtype, "auto", or None, from what users pass as `torch_dtype`/`dtype`."""
+    if dtype is None or isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    if isinstance(dtype, str):
+        name = dtype.removeprefix("torch.")
+        if name in _DTYPES:
+            return _DTYPES[name]
+    raise ValueError(f"Unknown torch_dtype {dtype!r}. Use a torch dtype (torch.float16, torch.bfloat16, "
+                     f"torch.float32), one of {sorted(_DTYPES)}, or \"auto\" to keep the checkpoint's dtype.")
+
+
+@contextlib.contextmanager
+def _params_on_meta():
+    """Create parameters on the meta device (buffers stay real) and skip weight init: loading fills them."""
+    register = nn.Module.register_parameter
+
+    def register_on_meta(module, name, param):
+        if param is not None and not param.is_meta:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = register_on_meta
+    PreTrainedModel._loading = True
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
+        PreTrainedModel._loading = False
+
+
+def parse_size(size) -> int:
+    """Bytes from 5GB / "200MB" / "10KiB" / an int."""
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B?\s*", str(size).upper())
+    if not match:
+        raise ValueError(f"max_shard_size={size!r} is not a size; write it like \"5GB\", \"500MB\" or an int.")
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return int(float(number) * base ** " KMGT".index(unit or " "))
+
+
+class PreTrainedModel(nn.Module):
+    """Base class of every model: config handling, loading, saving, embeddings and tying."""
+
+    config_class = PretrainedConfig
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    # (checkpoint key of an output weight, key of the input weight it is tied to), relative to the model
+    _tied_weights_keys: list[str] = []
+    _keys_to_ignore_on_load_unexpected: list[str] = []
+    _keys_to_ignore_on_load_missing: list[str] = []
+    _loading = False
+
+    def __init__(self, config: PretrainedConfig, *args, **kwargs):
+        super().__init__()
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(f"{type(self).__name__} needs a PretrainedConfig (e.g. {self.config_class.__name__}()), "
+                            f"not {type(config).__name__}.")
+        self.config = config
+        self.name_or_path = config.name_or_path
+        self.gradient_checkpointing = False
+        self.warnings_issued = {}
+
+    # construction ----------------------------------------------------------------------------------------------
+    def post_init(self) -> None:
+        """Initialise weights (unless a checkpoint is about to fill them) and tie the embeddings."""
+        if not PreTrainedModel._loading:
+            self.apply(self._init_weights)
+        self.tie_weights()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = getattr(self.config, "initializer_range", 0.02)
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def init_weights(self) -> None:
+        self.apply(self._init_weights)
+        self.tie_weights()
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, torch_dtype=None, dtype=None, **kwargs):
+        dtype = parse_dtype(dtype or torch_dtype)
+        for key, value in kwargs.items():
+            setattr(config, key, value)
+        if isinstance(dtype, torch.dtype):
+            previous = torch.get_default_dtype()
+            torch.set_default_dtype(dtype)
+            try:
+                return cls(config)
+            finally:
+                torch.set_default_dtype(previous)
+        return cls(config)
+
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+    def can_generate(self) -> bool:
+        return hasattr(self, "generate") and hasattr(self, "prepare_inputs_for_generation")
+
+    # embeddings and tying --------------------------------------------------------------------------------------
+    def get_input_embeddings(self) -> nn.Module:
+        base = self.base_model
+        if base is not self:
+            return base.get_input_embeddings()
+        raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        base = self.base_model
+        if base is not self:
+            return base.set_input_embeddings(value)
+        raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return None
+
+    def tie_weights(self) -> None:
+        output = self.get_output_embeddings()
+        if output is not None and getattr(self.config, "tie_word_embeddings", True):
+            output.weight = self.get_input_embeddings().weight
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True) -> nn.Embedding:
+        old = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return old
+        new_num_tokens = old.num_embeddings if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            if not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of <= 0:
+                raise ValueError(f"pad_to_multiple_of must be a positive int, not {pad_to_multiple_of!r}.")
+            new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
+        new = self._resized_embedding(old, new_num_tokens, mean_resizing)
+        self.set_input_embeddings(new)
+        output = self.get_output_embeddings()
+        if output is not None and not getattr(self.config, "tie_word_embeddings", True):
+            resized = self._resized_linear(output, new_num_tokens, mean_resizing)
+            output.weight, output.bias = resized.weight, resized.bias
+            output.out_features = new_num_tokens
+        elif output is not None:
+            output.out_features = new_num_tokens
+            if output.bias is not None and output.bias.shape[0] != new_num_tokens:
+                output.bias = nn.Parameter(self._resized_rows(output.bias.data, new_num_tokens, False))
+        self.config.vocab_size = new_num_tokens
+        self.tie_weights()
+        self._after_resize(new_num_tokens)
+        return self.get_input_embeddings()
+
+    def _after_resize(self, new_num_tokens: int) -> None:
+        """Hook for heads that keep their own vocabulary-sized bias."""
+
+    @staticmethod
+    def _resized_rows(old: torch.Tensor, n: int, mean_resizing: bool) -> torch.Tensor:
+        new = old.new_zeros((n, *old.shape[1:]))
+        keep = min(n, old.shape[0])
+        new[:keep] = old[:keep]
+        if n > keep:
+            if mean_resizing and old.dim() == 2:
+                rows = old.float()
+                mean = rows.mean(0)
+                cov = ((rows - mean).T @ (rows - mean)) / rows.shape[0]
+                dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=1e-5 * cov + 1e-9 * torch.eye(cov.shape[0]))
+                new[keep:] = dist.sample((n - keep,)).to(old.dtype)
+            elif mean_resizing:
+                new[keep:] = old.float().mean(0).to(old.dtype)
+        return new
+
+    def _resized_embedding(self, old: nn.Embedding, n: int, mean_resizing: bool) -> nn.Embedding:
+        new = nn.Embedding(n, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device,
+                           dtype=old.weight.dtype)
+        if not mean_resizing:
+            self._init_weights(new)
+        with torch.no_grad():
+            data = self._resized_rows(old.weight.data, n, mean_resizing)
+            if not mean_resizing:
+                data[old.num_embeddings:] = new.weight.data[old.num_embeddings:]
+            new.weight.copy_(data)
+        return new
+
+    def _resized_linear(self, old: nn.Linear, n: int, mean_resizing: bool) -> nn.Linear:
+        new = nn.Linear(old.in_features, n, bias=old.bias is not None, device=old.weight.device,
+                        dtype=old.weight.dtype)
+        with torch.no_grad():
+            new.weight.copy_(self._resized_rows(old.weight.data, n, mean_resizing))
+            if old.bias is not None:
+                new.bias.copy_(self._resized_rows(old.bias.data, n, mean_resizing))
+        return new
+
+    # sizes -----------------------------------------------------------------------------------------------------
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        skip = set()
+        if exclude_embeddings:
+            skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.parameters()
+                   if id(p) not in skip and (p.requires_grad or not only_trainable))
+
+    def get_memory_footprint(self, return_buffers: bool = True) -> int:
+        total = sum(p.numel() * p.element_size() for p in self.parameters())
+        if return_buffers:
+            total += sum(b.numel() * b.element_size() for b in self.buffers())
+        return total
+
+    # training helpers ------------------------------------------------------------------------------------------
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        if not self.supports_gradient_checkpointing:
+            raise ValueError(f"{type(self).__name__} does not support gradient checkpointing.")
+        kwargs = {"use_reentrant": False, **(gradient_checkpointing_kwargs or {})}
+        for module in self.modules():
+            if hasattr(module, "gradient_checkpointing"):
+                module.gradient_checkpointing = True
+                module._checkpoint_kwargs = kwargs
+
+    def gradient_checkpointing_disable(self) -> None:
+        for module in self.modules():
+            if hasattr(module, "gradient_checkpointing"):
+                module.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
+
+    def enable_input_require_grads(self) -> None:
+        self.get_input_embeddings().register_forward_hook(lambda m, i, out: out.requires_grad_(True))
+
+    # loading ---------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None, cache_dir=None,
+                        ignore_mismatched_sizes: bool = False, force_download: bool = False,
+                        local_files_only: bool = False, token=None, revision: str = "main",
+                        use_safetensors: bool | None = None, weights_only: bool = True, **kwargs):
+        if not weights_only:
+            raise ValueError("henkan loads pickle checkpoints with weights_only=True only; convert the checkpoint "
+                             "to safetensors rather than unpickling arbitrary objects.")
+        dtype = parse_dtype(kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None))
+        kwargs.pop("torch_dtype", None)
+        device_map = kwargs.pop("device_map", None)
+        kwargs.pop("low_cpu_mem_usage", None)  # always low: parameters are never allocated twice
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        attn_implementation = kwargs.pop("attn_implementation", None)
+        kwargs.pop("trust_remote_code", None)
+        hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
+               "token": token, "revision": revision, **pop_hub_kwargs(kwargs)}
+        if config is None:
+            config, kwargs = cls.config_class.from_pretrained(
+                pretrained_model_name_or_path, return_unused_kwargs=True, **hub, **kwargs)
+        elif not isinstance(config, PretrainedConfig):
+            config, kwargs = cls.config_class.from_pretrained(config, return_unused_kwargs=True, **hub, **kwargs)
+        if kwargs or model_args:
+            names = ", ".join(sorted(kwargs)) or f"{len(model_args)} positional argument(s)"
+            raise TypeError(f"{cls.__name__}.from_pretrained got unexpected argument(s): {names}. They are neither "
+                            f"loading options nor attributes of {type(config).__name__}.")
+        if attn_implementation is not None:
+            config._attn_implementation = attn_implementation
+        config.name_or_path = str(pretrained_model_name_or_path)
+
+        files = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
+        state = _CheckpointReader(files)
+        if dtype == "auto":
+            dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
+        dtype = dtype or torch.float32
+
+        with _params_on_meta():
+            model = cls(config)
+        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
+        config.dtype = str(dtype).removeprefix("torch.")
+        model.eval()
+        if device_map is not None:
+            model._dispatch(device_map)
+        return (model, info) if output_loading_info else model
+
+    def _checkpoint_key_candidates(self, key: str) -> list[str]:
+        """Names a checkpoint key may have in this model: itself, the legacy spelling fixed, the prefix added/removed."""
+        for old, new in _LEGACY_SUFFIXES:
+            if key.endswith(old) and "norm" in key.lower():
+                key = key[: -len(old)] + new
+        prefix = self.base_model_prefix + "."
+        out = [key]
+        if self.base_model_prefix and self.base_model is not self:
+            out.append(prefix + key)
+        elif self.base_model_prefix and key.startswith(prefix):
+            out.append(key[len(prefix):])
+        return out
+
+    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool) -> dict:
+        expected = dict(self.state_dict(keep_vars=True))
+        shared: dict[int, list[str]] = {}  # one parameter reachable under several names (a shared bias, ...)
+        for key, value in expected.items():
+            shared.setdefault(id(value), []).append(key)
+        tied = {k for k in self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True)}
+        loaded, unexpected, mismatched = {}, [], []
+        for ckpt_key in state.keys():
+            target = next((k for k in self._checkpoint_key_candidates(ckpt_key) if k in expected), None)
+            if target is None or target in loaded:
+                unexpected.append(ckpt_key)
+                continue
+            shape = state.shape(ckpt_key)
+            want = tuple(expected[target].shape)
+            if shape != want:
+                mismatched.append((ckpt_key, shape, want))
+                continue
+            tensor = state.get(ckpt_key)
+            if tensor.is_floating_point():
+                tensor = tensor.to(dtype)
+            loaded[target] = tensor
+        if mismatched and not ignore_mismatched:
+            lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
+            raise RuntimeError(
+                f"Error(s) in loading weights for {type(self).__name__} from {state.describe()}: some shapes do "
+                f"not match the model built from its config:\n{lines}\nCheck that config.json belongs to these "
+                f"weights, or pass ignore_mismatched_sizes=True to initialise those weights anew (e.g. a new "
+                f"classifier with another num_labels).")
+        for names in shared.values():
+            source = next((k for k in names if k in loaded), None)
+            for other in names if source is not None else ():
+                loaded.setdefault(other, loaded[source])
+        missing = [k for k in expected if k not in loaded and k not in tied]
+        self._assign(loaded, missing, dtype)
+        self._reshare(shared)
+        self.tie_weights()
+        ignored_missing = [k for k in missing if any(re.search(p, k) for p in self._keys_to_ignore_on_load_missing)]
+        missing = [k for k in missing if k not in ignored_missing]
+        unexpected = [k for k in unexpected
+                      if not any(re.search(p, k) for p in self._keys_to_ignore_on_load_unexpected)]
+        self._report(state, missing, unexpected, mismatched)
+        return {"missing_keys": missing, "unexpected_keys": unexpected,
+                "mismatched_keys": [(k, s, w) for k, s, w in mismatched], "error_msgs": []}
+
+    def _assign(self, loaded: dict, missing: list[str], dtype: torch.dtype) -> None:
+        """Put loaded tensors in place and materialise (then initialise) what the checkpoint lacked."""
+        fresh_modules = set()
+        for name in missing:
+            module_name, _, attr = name.rpartition(".")
+            module = self.get_submodule(module_name)
+            current = getattr(module, attr)
+            if current.device.type == "meta":
+                fill = torch.empty(current.shape, dtype=current.dtype if not current.is_floating_point() else dtype)
+                loaded[name] = fill
+                fresh_modules.add(module_name)
+        self.load_state_dict(loaded, strict=False, assign=True)
+        for module_name in fresh_modules:
+            self._init_weights(self.get_submodule(module_name))
+
+    def _reshare(self, shared: dict[int, list[str]]) -> None:
+        """Assigning tensors breaks parameter sharing; make each group of names point at one parameter again."""
+        for names in shared.values():
+            if len(names) < 2:
+                continue
+            first_module, _, first_attr = names[0].rpartition(".")
+            param = getattr(self.get_submodule(first_module), first_attr)
+            for name in names[1:]:
+                module_name, _, attr = name.rpartition(".")
+                setattr(self.get_submodule(module_name), attr, param)
+
+    def _report(self, state, missing, unexpected, mismatched) -> None:
+        name = type(self).__name__
+        if unexpected:
+            logger.warning("Some weights of the checkpoint at %s were not used when initializing %s: %s\n- This is "
+                           "expected when the checkpoint was trained for another task or with another architecture "
+                           "(e.g. a pretraining checkpoint loaded for classification).", state.describe(), name,
+                           unexpected)
+        if missing:
+            logger.warning("Some weights of %s were not initialized from the checkpoint at %s and are newly "
+                           "initialized: %s\nYou should probably TRAIN this model on a down-stream task to be able "
+                           "to use it for predictions and inference.", name, state.describe(), missing)
+        if mismatched:
+            lines = "\n".join(f"- {k}: found shape {list(s)} in the checkpoint and {list(w)} in the model"
+                              for k, s, w in mismatched)
+            logger.warning("Some weights of %s were not initialized from the checkpoint at %s and are newly "
+                           "initialized because the shapes did not match:\n%s\nYou should probably TRAIN this model "
+                           "on a down-stream task to be able to use it for predictions and inference.", name,
+                           state.describe(), lines)
+
+    def _dispatch(self, device_map) -> None:
+        if isinstance(device_map, (str, torch.device, int)):
+            device = _auto_device() if device_map == "auto" else device_map
+            self.to(device)
+            self.hf_device_map = {"": str(device)}
+            return
+        if not isinstance(device_map, dict):
+            raise ValueError(f"device_map must be \"auto\", a device or a dict of module name -> device, not "
+                             f"{device_map!r}.")
+        for name, module in self.named_modules():
+            if name in device_map or (name == "" and "" in device_map):
+                module.to(device_map[name])
+        self.hf_device_map = dict(device_map)
+
+    # saving ----------------------------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory, is_main_process: bool = True, state_dict: dict | None = None,
+                        push_to_hub: bool = False, max_shard_size="5GB", safe_serialization: bool = True,
+                        variant: str | None = None, **kwargs) -> None:
+        """Write config.json and the weights (safetensors, sharded above `max_shard_size`), each file atomically."""
+        if os.path.isfile(save_directory):
+            raise OSError(f"save_directory ({save_directory}) is a file; pass a folder path.")
+        if push_to_hub:
+            raise NotImplementedError("push_to_hub is not supported; upload the folder with `hf upload`.")
+        if not safe_serialization:
+            raise ValueError("henkan writes safetensors only (safe_serialization=True); pickle checkpoints can run "
+                             "code when loaded.")
+        unknown = set(kwargs) - {"save_function", "token", "save_peft_format", "commit_message"}
+        if unknown:
+            raise TypeError(f"save_pretrained got unexpected argument(s): {', '.join(sorted(unknown))}.")
+        if not is_main_process:
+            return
+        os.makedirs(save_directory, exist_ok=True)
+        tensors = self._state_for_saving(state_dict)
+        shards = _shard(tensors, parse_size(max_shard_size))
+        stem = SAFE_WEIGHTS if variant is None else SAFE_WEIGHTS.replace(".safetensors", f".{variant}.safetensors")
+        names = [stem] if len(shards) == 1 else [
+            stem.replace(".safetensors", f"-{i + 1:05d}-of-{len(shards):05d}.safetensors") for i in range(len(shards))]
+        for name, shard in zip(names, shards):
+            _atomic_save_safetensors(shard, os.path.join(save_directory, name))
+        index_path = os.path.join(save_directory, stem + ".index.json")
+        if len(shards) > 1:
+            index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())},
+                     "weight_map": {k: n for n, shard in zip(names, shards) for k in sorted(shard)}}
+            atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
+        _remove_stale_weights(save_directory, stem, keep=set(names) | ({os.path.basename(index_path)}
+                                                                       if len(shards) > 1 else set()))
+        config = self.config
+        config.architectures = [type(self).__name__]
+        config.save_pretrained(save_directory)
+        generation_config = getattr(self, "generation_config", None)
+        if generation_config is not None and hasattr(generation_config, "save_pretrained") and self.can_generate():
+            generation_config.save_pretrained(save_directory)
+
+    def _state_for_saving(self, state_dict: dict | None) -> dict:
+        state = self.state_dict() if state_dict is None else state_dict
+        seen, out = {}, {}
+        for key, tensor in state.items():
+            ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+            if ident in seen and tensor.numel():
+                continue  # a tied copy: the reference drops it too and ties it again at load
+            seen[ident] = key
+            out[key] = tensor.detach().to("cpu").contiguous()
+        return out
+
+
+def _auto_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _shard(tensors: dict, limit: int) -> list[dict]:
+    shards, current, size = [], {}, 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if current and size + nbytes > limit:
+            shards.append(current)
+            current, size = {}, 0
+        current[key] = tensor
+        size += nbytes
+    shards.append(current)
+    return shards
+
+
+def _atomic_save_safetensors(tensors: dict, path: str) -> None:
+    from safetensors.torch import save_file
+
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    try:
+        save_file(tensors, tmp, metadata={"format": "pt"})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
+    """After a save, drop weight files of an earlier save (other shard counts) so they cannot be mixed in."""
+    base = stem.removesuffix(".safetensors")
+    pattern = re.compile(re.escape(base) + r"(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$")
+    for name in os.listdir(folder):
+        if pattern.fullmatch(name) and name not in keep:
+            os.unlink(os.path.join(folder, name))
+
+
+def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list[str]:
+    """The weight files of a checkpoint, safetensors first."""
+    choices = [(SAFE_WEIGHTS, False), (SAFE_INDEX, True)]
+    if use_safetensors is not True:
+        choices += [(PT_WEIGHTS, False), (PT_INDEX, True)]
+    for filename, is_index in choices:
+        path = resolve_file(name_or_path, filename, required=False, **hub)
+        if path is None:
+            continue
+        if not is_index:
+            return [path]
+        try:
+            with open(path, encoding="utf-8") as f:
+                weight_map = json.load(f)["weight_map"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise OSError(f"{path} is not a valid weight index ({e}). Re-save or re-download the checkpoint.") from e
+        return [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
+    looked = ", ".join(name for name, _ in choices)
+    raise OSError(f"No weights found for '{name_or_path}': looked for {looked}. A folder written by "
+                  f"save_pretrained() has them; TensorFlow/Flax-only checkpoints must be converted to PyTorch first.")
+
+
+class _CheckpointReader:
+    """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+        self._where: dict[str, object] = {}
+        for path in files:
+            if path.endswith(".safetensors"):
+                handle = self._open_safetensors(path)
+            else:
+                handle = self._load_pickle(path)
+            for key in handle.keys():
+                self._where[key] = handle
+
+    def describe(self) -> str:
+        folder = os.path.dirname(self.files[0])
+        return folder if len(self.files) > 1 else self.files[0]
+
+    @staticmethod
+    def _open_safetensors(path: str):
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            return safe_open(path, framework="pt")
+        except (SafetensorError, OSError) as e:
+            raise OSError(f"Cannot read {path}: {e}. The file is truncated or corrupt (an interrupted download or "
+                          f"copy?); download it again (force_download=True) or re-save it.") from e
+
+    @staticmethod
+    def _load_pickle(path: str):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean the same to the user
+            if "weights_only" in str(e) or "Unsupported global" in str(e):
+                raise OSError(f"Refusing to load {path}: it holds Python objects besides tensors, which could run "
+                              f"code when unpickled. Re-save it as safetensors with a trusted tool.") from e
+            raise OSError(f"Cannot read {path}: {e}. The file is truncated or corrupt; download it again "
+                          f"(force_download=True).") from e
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise OSError(f"{path} does not hold a state dict of tensors; it cannot be loaded as weights.")
+        return _DictHandle(state)
+
+    def keys(self):
+        return list(self._where)
+
+    def shape(self, key: str) -> tuple:
+        handle = self._where[key]
+        if isinstance(handle, _DictHandle):
+            return tuple(handle.state[key].shape)
+        return tuple(handle.get_slice(key).get_shape())
+
+    def get(self, key: str) -> torch.Tensor:
+        return self._where[key].get_tensor(key)
+
+    def first_float_dtype(self) -> torch.dtype:
+        for key in self._where:
+            tensor = self.get(key)
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return torch.float32
+
+
+class _DictHandle:
+    def __init__(self, state: dict):
+        self.state = state
+
+    def keys(self):
+        return self.state.keys()
+
+    def get_tensor(self, key: str) -> torch.Tensor:
+        return self.state[key]

@@ -1,0 +1,1 @@
+"""One short module per model family, built from henkan.layers and henkan.heads."""

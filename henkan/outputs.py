@@ -1,0 +1,79 @@
+"""Model outputs: dataclasses that read as a dict (None fields left out) and as a tuple of their set fields."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+from typing import Any, Optional
+
+
+class ModelOutput(OrderedDict):
+    """Fields are attributes, keys and positions at once; a field that is None is not a key and has no position."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                OrderedDict.__setitem__(self, f.name, value)
+
+    def __setattr__(self, name, value):
+        if name in self.__dataclass_fields__ and value is not None:
+            OrderedDict.__setitem__(self, name, value)
+        super().__setattr__(name, value)
+
+    def __setitem__(self, key, value):
+        OrderedDict.__setitem__(self, key, value)
+        super().__setattr__(key, value)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return OrderedDict.__getitem__(self, key)
+        return self.to_tuple()[key]
+
+    def __delitem__(self, key):
+        raise TypeError(f"You cannot delete a key of a {type(self).__name__}.")
+
+    def pop(self, *args, **kwargs):
+        raise TypeError(f"You cannot pop a key of a {type(self).__name__}.")
+
+    def setdefault(self, *args, **kwargs):
+        raise TypeError(f"You cannot use setdefault on a {type(self).__name__}.")
+
+    def update(self, *args, **kwargs):
+        raise TypeError(f"You cannot update a {type(self).__name__}.")
+
+    def __reduce__(self):
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+
+def _output(name: str, *names: str, doc: str = "") -> type:
+    """Declare an output class whose fields all default to None."""
+    cls = type(name, (ModelOutput,), {"__annotations__": {n: Optional[Any] for n in names},
+                                      **{n: None for n in names}, "__doc__": doc, "__module__": __name__})
+    return dataclass(cls)
+
+
+_ENC = ("hidden_states", "attentions")
+BaseModelOutput = _output("BaseModelOutput", "last_hidden_state", *_ENC)
+BaseModelOutputWithPooling = _output("BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", *_ENC)
+BaseModelOutputWithPoolingAndCrossAttentions = _output(
+    "BaseModelOutputWithPoolingAndCrossAttentions", "last_hidden_state", "pooler_output", "hidden_states",
+    "past_key_values", "attentions", "cross_attentions")
+BaseModelOutputWithPast = _output("BaseModelOutputWithPast", "last_hidden_state", "past_key_values", *_ENC)
+BaseModelOutputWithPastAndCrossAttentions = _output(
+    "BaseModelOutputWithPastAndCrossAttentions", "last_hidden_state", "past_key_values", *_ENC, "cross_attentions")
+CausalLMOutput = _output("CausalLMOutput", "loss", "logits", *_ENC)
+CausalLMOutputWithPast = _output("CausalLMOutputWithPast", "loss", "logits", "past_key_values", *_ENC)
+CausalLMOutputWithCrossAttentions = _output(
+    "CausalLMOutputWithCrossAttentions", "loss", "logits", "past_key_values", *_ENC, "cross_attentions")
+MaskedLMOutput = _output("MaskedLMOutput", "loss", "logits", *_ENC)
+SequenceClassifierOutput = _output("SequenceClassifierOutput", "loss", "logits", *_ENC)
+SequenceClassifierOutputWithPast = _output(
+    "SequenceClassifierOutputWithPast", "loss", "logits", "past_key_values", *_ENC)
+TokenClassifierOutput = _output("TokenClassifierOutput", "loss", "logits", *_ENC)
+QuestionAnsweringModelOutput = _output("QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", *_ENC)
+MultipleChoiceModelOutput = _output("MultipleChoiceModelOutput", "loss", "logits", *_ENC)
+NextSentencePredictorOutput = _output("NextSentencePredictorOutput", "loss", "logits", *_ENC)

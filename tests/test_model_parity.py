@@ -1,0 +1,58 @@
+"""Every tiny checkpoint made by the reference library reproduces its golden outputs in henkan."""
+
+import os
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import henkan
+from conftest import MODELS
+
+FOLDERS = sorted(os.listdir(MODELS))
+ATOL = 1e-5
+
+
+def golden(folder):
+    with safe_open(os.path.join(MODELS, folder, "golden.safetensors"), "pt") as f:
+        meta = f.metadata()
+        data = {k: f.get_tensor(k) for k in f.keys()}
+    inputs = {k[len("input."):]: v for k, v in data.items() if k.startswith("input.")}
+    outputs = {k[len("output."):]: v for k, v in data.items() if k.startswith("output.")}
+    return meta["class"], inputs, outputs
+
+
+def flatten(output) -> dict:
+    flat = {}
+    for key, value in output.items():
+        if isinstance(value, tuple):
+            flat.update({f"{key}.{i}": v for i, v in enumerate(value)})
+        else:
+            flat[key] = value
+    return flat
+
+
+LABEL_KEYS = ("labels", "start_positions", "end_positions")
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_outputs_match_reference(folder):
+    class_name, inputs, expected = golden(folder)
+    model = getattr(henkan, class_name).from_pretrained(os.path.join(MODELS, folder))
+    call = {k: v for k, v in inputs.items() if k not in LABEL_KEYS}
+    with torch.no_grad():
+        out = flatten(model(**call, output_hidden_states=True, output_attentions=True))
+        loss = model(**inputs).loss if any(k in inputs for k in LABEL_KEYS) else None
+    wanted = {k: v for k, v in expected.items() if k != "loss"}
+    assert sorted(out) == sorted(wanted)
+    for key, value in wanted.items():
+        torch.testing.assert_close(out[key], value, atol=ATOL, rtol=0, msg=f"{folder}: {key}")
+    if "loss" in expected:
+        torch.testing.assert_close(loss, expected["loss"], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("folder", [f for f in FOLDERS if f.endswith("-model") or f == "bert-formaskedlm"])
+def test_auto_model_loads_the_same_class(folder):
+    class_name, _, _ = golden(folder)
+    auto = henkan.AutoModelForMaskedLM if "masked" in folder else henkan.AutoModel
+    assert type(auto.from_pretrained(os.path.join(MODELS, folder))).__name__ == class_name
