@@ -52,6 +52,7 @@ class EncoderHead:
     base_model_class: type = None
     uses_pooler = False
     output_class: type = None
+    _keys_to_ignore_on_load_unexpected = [r"pooler"]
 
     def __init__(self, config):
         super().__init__(config)

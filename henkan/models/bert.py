@@ -62,6 +62,7 @@ class BertEmbeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = config.hidden_dropout_prob
+        self.position_offset = 0  # positions the table reserves before the first token
 
     def positions(self, input_ids, inputs_embeds, length: int) -> torch.Tensor:
         device = (input_ids if input_ids is not None else inputs_embeds).device
@@ -114,7 +115,6 @@ class BertPooler(nn.Module):
 
 class BertModel(BertPreTrainedModel):
     embeddings_class = BertEmbeddings
-    position_offset = 0  # positions the embedding table reserves before the first token
 
     def __init__(self, config, add_pooling_layer: bool = True):
         super().__init__(config)
@@ -132,7 +132,7 @@ class BertModel(BertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds, self.position_offset)
+        check_inputs(config, input_ids, inputs_embeds, self.embeddings.position_offset)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
@@ -182,7 +182,6 @@ class BertForMultipleChoice(ForMultipleChoice, BertPreTrainedModel):
 class BertForMaskedLM(ForMaskedLM, BertPreTrainedModel):
     base_model_class = BertModel
     _tied_weights_keys = ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
-    _keys_to_ignore_on_load_unexpected = [r"pooler"]
 
     def build_head(self, config):
         self.cls = Holder(predictions=BertLMHead(config))

@@ -1,0 +1,143 @@
+"""RoBERTa, and XLM-RoBERTa and CamemBERT on it: BERT's encoder with padding-aware positions and its own heads."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
+                     ForTokenClassification)
+from ..layers import activation
+from .bert import BertConfig, BertEmbeddings, BertModel, BertPreTrainedModel
+
+
+class RobertaConfig(BertConfig):
+    model_type = "roberta"
+    defaults = {**BertConfig.defaults, "vocab_size": 50265, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+
+
+class XLMRobertaConfig(RobertaConfig):
+    model_type = "xlm-roberta"
+
+
+class CamembertConfig(RobertaConfig):
+    model_type = "camembert"
+
+
+class RobertaEmbeddings(BertEmbeddings):
+    """Positions count real tokens only, starting after the padding index; padding keeps the padding position."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.padding_idx = config.pad_token_id
+        self.position_offset = config.pad_token_id + 1
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size,
+                                                padding_idx=self.padding_idx)
+
+    def positions(self, input_ids, inputs_embeds, length: int) -> torch.Tensor:
+        if input_ids is None:
+            return torch.arange(self.position_offset, length + self.position_offset,
+                                device=inputs_embeds.device)[None].expand(inputs_embeds.shape[0], -1)
+        real = input_ids.ne(self.padding_idx).int()
+        return torch.cumsum(real, dim=1).int() * real + self.padding_idx
+
+
+class RobertaPreTrainedModel(BertPreTrainedModel):
+    config_class = RobertaConfig
+    base_model_prefix = "roberta"
+
+
+class RobertaModel(RobertaPreTrainedModel, BertModel):
+    embeddings_class = RobertaEmbeddings
+
+
+class RobertaClassificationHead(nn.Module):
+    """Sentence-level head on the first token: dense, tanh, then the projection to labels."""
+
+    def __init__(self, config, dropout: float):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.dropout = dropout
+
+    def forward(self, hidden):
+        x = F.dropout(hidden[:, 0], self.dropout, self.training)
+        x = F.dropout(torch.tanh(self.dense(x)), self.dropout, self.training)
+        return self.out_proj(x)
+
+
+class RobertaLMHead(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.decoder.bias = self.bias
+        self.act = activation("gelu")
+
+    def forward(self, hidden):
+        return self.decoder(self.layer_norm(self.act(self.dense(hidden))))
+
+
+class RobertaForSequenceClassification(ForSequenceClassification, RobertaPreTrainedModel):
+    base_model_class = RobertaModel
+    uses_pooler = False
+
+    def build_head(self, config):
+        self.num_labels = config.num_labels
+        self.classifier = RobertaClassificationHead(config, self.classifier_dropout(config))
+
+    def head(self, outputs):
+        return self.classifier(outputs.last_hidden_state)
+
+
+class RobertaForTokenClassification(ForTokenClassification, RobertaPreTrainedModel):
+    base_model_class = RobertaModel
+
+
+class RobertaForQuestionAnswering(ForQuestionAnswering, RobertaPreTrainedModel):
+    base_model_class = RobertaModel
+
+
+class RobertaForMultipleChoice(ForMultipleChoice, RobertaPreTrainedModel):
+    base_model_class = RobertaModel
+
+
+class RobertaForMaskedLM(ForMaskedLM, RobertaPreTrainedModel):
+    base_model_class = RobertaModel
+    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
+
+    def build_head(self, config):
+        self.lm_head = RobertaLMHead(config)
+
+    def head(self, outputs):
+        return self.lm_head(outputs.last_hidden_state)
+
+    def get_output_embeddings(self):
+        return self.lm_head.decoder
+
+
+_ROBERTA_CLASSES = (RobertaPreTrainedModel, RobertaModel, RobertaForSequenceClassification,
+                    RobertaForTokenClassification, RobertaForQuestionAnswering, RobertaForMultipleChoice,
+                    RobertaForMaskedLM)
+
+
+def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
+    """The RoBERTa classes under another name and config class (same weights layout, same `roberta.` prefix)."""
+    pretrained = type(prefix + "PreTrainedModel", (RobertaPreTrainedModel,),
+                      {"config_class": config_class, "__module__": __name__})
+    base = type(prefix + "Model", (pretrained, RobertaModel), {"__module__": __name__})
+    heads = tuple(type(prefix + cls.__name__.removeprefix("Roberta"), (cls,),
+                       {"config_class": config_class, "base_model_class": base, "__module__": __name__})
+                  for cls in _ROBERTA_CLASSES[2:])
+    return (pretrained, base, *heads)
+
+
+(XLMRobertaPreTrainedModel, XLMRobertaModel, XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification,
+ XLMRobertaForQuestionAnswering, XLMRobertaForMultipleChoice, XLMRobertaForMaskedLM) = _renamed(
+    "XLMRoberta", XLMRobertaConfig)
+(CamembertPreTrainedModel, CamembertModel, CamembertForSequenceClassification, CamembertForTokenClassification,
+ CamembertForQuestionAnswering, CamembertForMultipleChoice, CamembertForMaskedLM) = _renamed(
+    "Camembert", CamembertConfig)
