@@ -19,9 +19,10 @@ class RobertaConfig(BertConfig):
 
 class XLMRobertaConfig(RobertaConfig):
     model_type = "xlm-roberta"
+    defaults = {**RobertaConfig.defaults, "vocab_size": 30522}  # the reference's default, kept for equal configs
 
 
-class CamembertConfig(RobertaConfig):
+class CamembertConfig(XLMRobertaConfig):
     model_type = "camembert"
 
 
