@@ -29,6 +29,8 @@ PT_INDEX = "pytorch_model.bin.index.json"
 _DTYPES = {"float32": torch.float32, "float": torch.float32, "fp32": torch.float32, "float16": torch.float16,
            "half": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float64": torch.float64, "double": torch.float64}
+# Buffers older checkpoints stored that henkan computes instead.
+_STORED_BUFFERS = (r"\.position_ids$", r"\.token_type_ids$", r"\.masked_bias$", r"\.attn\.bias$")
 # Old checkpoints name LayerNorm parameters the TensorFlow way.
 _LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
 
@@ -45,22 +47,27 @@ def parse_dtype(dtype) -> torch.dtype | str | None:
                      f"torch.float32), one of {sorted(_DTYPES)}, or \"auto\" to keep the checkpoint's dtype.")
 
 
+_INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+                   "trunc_normal_", "ones_", "zeros_", "constant_", "orthogonal_")
+
+
+def _keep(tensor, *args, **kwargs):
+    return tensor
+
+
 @contextlib.contextmanager
-def _params_on_meta():
-    """Create parameters on the meta device (buffers stay real) and skip weight init: loading fills them."""
-    register = nn.Module.register_parameter
-
-    def register_on_meta(module, name, param):
-        if param is not None and not param.is_meta:
-            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-        register(module, name, param)
-
-    nn.Module.register_parameter = register_on_meta
+def _skeleton():
+    """Build modules on the meta device without initialising anything: loading fills every tensor."""
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS}
+    for name in saved:
+        setattr(nn.init, name, _keep)
     PreTrainedModel._loading = True
     try:
-        yield
+        with torch.device("meta"):
+            yield
     finally:
-        nn.Module.register_parameter = register
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
         PreTrainedModel._loading = False
 
 
@@ -314,7 +321,7 @@ class PreTrainedModel(nn.Module):
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
 
-        with _params_on_meta():
+        with _skeleton():
             model = cls(config)
         info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
         config.dtype = str(dtype).removeprefix("torch.")
@@ -374,8 +381,8 @@ class PreTrainedModel(nn.Module):
         self.tie_weights()
         ignored_missing = [k for k in missing if any(re.search(p, k) for p in self._keys_to_ignore_on_load_missing)]
         missing = [k for k in missing if k not in ignored_missing]
-        unexpected = [k for k in unexpected
-                      if not any(re.search(p, k) for p in self._keys_to_ignore_on_load_unexpected)]
+        unexpected = [k for k in unexpected if not any(
+            re.search(p, k) for p in (*self._keys_to_ignore_on_load_unexpected, *_STORED_BUFFERS))]
         self._report(state, missing, unexpected, mismatched)
         return {"missing_keys": missing, "unexpected_keys": unexpected,
                 "mismatched_keys": [(k, s, w) for k, s, w in mismatched], "error_msgs": []}
@@ -394,6 +401,9 @@ class PreTrainedModel(nn.Module):
         self.load_state_dict(loaded, strict=False, assign=True)
         for module_name in fresh_modules:
             self._init_weights(self.get_submodule(module_name))
+        for module in self.modules():  # buffers that are computed, not stored (rotary frequencies, ...)
+            if any(b.is_meta for b in module.buffers(recurse=False)):
+                module.materialize_buffers()
 
     def _reshare(self, shared: dict[int, list[str]]) -> None:
         """Assigning tensors breaks parameter sharing; make each group of names point at one parameter again."""
