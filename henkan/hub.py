@@ -106,11 +106,7 @@ def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_fil
         ) from e
     except errors.RevisionNotFoundError as e:
         raise OSError(f"'{repo_id}' has no revision '{revision}'. Use a branch, tag or commit hash it has.") from e
-    except errors.EntryNotFoundError as e:
-        if required:
-            raise OSError(f"'{repo_id}' has no file '{filename}' (revision {revision or 'main'}).") from e
-        return None
-    except errors.LocalEntryNotFoundError as e:
+    except errors.LocalEntryNotFoundError as e:  # a subclass of EntryNotFoundError: test it first
         if not required:
             return None
         where = "offline mode is on (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE or local_files_only=True)" if offline \
@@ -120,3 +116,7 @@ def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_fil
             f"once while online (or with `hf download {repo_id}`), set HF_HUB_CACHE to the cache that has it, "
             f"or pass a local folder."
         ) from e
+    except errors.EntryNotFoundError as e:
+        if required:
+            raise OSError(f"'{repo_id}' has no file '{filename}' (revision {revision or 'main'}).") from e
+        return None

@@ -1,0 +1,225 @@
+"""Checkpoint I/O: folders, the hub cache layout, dtypes, sharding, atomic saves and clear errors."""
+
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import henkan
+from henkan import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, BertModel
+from conftest import MODELS
+
+BERT = os.path.join(MODELS, "bert-model")
+IDS = torch.tensor([[5, 6, 7, 8, 9]])
+
+
+def keys_of(folder):
+    keys = set()
+    for name in os.listdir(folder):
+        if name.endswith(".safetensors") and name != "golden.safetensors":
+            with safe_open(os.path.join(folder, name), "pt") as f:
+                keys |= set(f.keys())
+    return keys
+
+
+def copy_fixture(name, tmp_path):
+    return shutil.copytree(os.path.join(MODELS, name), tmp_path / name)
+
+
+@pytest.mark.parametrize("folder", sorted(f for f in os.listdir(MODELS) if f != "bert-legacy-bin"))
+def test_save_writes_the_reference_layout(folder, tmp_path):
+    """henkan writes the same tensor names the reference wrote, so the reference loads them back."""
+    model = AutoModel.from_pretrained(os.path.join(MODELS, folder)) if folder.endswith("-model") else \
+        getattr(henkan, json.load(open(os.path.join(MODELS, folder, "config.json")))["architectures"][0]) \
+        .from_pretrained(os.path.join(MODELS, folder))
+    model.save_pretrained(tmp_path)
+    assert keys_of(tmp_path) == keys_of(os.path.join(MODELS, folder))
+    again = type(model).from_pretrained(tmp_path)
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+
+
+def test_sharded_save_and_load(tmp_path):
+    model = AutoModelForMaskedLM.from_pretrained(os.path.join(MODELS, "bert-formaskedlm"))
+    model.save_pretrained(tmp_path, max_shard_size="30KB")
+    index = json.load(open(tmp_path / "model.safetensors.index.json"))
+    shards = set(index["weight_map"].values())
+    assert len(shards) > 1 and not (tmp_path / "model.safetensors").exists()
+    again = AutoModelForMaskedLM.from_pretrained(tmp_path)
+    torch.testing.assert_close(again(IDS).logits, model(IDS).logits)
+    model.save_pretrained(tmp_path)  # back to one file: the old shards must not linger
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_dtypes():
+    assert BertModel.from_pretrained(BERT, torch_dtype=torch.float16).dtype == torch.float16
+    assert BertModel.from_pretrained(BERT, torch_dtype="bfloat16").dtype == torch.bfloat16
+    assert BertModel.from_pretrained(BERT, dtype="auto").dtype == torch.float32
+    model = BertModel.from_pretrained(BERT, torch_dtype=torch.bfloat16)
+    assert model(IDS).last_hidden_state.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="Unknown torch_dtype 'float17'"):
+        BertModel.from_pretrained(BERT, torch_dtype="float17")
+
+
+def test_seed_load_time_options(minilm_path):
+    """transformers-framework-notes: device_map="auto", torch_dtype=torch.float16, low_cpu_mem_usage=True."""
+    model = AutoModel.from_pretrained(minilm_path, device_map="auto", torch_dtype=torch.float16,
+                                      low_cpu_mem_usage=True)
+    model.eval()
+    assert model.dtype == torch.float16 and model.device.type == "cpu" and not model.training
+    assert AutoModel.from_pretrained(BERT, device_map={"": "cpu"}).device.type == "cpu"
+
+
+def test_no_random_init_when_loading(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("weights were initialised during a load")
+
+    monkeypatch.setattr(henkan.PreTrainedModel, "_init_weights", boom)
+    AutoModel.from_pretrained(BERT)
+
+
+def test_config_overrides_and_mismatched_sizes(tmp_path, caplog):
+    path = os.path.join(MODELS, "bert-forsequenceclassification")
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes=True"):
+        AutoModelForSequenceClassification.from_pretrained(path, num_labels=5)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True)
+    assert model.classifier.out_features == 5
+    assert {k for k, _, _ in info["mismatched_keys"]} == {"classifier.weight", "classifier.bias"}
+    assert torch.isfinite(model.classifier.weight).all() and model.classifier.weight.std() > 0
+
+
+def test_loading_report_names_missing_and_unexpected(caplog):
+    model, info = AutoModelForSequenceClassification.from_pretrained(BERT, num_labels=2, output_loading_info=True)
+    assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}
+    assert info["unexpected_keys"] == []
+    base, info = AutoModel.from_pretrained(os.path.join(MODELS, "bert-formaskedlm"), output_loading_info=True)
+    assert any(k.startswith("cls.predictions") for k in info["unexpected_keys"])
+    assert "pooler.dense.weight" in info["missing_keys"]
+
+
+def test_unknown_argument_is_an_error():
+    with pytest.raises(TypeError, match="not_an_option"):
+        AutoModel.from_pretrained(BERT, not_an_option=3)
+
+
+def test_missing_folder():
+    with pytest.raises(OSError, match="does-not-exist"):
+        AutoModel.from_pretrained("./does-not-exist")
+
+
+def test_folder_without_weights(tmp_path):
+    shutil.copy(os.path.join(BERT, "config.json"), tmp_path)
+    with pytest.raises(OSError, match="No weights found"):
+        AutoModel.from_pretrained(tmp_path)
+
+
+def test_truncated_safetensors(tmp_path):
+    folder = copy_fixture("bert-model", tmp_path)
+    weights = os.path.join(folder, "model.safetensors")
+    size = os.path.getsize(weights)
+    with open(weights, "r+b") as f:
+        f.truncate(size // 2)
+    with pytest.raises(OSError, match="truncated or corrupt") as err:
+        AutoModel.from_pretrained(folder)
+    assert "model.safetensors" in str(err.value)
+
+
+def test_wrong_shape_weight(tmp_path):
+    folder = copy_fixture("bert-model", tmp_path)
+    config = json.load(open(os.path.join(folder, "config.json")))
+    config["intermediate_size"] = 40
+    json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+    with pytest.raises(RuntimeError, match=r"encoder\.layer\.0\.intermediate\.dense\.weight"):
+        AutoModel.from_pretrained(folder)
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-pickle",))
+
+
+def test_pickle_with_objects_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = copy_fixture("bert-legacy-bin", tmp_path)
+    state = torch.load(os.path.join(folder, "pytorch_model.bin"), weights_only=True)
+    state["payload"] = Payload()
+    torch.save(state, os.path.join(folder, "pytorch_model.bin"))
+    with pytest.raises(OSError, match="Refusing to load"):
+        AutoModel.from_pretrained(folder)
+    assert not os.path.exists("pwned-by-pickle")
+    with pytest.raises(ValueError, match="weights_only"):
+        AutoModel.from_pretrained(folder, weights_only=False)
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = AutoModel.from_pretrained(BERT)
+    model.save_pretrained(tmp_path)
+    expected = model(IDS).last_hidden_state
+    other = BertModel(model.config)
+
+    import safetensors.torch
+
+    real = safetensors.torch.save_file
+
+    def crash_midway(tensors, path, metadata=None):
+        real(dict(list(tensors.items())[:3]), path, metadata=metadata)
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        other.save_pretrained(tmp_path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    torch.testing.assert_close(AutoModel.from_pretrained(tmp_path)(IDS).last_hidden_state, expected)
+
+
+def make_hub_cache(root, repo_id, source):
+    """The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/files}."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = root / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(source, repo / "snapshots" / commit)
+    return root
+
+
+def test_offline_load_by_hub_id_from_the_cache(tmp_path, monkeypatch):
+    cache = make_hub_cache(tmp_path / "hub", "tiny-org/tiny-bert", BERT)
+    expected = AutoModel.from_pretrained(BERT)(IDS).last_hidden_state
+    model = AutoModel.from_pretrained("tiny-org/tiny-bert", cache_dir=cache)
+    torch.testing.assert_close(model(IDS).last_hidden_state, expected)
+    for variable, value in [("HF_HUB_CACHE", cache), ("TRANSFORMERS_CACHE", cache), ("HF_HOME", tmp_path)]:
+        for name in ("HF_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_HOME"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(variable, str(value))
+        assert type(AutoModel.from_pretrained("tiny-org/tiny-bert")).__name__ == "BertModel"
+
+
+def test_offline_miss_explains_what_to_do(tmp_path):
+    with pytest.raises(OSError, match="offline mode is on") as err:
+        AutoModel.from_pretrained("tiny-org/not-cached", cache_dir=tmp_path)
+    assert "tiny-org/not-cached" in str(err.value)
+
+
+def test_cache_precedence(monkeypatch, tmp_path):
+    from henkan.hub import default_cache_dir
+
+    for name in ("HF_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_HOME", "XDG_CACHE_HOME", "PYTORCH_TRANSFORMERS_CACHE",
+                 "PYTORCH_PRETRAINED_BERT_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_cache_dir() == str(tmp_path / ".cache" / "huggingface" / "hub")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert default_cache_dir() == "/xdg/huggingface/hub"
+    monkeypatch.setenv("HF_HOME", "/hfhome")
+    assert default_cache_dir() == "/hfhome/hub"
+    monkeypatch.setenv("TRANSFORMERS_CACHE", "/tc")
+    assert default_cache_dir() == "/tc"
+    monkeypatch.setenv("HF_HUB_CACHE", "/hc")
+    assert default_cache_dir() == "/hc"

@@ -1,0 +1,116 @@
+"""The PreTrainedModel surface users touch: outputs, sizes, embeddings, training helpers, seed examples."""
+
+import os
+
+import pytest
+import torch
+
+import henkan
+from henkan import (AutoModel, AutoModelForMaskedLM, AutoModelForQuestionAnswering,
+                    AutoModelForSequenceClassification, BertConfig, BertForMaskedLM)
+from conftest import MODELS
+
+SEQCLS = os.path.join(MODELS, "bert-forsequenceclassification")
+IDS = torch.tensor([[5, 6, 7, 8, 9], [9, 8, 7, 6, 5]])
+
+
+def test_model_output_is_dict_and_tuple():
+    """main_classes__output.md: loss first when labels are given, None fields skipped, outputs[:2]."""
+    model = AutoModelForSequenceClassification.from_pretrained(SEQCLS)
+    outputs = model(IDS, labels=torch.tensor([1, 0]))
+    assert list(outputs.keys()) == ["loss", "logits"]
+    loss, logits = outputs[:2]
+    assert loss is outputs.loss and logits is outputs["logits"] and outputs.attentions is None
+    assert len(outputs.to_tuple()) == 2
+    as_tuple = model(IDS, return_dict=False)
+    torch.testing.assert_close(as_tuple[0], outputs.logits)
+
+
+def test_problem_types():
+    model = AutoModelForSequenceClassification.from_pretrained(SEQCLS)
+    model(IDS, labels=torch.tensor([2, 0]))
+    assert model.config.problem_type == "single_label_classification"
+    multi = AutoModelForSequenceClassification.from_pretrained(SEQCLS, problem_type="multi_label_classification")
+    assert multi(IDS, labels=torch.tensor([[1.0, 0, 1], [0, 1, 0]])).loss > 0
+    regression = AutoModelForSequenceClassification.from_pretrained(
+        os.path.join(MODELS, "bert-forsequenceclassification-regression"))
+    regression(IDS, labels=torch.tensor([0.5, -1.0]))
+    assert regression.config.problem_type == "regression"
+
+
+def test_sizes():
+    model = AutoModel.from_pretrained(os.path.join(MODELS, "bert-model"))
+    total = sum(p.numel() for p in model.parameters())
+    assert model.num_parameters() == total
+    embeddings = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    assert model.num_parameters(exclude_embeddings=True) == total - embeddings
+    assert model.get_memory_footprint() == total * 4
+
+
+def test_tied_embeddings_and_resize():
+    model = AutoModelForMaskedLM.from_pretrained(os.path.join(MODELS, "bert-formaskedlm"))
+    decoder = model.get_output_embeddings()
+    assert decoder.weight is model.get_input_embeddings().weight
+    assert decoder.bias is model.cls.predictions.bias
+    model.resize_token_embeddings(120)
+    assert model.config.vocab_size == 120 and model.get_input_embeddings().weight.shape == (120, 32)
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert model(torch.tensor([[119, 3]])).logits.shape == (1, 2, 120)
+    assert model.resize_token_embeddings(121, pad_to_multiple_of=8).num_embeddings == 128
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                        vocab_size=99, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = BertForMaskedLM(config).train()
+    labels = IDS.clone()
+    model(IDS, labels=labels).loss.backward()
+    plain = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    model.gradient_checkpointing_enable()
+    assert model.is_gradient_checkpointing
+    model(IDS, labels=labels).loss.backward()
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, plain[name], msg=name)
+
+
+def test_from_config_and_seed_create_a_model(tmp_path):
+    """create_a_model.ja.md: a model from a custom config; the same checkpoint under other heads."""
+    my_config = henkan.DistilBertConfig.from_pretrained(os.path.join(MODELS, "distilbert-model"), activation="relu")
+    model = henkan.DistilBertModel(my_config)
+    assert model.config.activation == "relu"
+    path = os.path.join(MODELS, "distilbert-model")
+    assert henkan.DistilBertModel.from_pretrained(path, config=my_config).config.activation == "relu"
+    for cls in (henkan.DistilBertForSequenceClassification, henkan.DistilBertForQuestionAnswering,
+                henkan.AutoModelForTokenClassification):
+        assert cls.from_pretrained(path) is not None
+    built = AutoModel.from_config(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                             intermediate_size=37, vocab_size=99), torch_dtype=torch.bfloat16)
+    assert built.dtype == torch.bfloat16
+
+
+def test_seed_classification_and_qa_with_minilm(minilm_path):
+    """transformers-framework-notes: sequence classification (num_labels=2) and extractive QA on a BERT."""
+    tokenizer = henkan.AutoTokenizer.from_pretrained(minilm_path)
+    model = AutoModelForSequenceClassification.from_pretrained(minilm_path, num_labels=2)
+    inputs = tokenizer("This product is very convenient.", return_tensors="pt")
+    probabilities = torch.softmax(model(**inputs).logits, dim=-1)
+    assert probabilities.shape == (1, 2) and torch.allclose(probabilities.sum(), torch.tensor(1.0))
+    qa = AutoModelForQuestionAnswering.from_pretrained(minilm_path)
+    inputs = tokenizer("What is this?", "This is an apple. Apple is a fruit.", return_tensors="pt")
+    outputs = qa(**inputs)
+    start, end = torch.argmax(outputs.start_logits), torch.argmax(outputs.end_logits)
+    assert isinstance(tokenizer.decode(inputs["input_ids"][0][start:end + 1]), str)
+
+
+def test_bad_inputs_have_clear_errors():
+    model = AutoModel.from_pretrained(os.path.join(MODELS, "bert-model"))
+    with pytest.raises(ValueError, match="at most 64"):
+        model(torch.ones(1, 65, dtype=torch.long))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model(torch.tensor([[1, 500]]))
+    with pytest.raises(ValueError, match="batch dimension"):
+        model(torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="exactly one"):
+        model()
