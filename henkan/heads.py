@@ -47,7 +47,9 @@ def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch
 
 
 class EncoderHead:
-    """What all heads share: a base model under `base_model_prefix`, a call into it, the output shape."""
+    """What all heads share: a base model under `base_model_prefix`, a call into it, the output shape.
+
+    The family's `...PreTrainedModel` says how much dropout goes before a classifier (`classifier_dropout`)."""
 
     base_model_class: type = None
     uses_pooler = False
@@ -62,11 +64,6 @@ class EncoderHead:
 
     def build_head(self, config) -> None:
         raise NotImplementedError
-
-    def classifier_dropout(self, config) -> float:
-        """Dropout before a classifier: the family's classifier dropout, else its hidden dropout."""
-        value = getattr(config, "classifier_dropout", None)
-        return config.hidden_dropout_prob if value is None else value
 
     def encode(self, arguments: dict, reshape=None):
         """Run the base model on the model inputs among a forward's `arguments` that were given (so a family

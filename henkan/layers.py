@@ -89,10 +89,12 @@ def per_layer_head_mask(head_mask, num_layers: int, dtype: torch.dtype) -> list:
 
 def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output_attentions=False,
                output_hidden_states=False):
-    """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked."""
+    """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked.
+
+    `head_mask` is a user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
     all_hidden = (hidden,) if output_hidden_states else None
     all_attn = () if output_attentions else None
-    masks = per_layer_head_mask(head_mask, len(layers), hidden.dtype)
+    masks = head_mask if isinstance(head_mask, list) else per_layer_head_mask(head_mask, len(layers), hidden.dtype)
     for layer, layer_head_mask in zip(layers, masks):
         if getattr(owner, "gradient_checkpointing", False) and owner.training:
             hidden, attn = checkpoint(layer, hidden, mask, layer_head_mask, output_attentions,

@@ -197,19 +197,25 @@ class PreTrainedModel(nn.Module):
         output = self.get_output_embeddings()
         if output is not None and not getattr(self.config, "tie_word_embeddings", True):
             resized = self._resized_linear(output, new_num_tokens, mean_resizing)
-            output.weight, output.bias = resized.weight, resized.bias
+            self._replace_parameter(output.weight, resized.weight)
+            if output.bias is not None:
+                self._replace_parameter(output.bias, resized.bias)
             output.out_features = new_num_tokens
         elif output is not None:
             output.out_features = new_num_tokens
             if output.bias is not None and output.bias.shape[0] != new_num_tokens:
-                output.bias = nn.Parameter(self._resized_rows(output.bias.data, new_num_tokens, False))
+                self._replace_parameter(output.bias, nn.Parameter(
+                    self._resized_rows(output.bias.data, new_num_tokens, False)))
         self.config.vocab_size = new_num_tokens
         self.tie_weights()
-        self._after_resize(new_num_tokens)
         return self.get_input_embeddings()
 
-    def _after_resize(self, new_num_tokens: int) -> None:
-        """Hook for heads that keep their own vocabulary-sized bias."""
+    def _replace_parameter(self, old: nn.Parameter, new: nn.Parameter) -> None:
+        """Swap a parameter everywhere it is registered (a decoder bias is often also the head's `bias`)."""
+        for module in self.modules():
+            for name, param in list(module._parameters.items()):
+                if param is old:
+                    module._parameters[name] = new
 
     @staticmethod
     def _resized_rows(old: torch.Tensor, n: int, mean_resizing: bool) -> torch.Tensor:

@@ -114,3 +114,17 @@ def test_bad_inputs_have_clear_errors():
         model(torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match="exactly one"):
         model()
+
+
+@pytest.mark.parametrize("folder", ["bert-formaskedlm", "roberta-formaskedlm", "albert-formaskedlm",
+                                    "distilbert-formaskedlm"])
+def test_resize_keeps_shared_biases_shared(folder, tmp_path):
+    model = AutoModelForMaskedLM.from_pretrained(os.path.join(MODELS, folder))
+    model.resize_token_embeddings(120)
+    biases = {id(p): n for n, p in model.named_parameters(remove_duplicate=False) if n.endswith("bias")
+              and p.shape[0] in (99, 120)}
+    assert all(model.get_parameter(name).shape[0] == 120 for name in biases.values())
+    model.save_pretrained(tmp_path)
+    again = AutoModelForMaskedLM.from_pretrained(tmp_path)
+    ids = torch.tensor([[119, 4, 5]])
+    torch.testing.assert_close(again(ids).logits, model(ids).logits)

@@ -52,15 +52,16 @@ class BertPreTrainedModel(PreTrainedModel):
 
 
 class BertEmbeddings(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, width: int | None = None):  # width: ALBERT embeds narrower than hidden_size
         super().__init__()
         if config.position_embedding_type != "absolute":
             raise NotImplementedError(f"position_embedding_type={config.position_embedding_type!r} is not "
-                                      f"supported; henkan's BERT uses absolute positions.")
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+                                      f"supported; henkan's {config.model_type} uses absolute positions.")
+        width = config.hidden_size if width is None else width
+        self.word_embeddings = nn.Embedding(config.vocab_size, width, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, width)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, width)
+        self.LayerNorm = nn.LayerNorm(width, eps=config.layer_norm_eps)
         self.dropout = config.hidden_dropout_prob
         self.position_offset = 0  # positions the table reserves before the first token
 
