@@ -56,9 +56,38 @@ def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
     return (1.0 - attention_mask.to(dtype)) * torch.finfo(dtype).min
 
 
+class Packing:
+    """The real tokens of a padded [batch, seq] grid, so that layers can skip padding (`attn_implementation=
+    "unpadded"`): projections and feed-forwards run on [tokens, hidden]; attention re-pads its inputs. Outputs at
+    padding positions are then zeros, as with the reference's variable-length flash attention."""
+
+    def __init__(self, attention_mask: torch.Tensor, additive: torch.Tensor):
+        self.batch, self.length = attention_mask.shape
+        self.index = attention_mask.flatten().nonzero().squeeze(1)
+        self.additive = additive
+
+    def unpad(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, x.shape[-1]).index_select(0, self.index)
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy_(0, self.index, x)
+        return out.view(self.batch, self.length, -1)
+
+
+def encoder_mask(config, attention_mask: torch.Tensor | None, dtype: torch.dtype):
+    """What encoder layers take as `mask`: an additive padding mask, None, or a Packing when asked to skip padding."""
+    mask = padding_mask(attention_mask, dtype)
+    if mask is not None and attention_mask.dim() == 2 and getattr(config, "_attn_implementation", None) == "unpadded":
+        return Packing(attention_mask, mask)
+    return mask
+
+
 def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attentions: bool = False,
            head_mask: torch.Tensor | None = None):
     """Multi-head attention of [batch, seq, hidden] projections; returns the context and (optionally) weights."""
+    packing = mask if isinstance(mask, Packing) else None
+    if packing is not None:
+        q, k, v, mask = packing.pad(q), packing.pad(k), packing.pad(v), packing.additive
     batch, q_len, hidden = q.shape
     head_dim = hidden // num_heads
     q, k, v = (t.view(batch, t.shape[1], num_heads, head_dim).transpose(1, 2) for t in (q, k, v))
@@ -74,7 +103,10 @@ def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attention
     else:
         weights = None
         context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-    return context.transpose(1, 2).reshape(batch, q_len, hidden), (weights if output_attentions else None)
+    context = context.transpose(1, 2).reshape(batch, q_len, hidden)
+    if packing is not None:
+        context = packing.unpad(context)
+    return context, (weights if output_attentions else None)
 
 
 def per_layer_head_mask(head_mask, num_layers: int, dtype: torch.dtype) -> list:
@@ -92,9 +124,12 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
     """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked.
 
     `head_mask` is a user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
+    packing = mask if isinstance(mask, Packing) else None
     all_hidden = (hidden,) if output_hidden_states else None
     all_attn = () if output_attentions else None
     masks = head_mask if isinstance(head_mask, list) else per_layer_head_mask(head_mask, len(layers), hidden.dtype)
+    if packing is not None:
+        hidden = packing.unpad(hidden)
     for layer, layer_head_mask in zip(layers, masks):
         if getattr(owner, "gradient_checkpointing", False) and owner.training:
             hidden, attn = checkpoint(layer, hidden, mask, layer_head_mask, output_attentions,
@@ -102,7 +137,301 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
         else:
             hidden, attn = layer(hidden, mask, layer_head_mask, output_attentions)
         if output_hidden_states:
-            all_hidden += (hidden,)
+            all_hidden += (hidden if packing is None else packing.pad(hidden),)
         if output_attentions:
             all_attn += (attn,)
-    return hidden, all_hidden, all_attn
+    return (hidden if packing is None else packing.pad(hidden)), all_hidden, all_attn
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Decoder blocks: norms, rotary position embeddings, the causal mask, attention with a KV cache, the gated MLP.
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+        return self.weight * x.to(dtype)
+
+    def extra_repr(self) -> str:
+        return f"{tuple(self.weight.shape)}, eps={self.variance_epsilon}"
+
+
+class Conv1D(nn.Module):
+    """GPT-2's linear layer: the weight is stored [in, out] (the checkpoint layout), y = x @ W + b."""
+
+    def __init__(self, out_features: int, in_features: int):
+        super().__init__()
+        self.nf = out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        shape = x.shape[:-1] + (self.nf,)
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(shape)
+
+    def extra_repr(self) -> str:
+        return f"nf={self.nf}, nx={self.weight.shape[0]}"
+
+
+class GatedMLP(nn.Module):
+    """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, act="silu", bias: bool = False):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        self.act_fn = activation(act)
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+# rotary position embeddings ---------------------------------------------------------------------------------------
+
+ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3")
+_ROPE_REQUIRED = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
+                  "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
+
+
+def rope_type(scaling: dict | None) -> str:
+    """The rope variant a `rope_scaling` dict asks for (its `rope_type`, or the older `type` key), checked."""
+    if not scaling:
+        return "default"
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind not in ROPE_TYPES:
+        raise NotImplementedError(f"rope_scaling type {kind!r} is not supported; henkan knows {list(ROPE_TYPES)}.")
+    missing = [key for key in _ROPE_REQUIRED.get(kind, ()) if key not in scaling]
+    if missing:
+        raise KeyError(f"Missing required keys in `rope_scaling` for 'rope_type'='{kind}': {set(missing)}")
+    return kind
+
+
+def rope_frequencies(dim: int, base: float, max_position_embeddings: int, scaling: dict | None = None,
+                     seq_len=None, device=None) -> tuple[torch.Tensor, float]:
+    """Inverse frequencies [dim // 2] (float32) of a rotary embedding and the factor its cos/sin are scaled by.
+
+    `seq_len` (dynamic NTK only) is the sequence length the frequencies are stretched for."""
+    kind = rope_type(scaling)
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim
+    inv_freq = 1.0 / (base ** exponents)
+    if kind == "default":
+        return inv_freq, 1.0
+    factor = scaling["factor"]
+    if kind == "linear":
+        return inv_freq / factor, 1.0
+    if kind == "dynamic":
+        length = torch.tensor(max(seq_len or 0, max_position_embeddings), dtype=torch.int64)
+        stretched = base * ((factor * length / max_position_embeddings) - (factor - 1)) ** (dim / (dim - 2))
+        return 1.0 / (stretched.to(device) ** exponents), 1.0
+    if kind == "llama3":
+        context = scaling["original_max_position_embeddings"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        wavelength = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelength > context / low, inv_freq / factor, inv_freq)
+        smooth = (context / wavelength - low) / (high - low)
+        blended = (1 - smooth) * scaled / factor + smooth * scaled
+        middle = (wavelength >= context / high) & (wavelength <= context / low)
+        return torch.where(middle, blended, scaled), 1.0
+    # yarn: interpolate the low frequencies, keep the high ones, ramp between; scale attention up a little
+    context = scaling.get("original_max_position_embeddings") or max_position_embeddings
+    attention_factor = scaling.get("attention_factor")
+    if attention_factor is None:
+        def mscale(scale, m=1.0):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+        m, m_all = scaling.get("mscale"), scaling.get("mscale_all_dim")
+        attention_factor = float(mscale(factor, m) / mscale(factor, m_all)) if m and m_all else mscale(factor)
+    fast, slow = scaling.get("beta_fast") or 32, scaling.get("beta_slow") or 1
+
+    def dim_for(rotations):  # the dimension index completing `rotations` turns over the original context
+        return dim * math.log(context / (rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    lo, hi = dim_for(fast), dim_for(slow)
+    if scaling.get("truncate", True):
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, dim - 1)
+    if lo == hi:
+        hi += 0.001
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - lo) / (hi - lo)).clamp(0, 1).to(device)
+    positions = base ** (torch.arange(0, dim, 2, device=device).float() / dim)
+    keep = 1 - ramp
+    return (1.0 / (factor * positions)) * (1 - keep) + (1.0 / positions) * keep, attention_factor
+
+
+class RotaryEmbedding(nn.Module):
+    """cos/sin of rotary embeddings for the positions in use, computed in float32 from `inv_freq`."""
+
+    def __init__(self, dim: int, base: float = 10000.0, max_position_embeddings: int = 2048,
+                 scaling: dict | None = None):
+        super().__init__()
+        self.dim, self.base, self.scaling = dim, base, scaling
+        self.rope_type = rope_type(scaling)
+        self.original_max_seq_len = self.max_seq_len_cached = max_position_embeddings
+        self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling))
+
+    def _set(self, inv_freq, attention_scaling) -> None:
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.original_inv_freq = inv_freq
+        self.attention_scaling = attention_scaling
+
+    def materialize_buffers(self) -> None:
+        self._set(*rope_frequencies(self.dim, self.base, self.original_max_seq_len, self.scaling, device="cpu"))
+        self.max_seq_len_cached = self.original_max_seq_len
+
+    def _dynamic_update(self, position_ids) -> None:
+        """Dynamic NTK: stretch the frequencies past the trained length, go back to them below it."""
+        seq_len = int(position_ids.max()) + 1
+        if seq_len > self.max_seq_len_cached:
+            inv_freq, _ = rope_frequencies(self.dim, self.base, self.original_max_seq_len, self.scaling, seq_len,
+                                           device=self.inv_freq.device)
+            self.register_buffer("inv_freq", inv_freq, persistent=False)
+            self.max_seq_len_cached = seq_len
+        if seq_len < self.original_max_seq_len < self.max_seq_len_cached:
+            self.register_buffer("inv_freq", self.original_inv_freq.to(self.inv_freq.device), persistent=False)
+            self.max_seq_len_cached = self.original_max_seq_len
+
+    @torch.no_grad()
+    def forward(self, position_ids: torch.Tensor, dtype: torch.dtype,
+                interleaved: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin [batch, seq, dim] of `position_ids` [batch, seq], cast to `dtype`, laid out for
+        `apply_rotary` (frequencies repeated in two halves, or each twice in a row when `interleaved`)."""
+        if self.rope_type == "dynamic":
+            self._dynamic_update(position_ids)
+        freqs = position_ids[..., None].float() * self.inv_freq.float()
+        angles = freqs.repeat_interleave(2, dim=-1) if interleaved else torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos(), angles.sin()
+        if self.attention_scaling != 1.0:
+            cos, sin = cos * self.attention_scaling, sin * self.attention_scaling
+        return cos.to(dtype), sin.to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False) -> torch.Tensor:
+    """Rotate `x` by the angles of `cos`/`sin` (broadcastable to it).
+
+    The pairs rotated together are (i, i + d/2) (Llama's layout, cos/sin as two copies of the frequencies) or, with
+    `interleaved`, (2i, 2i + 1) (GPT-J/CodeGen's layout, cos/sin with each frequency repeated twice in a row)."""
+    if interleaved:
+        turned = torch.stack((-x[..., 1::2], x[..., ::2]), dim=-1).flatten(-2)
+    else:
+        first, second = x.chunk(2, dim=-1)
+        turned = torch.cat((-second, first), dim=-1)
+    return x * cos + turned * sin
+
+
+# causal masks -----------------------------------------------------------------------------------------------------
+
+
+def causal_mask(attention_mask, cache_position, kv_length: int, dtype, window: int | None = None) -> torch.Tensor:
+    """An additive mask [batch or 1, 1, queries, keys]: key j is visible to the query at position p when j <= p,
+    p - j < window (if set) and attention_mask[:, j] is 1; hidden keys get the dtype's minimum."""
+    keys = torch.arange(kv_length, device=cache_position.device)
+    queries = cache_position[:, None]
+    visible = keys <= queries
+    if window is not None:
+        visible = visible & (keys > queries - window)
+    visible = visible[None, None]
+    if attention_mask is not None:
+        pad = attention_mask[:, :kv_length].bool()
+        if pad.shape[1] < kv_length:  # a static cache's unwritten tail
+            pad = F.pad(pad, (0, kv_length - pad.shape[1]), value=False)
+        visible = visible & pad[:, None, None, :]
+    zero = torch.zeros((), dtype=dtype, device=visible.device)
+    return torch.where(visible, zero, torch.finfo(dtype).min)
+
+
+class CausalMasks:
+    """The masks of one forward pass, built once and shared by the layers (one per sliding window size).
+
+    Calling it gives (additive mask or None, is_causal): None with is_causal=False means every key is visible (a
+    decode step without padding); None with is_causal=True means plain causal attention over a fresh sequence."""
+
+    def __init__(self, attention_mask, cache_position, query_length: int, kv_length: int, dtype,
+                 past_length: int | None):
+        if attention_mask is not None and attention_mask.dim() != 2:
+            raise ValueError(f"attention_mask should be [batch, past + current tokens] of 0/1, got shape "
+                             f"{list(attention_mask.shape)}.")
+        if attention_mask is not None and query_length > 1 and bool(attention_mask.all()):
+            attention_mask = None  # nothing padded: let attention use its causal fast path
+        self.attention_mask = attention_mask
+        self.cache_position = cache_position
+        self.query_length, self.kv_length, self.dtype = query_length, kv_length, dtype
+        # every key written so far is a past or current token (no static-cache slots ahead)
+        self.dense = past_length is not None and kv_length == past_length + query_length
+        self.fresh = self.dense and past_length == 0
+        self._built: dict = {}
+
+    def __call__(self, window: int | None = None, always: bool = False):
+        if window is not None and window >= self.kv_length:
+            window = None  # the window reaches every key anyway
+        if not always and window is None and self.attention_mask is None and self.dense:
+            if self.query_length == 1:
+                return None, False
+            if self.fresh:
+                return None, True
+        if window not in self._built:
+            self._built[window] = causal_mask(self.attention_mask, self.cache_position, self.kv_length, self.dtype,
+                                              window)
+        return self._built[window], False
+
+
+# attention --------------------------------------------------------------------------------------------------------
+
+
+def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """[batch, kv_heads, seq, dim] -> [batch, kv_heads * groups, seq, dim], each kv head repeated `groups` times."""
+    if groups == 1:
+        return x
+    batch, heads, length, dim = x.shape
+    return x[:, :, None].expand(batch, heads, groups, length, dim).reshape(batch, heads * groups, length, dim)
+
+
+def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = False, dropout: float = 0.0,
+                     need_weights: bool = False, head_mask=None, softmax_dtype=torch.float32):
+    """Attention of queries [batch, heads, q_len, dim] over keys/values [batch, kv_heads, k_len, dim] (the cache
+    already applied; heads a multiple of kv_heads), with an additive `mask` broadcastable to
+    [batch, heads, q_len, k_len] (padding, causality, ALiBi...). Returns ([batch, q_len, heads * dim], weights).
+
+    Three paths: explicit weights when they are asked for (or a head mask is given); for a single query (a decode
+    step) a matmul that groups the query heads of each kv head, so keys are never copied; otherwise SDPA."""
+    batch, heads, q_len, dim = q.shape
+    kv_heads = k.shape[1]
+    if need_weights or head_mask is not None:
+        k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
+        scores = (q @ k.transpose(-1, -2)) * scaling
+        if is_causal:
+            mask = torch.full((q_len, k.shape[2]), torch.finfo(scores.dtype).min, dtype=scores.dtype,
+                              device=scores.device).triu(1)
+        if mask is not None:
+            scores = scores + mask
+        weights = scores.softmax(-1, dtype=softmax_dtype).to(q.dtype) if softmax_dtype else scores.softmax(-1)
+        if dropout:
+            weights = F.dropout(weights, dropout)
+        if head_mask is not None:
+            weights = weights * head_mask
+        out = weights @ v
+    elif q_len == 1:
+        group = heads // kv_heads
+        scores = (q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)) * scaling
+        if mask is not None:
+            scores = scores + (mask.reshape(mask.shape[0], kv_heads, group, -1) if mask.shape[1] > 1
+                               else mask.reshape(mask.shape[0], 1, 1, -1))
+        weights = scores.softmax(-1, dtype=softmax_dtype).to(q.dtype) if softmax_dtype else scores.softmax(-1)
+        if dropout:
+            weights = F.dropout(weights, dropout)
+        return (weights @ v).reshape(batch, 1, heads * dim), None
+    else:
+        weights = None
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal,
+                                             scale=scaling, enable_gqa=kv_heads != heads)
+    return out.transpose(1, 2).reshape(batch, q_len, heads * dim), (weights if need_weights else None)

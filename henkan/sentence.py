@@ -77,7 +77,7 @@ class SentenceEmbedder:
         self.normalize = _NORMALIZE in kinds
         self.do_lower_case = bool(settings.get("do_lower_case", False))
         self.tokenizer = AutoTokenizer.from_pretrained(path, **hub)
-        self.model = AutoModel.from_pretrained(path, **hub)
+        self.model = AutoModel.from_pretrained(path, attn_implementation="unpadded", **hub)  # pooling masks padding
         if device is not None:
             self.model.to(device)
         self.max_seq_length = settings.get("max_seq_length") or min(

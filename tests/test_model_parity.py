@@ -56,3 +56,28 @@ def test_auto_model_loads_the_same_class(folder):
     class_name, _, _ = golden(folder)
     auto = henkan.AutoModelForMaskedLM if "masked" in folder else henkan.AutoModel
     assert type(auto.from_pretrained(os.path.join(MODELS, folder))).__name__ == class_name
+
+
+def real_positions(key, value, mask):
+    """The part of an output that padding cannot change: real tokens (and real query rows of attentions)."""
+    if key.startswith("attentions"):
+        return value.permute(0, 2, 1, 3)[mask.bool()]
+    if value.dim() >= 2 and tuple(value.shape[:2]) == tuple(mask.shape):
+        return value[mask.bool()]
+    return value
+
+
+@pytest.mark.parametrize("folder", [f for f in FOLDERS if "multiplechoice" not in f])
+def test_unpadded_attention_equals_padded_on_real_tokens(folder):
+    """attn_implementation="unpadded" skips padding; on real tokens it gives the reference's numbers."""
+    class_name, inputs, expected = golden(folder)
+    model = getattr(henkan, class_name).from_pretrained(os.path.join(MODELS, folder), attn_implementation="unpadded")
+    call = {k: v for k, v in inputs.items() if k not in LABEL_KEYS}
+    with torch.no_grad():
+        out = flatten(model(**call, output_hidden_states=True, output_attentions=True))
+    mask = inputs["attention_mask"]
+    assert not mask.all()
+    for key, value in expected.items():
+        if key != "loss":
+            torch.testing.assert_close(real_positions(key, out[key], mask), real_positions(key, value, mask),
+                                       atol=ATOL, rtol=0, msg=f"{folder}: {key}")

@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, activation, attend, padding_mask, per_layer_head_mask, run_layers
+from ..layers import Holder, activation, attend, encoder_mask, per_layer_head_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPooling
 from .bert import BertEmbeddings, check_inputs
@@ -116,7 +116,7 @@ class AlbertModel(AlbertPreTrainedModel):
         x = self.encoder.embedding_hidden_mapping_in(x)
         steps, step_masks = self._schedule(head_mask, x.dtype)
         x, hidden_states, attentions = run_layers(
-            self, steps, x, mask=padding_mask(attention_mask, x.dtype), head_mask=step_masks,
+            self, steps, x, mask=encoder_mask(config, attention_mask, x.dtype), head_mask=step_masks,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         if attentions is not None:  # one per inner layer application
             attentions = tuple(w for step in attentions for w in step)

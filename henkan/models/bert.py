@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, activation, attend, padding_mask, run_layers
+from ..layers import Holder, activation, attend, encoder_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
@@ -139,7 +139,7 @@ class BertModel(BertPreTrainedModel):
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                             inputs_embeds=inputs_embeds)
         x, hidden_states, attentions = run_layers(
-            self, self.encoder.layer, x, mask=padding_mask(attention_mask, x.dtype), head_mask=head_mask,
+            self, self.encoder.layer, x, mask=encoder_mask(config, attention_mask, x.dtype), head_mask=head_mask,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         pooled = self.pooler(x) if self.pooler is not None else None
         out = BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=x, pooler_output=pooled,

@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, activation, attend, padding_mask, run_layers
+from ..layers import Holder, activation, attend, encoder_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutput
 from .bert import check_inputs
@@ -128,7 +128,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)
         x, hidden_states, attentions = run_layers(
-            self, self.transformer.layer, x, mask=padding_mask(attention_mask, x.dtype), head_mask=head_mask,
+            self, self.transformer.layer, x, mask=encoder_mask(config, attention_mask, x.dtype), head_mask=head_mask,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         out = BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
         return out if (config.use_return_dict if return_dict is None else return_dict) else out.to_tuple()

@@ -1,0 +1,182 @@
+"""GPT-2: a pre-LayerNorm decoder with learned positions and Conv1D projections (weights stored [in, out], the
+checkpoint layout, kept as is). The LM head is tied to the token embeddings."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import causal
+from ..causal import CausalLM, LastTokenClassification
+from ..config import PretrainedConfig
+from ..generation.utils import GenerationMixin
+from ..layers import CausalMasks, Conv1D, activation, causal_attention, per_layer_head_mask
+from ..modeling import PreTrainedModel
+from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions
+
+
+class GPT2Config(PretrainedConfig):
+    model_type = "gpt2"
+    keys_to_ignore_at_inference = ["past_key_values"]
+    attribute_map = {"hidden_size": "n_embd", "max_position_embeddings": "n_positions",
+                     "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"}
+    defaults = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner=None,
+                    activation_function="gelu_new", resid_pdrop=0.1, embd_pdrop=0.1, attn_pdrop=0.1,
+                    layer_norm_epsilon=1e-5, initializer_range=0.02, summary_type="cls_index", summary_use_proj=True,
+                    summary_activation=None, summary_proj_to_labels=True, summary_first_dropout=0.1,
+                    scale_attn_weights=True, use_cache=True, bos_token_id=50256, eos_token_id=50256,
+                    scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)
+
+
+class GPT2Attention(nn.Module):
+    def __init__(self, config, layer_idx: int):
+        super().__init__()
+        hidden = config.hidden_size
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = hidden // self.num_heads
+        if self.head_dim * self.num_heads != hidden:
+            raise ValueError(f"`embed_dim` must be divisible by num_heads (got `embed_dim`: {hidden} and "
+                             f"`num_heads`: {self.num_heads}).")
+        self.scaling = (1 / math.sqrt(self.head_dim) if config.scale_attn_weights else 1.0)
+        if config.scale_attn_by_inverse_layer_idx:
+            self.scaling /= layer_idx + 1
+        self.upcast = config.reorder_and_upcast_attn
+        self.c_attn = Conv1D(3 * hidden, hidden)
+        self.c_proj = Conv1D(hidden, hidden)
+        self.attn_dropout, self.resid_dropout = config.attn_pdrop, config.resid_pdrop
+
+    def forward(self, x, step, head_mask=None):
+        batch, length, hidden = x.shape
+        q, k, v = (t.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+                   for t in self.c_attn(x).split(hidden, dim=2))
+        if step.cache is not None:
+            k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
+        mask, is_causal = step.masks()
+        out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
+                                        dropout=self.attn_dropout if self.training else 0.0,
+                                        need_weights=step.output_attentions, head_mask=head_mask,
+                                        softmax_dtype=torch.float32 if self.upcast else None)
+        return F.dropout(self.c_proj(out), self.resid_dropout, self.training), weights
+
+
+class GPT2MLP(nn.Module):
+    def __init__(self, inner: int, config):
+        super().__init__()
+        self.c_fc = Conv1D(inner, config.hidden_size)
+        self.c_proj = Conv1D(config.hidden_size, inner)
+        self.act = activation(config.activation_function)
+        self.dropout = config.resid_pdrop
+
+    def forward(self, x):
+        return F.dropout(self.c_proj(self.act(self.c_fc(x))), self.dropout, self.training)
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, config, layer_idx: int):
+        super().__init__()
+        hidden, eps = config.hidden_size, config.layer_norm_epsilon
+        self.layer_idx = layer_idx
+        self.ln_1 = nn.LayerNorm(hidden, eps=eps)
+        self.attn = GPT2Attention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(hidden, eps=eps)
+        self.mlp = GPT2MLP(config.n_inner if config.n_inner is not None else 4 * hidden, config)
+
+    def forward(self, x, step):
+        head_mask = step.extra[self.layer_idx] if step.extra is not None else None
+        attn, weights = self.attn(self.ln_1(x), step, head_mask)
+        x = x + attn
+        return x + self.mlp(self.ln_2(x)), weights
+
+
+class GPT2PreTrainedModel(PreTrainedModel):
+    config_class = GPT2Config
+    base_model_prefix = "transformer"
+    _no_split_modules = ["GPT2Block"]
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        std = self.config.initializer_range
+        if isinstance(module, Conv1D):
+            nn.init.normal_(module.weight, std=std)
+            nn.init.zeros_(module.bias)
+        if isinstance(module, (GPT2Attention, GPT2MLP)):  # residual projections: scaled by depth
+            nn.init.normal_(module.c_proj.weight, std=std / math.sqrt(2 * self.config.n_layer))
+
+
+class GPT2Model(GPT2PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        if config.add_cross_attention:
+            raise NotImplementedError("henkan's GPT-2 has no cross-attention (add_cross_attention=True).")
+        self.embed_dim = config.hidden_size
+        self.wte = nn.Embedding(config.vocab_size, self.embed_dim)
+        self.wpe = nn.Embedding(config.max_position_embeddings, self.embed_dim)
+        self.drop = nn.Dropout(config.embd_pdrop)
+        self.h = nn.ModuleList(GPT2Block(config, i) for i in range(config.num_hidden_layers))
+        self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.wte
+
+    def set_input_embeddings(self, value):
+        self.wte = value
+
+    def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
+                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        config = self.config
+        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
+            config, output_attentions, output_hidden_states, use_cache, return_dict)
+        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
+                                           cache_position, output_attentions, config.n_positions, position_ids)
+        if inputs_embeds is None:
+            inputs_embeds = self.wte(input_ids)
+        if position_ids is None:
+            position_ids = step.cache_position[None]
+        x = inputs_embeds + self.wpe(position_ids)
+        if token_type_ids is not None:
+            x = x + self.wte(token_type_ids.view(-1, length))
+        x = self.drop(x)
+        step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
+                                 x.dtype, step.past_length)
+        if head_mask is not None:
+            step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
+        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
+        x = self.ln_f(x)
+        if output_hidden_states:
+            hidden_states += (x,)
+        out = BaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=x, past_key_values=step.cache if use_cache else None, hidden_states=hidden_states,
+            attentions=attentions)
+        return out if return_dict else out.to_tuple()
+
+
+_GPT2_INPUTS = ("input_ids", "past_key_values", "cache_position", "attention_mask", "token_type_ids", "position_ids",
+                "head_mask", "inputs_embeds", "use_cache", "output_attentions", "output_hidden_states")
+
+
+class GPT2LMHeadModel(GenerationMixin, CausalLM, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    output_class = CausalLMOutputWithCrossAttentions
+    base_inputs = _GPT2_INPUTS
+
+    def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
+                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, labels=None,
+                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                logits_to_keep=0, **kwargs):
+        return self.lm_forward(locals())
+
+
+class GPT2ForSequenceClassification(LastTokenClassification, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    base_inputs = _GPT2_INPUTS
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify(locals())
