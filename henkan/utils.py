@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 
 
 def atomic_write_text(path, text: str) -> None:
     """Write `text` to `path` so that a reader sees the old file or the whole new one, never a part."""
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix="-" + os.path.basename(path))
+    tmp = os.path.join(os.path.dirname(path) or ".", f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
