@@ -52,7 +52,7 @@ class SentenceEmbedder:
 
     def __init__(self, model_name_or_path: str | os.PathLike | None = None, device: str | None = None, **kwargs):
         from .auto import AutoModel
-        from .tokenization import AutoTokenizer
+        from .tokenization_auto import AutoTokenizer
 
         path = os.fspath(model_name_or_path) if model_name_or_path is not None else default_model_path()
         hub = pop_hub_kwargs(kwargs)
