@@ -31,19 +31,63 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
+    "pipeline": "henkan.pipelines",
+    "Pipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
     for _prefix in _prefixes:
         for _head in _HEADS:
             _LAZY[_prefix + _head] = f"henkan.models.{_module}"
+# decoder families: module -> their public classes
+_DECODER_NAMES = {
+    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in ("Config", "PreTrainedModel", "Model",
+                                                                     "ForCausalLM", "ForSequenceClassification")],
+    "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"],
+    "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
+              "BloomForSequenceClassification"],
+    "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
+}
+for _module, _names in _DECODER_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
+# generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
+for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "GenerationMode", "LogitsProcessor",
+              "LogitsProcessorList", "LogitsWarper", "TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
+              "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper", "EtaLogitsWarper",
+              "RepetitionPenaltyLogitsProcessor", "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor",
+              "MinLengthLogitsProcessor", "MinNewTokensLengthLogitsProcessor", "ForcedBOSTokenLogitsProcessor",
+              "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor", "SuppressTokensAtBeginLogitsProcessor",
+              "SequenceBiasLogitsProcessor", "HammingDiversityLogitsProcessor", "InfNanRemoveLogitsProcessor",
+              "LogitNormalization", "PrefixConstrainedLogitsProcessor", "ExponentialDecayLengthPenalty",
+              "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria", "MaxTimeCriteria", "StopStringCriteria",
+              "EosTokenCriteria", "BaseStreamer", "TextStreamer", "TextIteratorStreamer", "AsyncTextIteratorStreamer",
+              "GenerateDecoderOnlyOutput", "GenerateEncoderDecoderOutput", "GenerateBeamDecoderOnlyOutput",
+              "GenerateBeamEncoderDecoderOutput", "GreedySearchDecoderOnlyOutput", "SampleDecoderOnlyOutput",
+              "BeamSearchDecoderOnlyOutput", "BeamSampleDecoderOnlyOutput", "GreedySearchEncoderDecoderOutput",
+              "SampleEncoderDecoderOutput", "BeamSearchEncoderDecoderOutput", "BeamSampleEncoderDecoderOutput"):
+    _LAZY[_name] = "henkan.generation"
+for _name in ("Cache", "DynamicCache", "StaticCache"):
+    _LAZY[_name] = "henkan.cache"
 for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputWithPoolingAndCrossAttentions",
               "BaseModelOutputWithPast", "CausalLMOutput", "CausalLMOutputWithPast", "MaskedLMOutput",
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
-              "MultipleChoiceModelOutput"):
+              "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
+              "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast"):
     _LAZY[_name] = "henkan.outputs"
-_SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models",
-               "tokenization", "sentence", "utils", "cli"}
+for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken"):
+    _LAZY[_name] = "henkan.tokenization"
+for _name in ("BatchEncoding", "PaddingStrategy", "TruncationStrategy", "TensorType", "CharSpan", "TokenSpan"):
+    _LAZY[_name] = "henkan.batch_encoding"
+for _name in ("AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer",
+              "DistilBertTokenizerFast", "RobertaTokenizer", "RobertaTokenizerFast", "XLMRobertaTokenizer",
+              "XLMRobertaTokenizerFast", "CamembertTokenizer", "CamembertTokenizerFast", "AlbertTokenizer",
+              "AlbertTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast"):
+    _LAZY[_name] = "henkan.tokenization_auto"
+_SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
+               "generation",
+               "causal", "tokenization", "tokenization_auto", "tokenization_files", "batch_encoding", "sentence",
+               "utils", "cli"}
 
 
 def __getattr__(name: str):
