@@ -21,6 +21,7 @@ from typing import Any
 from tokenizers import AddedToken, Tokenizer
 
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
+from .chat import ChatTemplateMixin, normalize_chat_template
 from .logging import get_logger
 from .tokenization_files import TOKENIZER_FILE, TokenizerFilesMixin
 
@@ -217,7 +218,7 @@ def _is_text_input(t) -> bool:
     return False
 
 
-class PreTrainedTokenizerBase(TokenizerFilesMixin, _SpecialTokens):
+class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTokens):
     """What every tokenizer shares: settings, special tokens, padding/truncation options, loading and saving.
 
     The encoding itself is done by `PreTrainedTokenizerFast`, the only implementation.
@@ -246,9 +247,7 @@ class PreTrainedTokenizerBase(TokenizerFilesMixin, _SpecialTokens):
         self.model_input_names = kwargs.pop("model_input_names", self.model_input_names)
         self.clean_up_tokenization_spaces = kwargs.pop("clean_up_tokenization_spaces", False)
         self.split_special_tokens = kwargs.pop("split_special_tokens", False)
-        self.chat_template = kwargs.pop("chat_template", None)
-        if isinstance(self.chat_template, (list, tuple)):  # saved as [{"name": ..., "template": ...}]
-            self.chat_template = {t["name"]: t["template"] for t in self.chat_template}
+        self.chat_template = normalize_chat_template(kwargs.pop("chat_template", None))
         self.verbose = kwargs.pop("verbose", False)
         self.deprecation_warnings: dict[str, bool] = {}  # which once-per-tokenizer warnings were given
         self._pad_token_type_id = 0

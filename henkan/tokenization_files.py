@@ -17,6 +17,7 @@ import tempfile
 
 from tokenizers import AddedToken
 
+from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import get_logger
 
@@ -26,7 +27,6 @@ TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
-CHAT_TEMPLATE_FILE = "chat_template.jinja"
 
 _MISSING = object()
 
@@ -48,9 +48,10 @@ class TokenizerFilesMixin:
             kwargs.pop(key, None)
         name = os.fspath(pretrained_model_name_or_path)
         wanted = {"tokenizer_config_file": TOKENIZER_CONFIG_FILE, "special_tokens_map_file": SPECIAL_TOKENS_MAP_FILE,
-                  "added_tokens_file": ADDED_TOKENS_FILE, "chat_template_file": CHAT_TEMPLATE_FILE,
-                  **cls.vocab_files_names}
+                  "added_tokens_file": ADDED_TOKENS_FILE, **cls.vocab_files_names}
         files = {key: resolve_file(name, filename, required=False, **hub) for key, filename in wanted.items()}
+        files["chat_template"] = load_chat_templates(lambda rel: resolve_file(name, rel, required=False, **hub),
+                                                     template_names=list_chat_template_names(name, **hub))
         if not any(files[key] or kwargs.get(key) for key in cls.vocab_files_names):
             if not os.path.isdir(name):  # a Hub id: the hub says why (offline and not cached, no such file, ...)
                 resolve_file(name, TOKENIZER_FILE, **hub)
@@ -68,9 +69,8 @@ class TokenizerFilesMixin:
         for key in ("auto_map", "name_or_path", "special_tokens_map_file", *cls.vocab_files_names):
             config.pop(key, None)
         init_inputs = init_inputs or tuple(config.pop("init_inputs", ()))
-        if files["chat_template_file"]:
-            with open(files["chat_template_file"], encoding="utf-8") as f:
-                config["chat_template"] = f.read()
+        if files.get("chat_template") is not None:  # template files win over tokenizer_config.json
+            config["chat_template"] = files["chat_template"]
         _warn_if_other_class(saved_class, cls)
         kwargs = {**config, **overrides}
         for key in cls.vocab_files_names:
@@ -128,14 +128,19 @@ class TokenizerFilesMixin:
         os.makedirs(save_directory, exist_ok=True)
         special_tokens = {k: _token_to_json(v, with_type=False) for k, v in self.special_tokens_map_extended.items()}
         with tempfile.TemporaryDirectory(dir=save_directory, prefix=".saving-") as staging:
+            config, template_files = save_chat_templates(staging, self.chat_template, self._config_to_save(),
+                                                         filename_prefix=filename_prefix,
+                                                         save_jinja_files=kwargs.pop("save_jinja_files", True))
             staged = [
-                _write_json(_prefixed(staging, filename_prefix, TOKENIZER_CONFIG_FILE), self._config_to_save()),
+                _write_json(_prefixed(staging, filename_prefix, TOKENIZER_CONFIG_FILE), config),
                 _write_json(_prefixed(staging, filename_prefix, SPECIAL_TOKENS_MAP_FILE), special_tokens),
                 *self._save_model_files(staging, legacy_format, filename_prefix),
+                *template_files,
             ]
             written = []
             for path in staged:
-                target = os.path.join(save_directory, os.path.basename(path))
+                target = os.path.join(save_directory, os.path.relpath(path, staging))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.replace(path, target)
                 written.append(target)
         if push_to_hub:
@@ -152,10 +157,6 @@ class TokenizerFilesMixin:
         config.update(self.special_tokens_map)
         if self.extra_special_tokens:
             config["extra_special_tokens"] = {k: str(v) for k, v in self.extra_special_tokens.items()}
-        if isinstance(self.chat_template, dict):
-            config["chat_template"] = [{"name": k, "template": v} for k, v in self.chat_template.items()]
-        elif self.chat_template is not None:
-            config["chat_template"] = self.chat_template
         if self.init_inputs:
             config["init_inputs"] = list(self.init_inputs)
         for key in ("name_or_path", "special_tokens_map_file", "tokenizer_file", "device_map",
