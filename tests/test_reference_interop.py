@@ -23,3 +23,14 @@ def test_reference_loads_what_henkan_saves(folder, tmp_path):
         out = model(**{k: v for k, v in inputs.items() if k not in LABEL_KEYS})
     key = "logits" if "logits" in expected else "start_logits" if "start_logits" in expected else "last_hidden_state"
     torch.testing.assert_close(out[key], expected[key], atol=1e-5, rtol=0)
+
+
+def test_text_classification_pipeline_equals_the_reference(tmp_path):
+    from test_pipelines import TEXTS, classifier_dir
+
+    folder = classifier_dir.__wrapped__(type("Factory", (), {"mktemp": lambda self, name: tmp_path})())
+    ours = henkan.pipeline("text-classification", model=folder)(TEXTS, top_k=None)
+    theirs = transformers.pipeline("text-classification", model=folder)(TEXTS, top_k=None)
+    for a, b in zip(ours, theirs):
+        assert [r["label"] for r in a] == [r["label"] for r in b]
+        assert all(abs(x["score"] - y["score"]) < 1e-6 for x, y in zip(a, b))
