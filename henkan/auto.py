@@ -13,6 +13,7 @@ from .hub import HUB_KWARGS
 # model_type -> (module under henkan.models, class-name prefix, tasks the family has)
 _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
                   "ForMaskedLM", "ForMultipleChoice")
+_DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
 FAMILIES = {
     "bert": ("bert", "Bert", _ENCODER_TASKS),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
@@ -20,7 +21,15 @@ FAMILIES = {
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS),
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
+    "llama": ("llama", "Llama", _DECODER_TASKS),
+    "mistral": ("llama", "Mistral", _DECODER_TASKS),
+    "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
+    "gpt2": ("gpt2", "GPT2", _DECODER_TASKS),
+    "bloom": ("bloom", "Bloom", _DECODER_TASKS),
+    "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
 }
+# (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -45,7 +54,8 @@ def family_class(model_type: str, suffix: str):
     module, prefix, tasks = FAMILIES[model_type]
     if suffix != "Config" and suffix not in tasks:
         return None
-    return getattr(importlib.import_module(f"henkan.models.{module}"), prefix + suffix)
+    name = CLASS_NAMES.get((model_type, suffix), prefix + suffix)
+    return getattr(importlib.import_module(f"henkan.models.{module}"), name)
 
 
 def _config_class(model_type: str) -> type:

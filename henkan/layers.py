@@ -147,6 +147,21 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
 # Decoder blocks: norms, rotary position embeddings, the causal mask, attention with a KV cache, the gated MLP.
 # ------------------------------------------------------------------------------------------------------------------
 
+_TORCH = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+_SDPA_GQA = _TORCH >= (2, 5)  # scaled_dot_product_attention(enable_gqa=...)
+
+
+def compiling() -> bool:
+    """Whether torch.compile is tracing this code (data-dependent checks must be skipped then)."""
+    check = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
+    return check()
+
+
+def _rms_norm(x, eps: float):
+    if hasattr(F, "rms_norm"):
+        return F.rms_norm(x, x.shape[-1:], eps=eps)
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
 
 class RMSNorm(nn.Module):
     """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype."""
@@ -157,10 +172,9 @@ class RMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, x):
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
-        return self.weight * x.to(dtype)
+        if x.dtype == torch.float32:
+            return self.weight * _rms_norm(x, self.variance_epsilon)
+        return self.weight * _rms_norm(x.float(), self.variance_epsilon).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"{tuple(self.weight.shape)}, eps={self.variance_epsilon}"
@@ -304,50 +318,58 @@ class RotaryEmbedding(nn.Module):
     @torch.no_grad()
     def forward(self, position_ids: torch.Tensor, dtype: torch.dtype,
                 interleaved: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin [batch, seq, dim] of `position_ids` [batch, seq], cast to `dtype`, laid out for
-        `apply_rotary` (frequencies repeated in two halves, or each twice in a row when `interleaved`)."""
+        """The tables `apply_rotary` takes for `position_ids` [batch, seq]: cos and signed sin [batch, seq, dim],
+        cast to `dtype`. The rotated pairs are (i, i + dim/2) (Llama's layout), or (2i, 2i + 1) with `interleaved`
+        (GPT-J/CodeGen's); the sin of the first element of each pair is negated (the rotation's sign)."""
         if self.rope_type == "dynamic":
             self._dynamic_update(position_ids)
         freqs = position_ids[..., None].float() * self.inv_freq.float()
-        angles = freqs.repeat_interleave(2, dim=-1) if interleaved else torch.cat((freqs, freqs), dim=-1)
-        cos, sin = angles.cos(), angles.sin()
+        cos, sin = freqs.cos(), freqs.sin()
         if self.attention_scaling != 1.0:
             cos, sin = cos * self.attention_scaling, sin * self.attention_scaling
+        if interleaved:
+            cos, sin = cos.repeat_interleave(2, dim=-1), torch.stack((-sin, sin), dim=-1).flatten(-2)
+        else:
+            cos, sin = torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
         return cos.to(dtype), sin.to(dtype)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False) -> torch.Tensor:
-    """Rotate `x` by the angles of `cos`/`sin` (broadcastable to it).
-
-    The pairs rotated together are (i, i + d/2) (Llama's layout, cos/sin as two copies of the frequencies) or, with
-    `interleaved`, (2i, 2i + 1) (GPT-J/CodeGen's layout, cos/sin with each frequency repeated twice in a row)."""
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor,
+                 interleaved: bool = False) -> torch.Tensor:
+    """Rotate `x` by the tables of `RotaryEmbedding` (broadcastable to it): each pair (a, b) of dims becomes
+    (a cos - b sin, b cos + a sin); pairs are (i, i + d/2), or (2i, 2i + 1) when `interleaved`."""
     if interleaved:
-        turned = torch.stack((-x[..., 1::2], x[..., ::2]), dim=-1).flatten(-2)
+        swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
     else:
-        first, second = x.chunk(2, dim=-1)
-        turned = torch.cat((-second, first), dim=-1)
-    return x * cos + turned * sin
+        swapped = x.roll(x.shape[-1] // 2, dims=-1)
+    return x * cos + swapped * signed_sin
 
 
 # causal masks -----------------------------------------------------------------------------------------------------
 
 
-def causal_mask(attention_mask, cache_position, kv_length: int, dtype, window: int | None = None) -> torch.Tensor:
+def causal_mask(attention_mask, cache_position, kv_length: int, dtype, window: int | None = None,
+                stacked: bool = False) -> torch.Tensor:
     """An additive mask [batch or 1, 1, queries, keys]: key j is visible to the query at position p when j <= p,
-    p - j < window (if set) and attention_mask[:, j] is 1; hidden keys get the dtype's minimum."""
+    p - j < window (if set) and attention_mask[:, j] is 1; hidden keys get the dtype's minimum.
+
+    `stacked` adds the causal mask to the full one (keys after the query get -inf): then a query that sees no real
+    key (left padding) spreads its attention over the keys up to itself rather than over all keys. Only such padding
+    rows differ; GPT-2's reference computes them that way."""
     keys = torch.arange(kv_length, device=cache_position.device)
     queries = cache_position[:, None]
     visible = keys <= queries
     if window is not None:
         visible = visible & (keys > queries - window)
     visible = visible[None, None]
-    if attention_mask is not None:
-        pad = attention_mask[:, :kv_length].bool()
-        if pad.shape[1] < kv_length:  # a static cache's unwritten tail
-            pad = F.pad(pad, (0, kv_length - pad.shape[1]), value=False)
-        visible = visible & pad[:, None, None, :]
-    zero = torch.zeros((), dtype=dtype, device=visible.device)
-    return torch.where(visible, zero, torch.finfo(dtype).min)
+    zero, low = torch.zeros((), dtype=dtype, device=visible.device), torch.finfo(dtype).min
+    if attention_mask is None:
+        return torch.where(visible, zero, low)
+    pad = attention_mask[:, :kv_length].bool()
+    if pad.shape[1] < kv_length:  # a static cache's unwritten tail
+        pad = F.pad(pad, (0, kv_length - pad.shape[1]), value=False)
+    full = torch.where(visible & pad[:, None, None, :], zero, low)
+    return full + torch.where(visible, zero, low) if stacked else full
 
 
 class CausalMasks:
@@ -357,15 +379,18 @@ class CausalMasks:
     decode step without padding); None with is_causal=True means plain causal attention over a fresh sequence."""
 
     def __init__(self, attention_mask, cache_position, query_length: int, kv_length: int, dtype,
-                 past_length: int | None):
+                 past_length: int | None, stacked: bool = False):
         if attention_mask is not None and attention_mask.dim() != 2:
             raise ValueError(f"attention_mask should be [batch, past + current tokens] of 0/1, got shape "
                              f"{list(attention_mask.shape)}.")
-        if attention_mask is not None and query_length > 1 and bool(attention_mask.all()):
-            attention_mask = None  # nothing padded: let attention use its causal fast path
+        # nothing padded: no mask (SDPA's causal fast path, no mask add per layer). Reading the mask is free on the
+        # CPU; on accelerators a decode step skips the check rather than wait for the device.
+        if attention_mask is not None and (query_length > 1 or attention_mask.device.type == "cpu") \
+                and not compiling() and bool(attention_mask.all()):
+            attention_mask = None
         self.attention_mask = attention_mask
         self.cache_position = cache_position
-        self.query_length, self.kv_length, self.dtype = query_length, kv_length, dtype
+        self.query_length, self.kv_length, self.dtype, self.stacked = query_length, kv_length, dtype, stacked
         # every key written so far is a past or current token (no static-cache slots ahead)
         self.dense = past_length is not None and kv_length == past_length + query_length
         self.fresh = self.dense and past_length == 0
@@ -381,7 +406,7 @@ class CausalMasks:
                 return None, True
         if window not in self._built:
             self._built[window] = causal_mask(self.attention_mask, self.cache_position, self.kv_length, self.dtype,
-                                              window)
+                                              window, self.stacked)
         return self._built[window], False
 
 
@@ -426,12 +451,18 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         if mask is not None:
             scores = scores + (mask.reshape(mask.shape[0], kv_heads, group, -1) if mask.shape[1] > 1
                                else mask.reshape(mask.shape[0], 1, 1, -1))
-        weights = scores.softmax(-1, dtype=softmax_dtype).to(q.dtype) if softmax_dtype else scores.softmax(-1)
+        weights = scores.softmax(-1, dtype=softmax_dtype) if softmax_dtype else scores.softmax(-1)
+        if weights.dtype != v.dtype:
+            weights = weights.to(v.dtype)
         if dropout:
             weights = F.dropout(weights, dropout)
         return (weights @ v).reshape(batch, 1, heads * dim), None
     else:
         weights = None
+        if kv_heads == heads or _SDPA_GQA:
+            gqa = {"enable_gqa": True} if kv_heads != heads else {}
+        else:
+            k, v, gqa = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads), {}
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal,
-                                             scale=scaling, enable_gqa=kv_heads != heads)
+                                             scale=scaling, **gqa)
     return out.transpose(1, 2).reshape(batch, q_len, heads * dim), (weights if need_weights else None)

@@ -39,7 +39,7 @@ class CodeGenAttention(nn.Module):
         if self.head_dim * self.num_heads != hidden or self.num_heads % _SHARDS:
             raise ValueError(f"CodeGen needs hidden_size divisible by the number of heads and heads divisible by "
                              f"{_SHARDS} (got {hidden} and {self.num_heads}).")
-        self.scaling = 1.0 / float(torch.tensor(self.head_dim, dtype=torch.float32).sqrt())
+        self.scaling = 1.0 / float(torch.tensor(self.head_dim, dtype=torch.float32, device="cpu").sqrt())
         self.rotary_dim = config.rotary_dim or self.head_dim
         self.qkv_proj = nn.Linear(hidden, 3 * hidden, bias=False)
         self.out_proj = nn.Linear(hidden, hidden, bias=False)

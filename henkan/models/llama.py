@@ -120,10 +120,13 @@ class LlamaAttention(nn.Module):
 
     def forward(self, x, step):
         batch, length, _ = x.shape
-        shape = (batch, length, -1, self.head_dim)
-        q = self.q_proj(x).view(shape).transpose(1, 2)
-        k = self.k_proj(x).view(shape).transpose(1, 2)
-        v = self.v_proj(x).view(shape).transpose(1, 2)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if length == 1:  # [batch, 1, heads * dim] already is [batch, heads, 1, dim] in memory
+            shape = (batch, -1, 1, self.head_dim)
+            q, k, v = q.view(shape), k.view(shape), v.view(shape)
+        else:
+            shape = (batch, length, -1, self.head_dim)
+            q, k, v = q.view(shape).transpose(1, 2), k.view(shape).transpose(1, 2), v.view(shape).transpose(1, 2)
         cos, sin = step.rotary
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if step.cache is not None:

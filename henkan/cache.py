@@ -1,0 +1,268 @@
+"""Key/value caches for decoder models.
+
+A cache holds, per layer, the keys and values already computed, each shaped [batch, kv_heads, seq, head_dim].
+`DynamicCache` grows: it keeps a buffer with spare room (grown geometrically), writes new states in place and hands
+out views of the filled part, so a decode step copies one token's states instead of the whole history.
+`StaticCache` is allocated once at its full length and written at `cache_position`: shapes never change, which is
+what `torch.compile` wants.
+
+Both keep every position; a sliding-window model masks old positions out instead of dropping them, so the outputs
+are those of the reference library's window-trimming caches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["Cache", "DynamicCache", "StaticCache"]
+
+_GRANULE = 256  # first allocations are rounded up to this many positions
+
+
+class _Layer:
+    """One layer's keys and values: a buffer and how much of it is filled."""
+
+    __slots__ = ("k", "v", "length")
+
+    def __init__(self):
+        self.k = self.v = None
+        self.length = 0
+
+    @property
+    def keys(self):
+        return None if self.k is None else self.k[:, :, : self.length]
+
+    @property
+    def values(self):
+        return None if self.v is None else self.v[:, :, : self.length]
+
+    def apply(self, fn) -> None:
+        """Replace both buffers by `fn(buffer)` (a batch reordering / selection / repetition)."""
+        if self.k is not None:
+            self.k, self.v = fn(self.k), fn(self.v)
+
+
+class Cache:
+    """Base class: a list of per-layer key/value stores with the methods generation uses."""
+
+    is_compileable = False
+
+    def __init__(self):
+        self.layers: list[_Layer] = []
+
+    def _layer(self, layer_idx: int) -> _Layer:
+        while len(self.layers) <= layer_idx:
+            self.layers.append(_Layer())
+        return self.layers[layer_idx]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int,
+               cache_kwargs: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new states of a layer and return all its keys and values (old and new)."""
+        raise NotImplementedError
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """How many positions a layer holds."""
+        if layer_idx >= len(self.layers):
+            return 0
+        return self.layers[layer_idx].length
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        """The most positions the cache can hold; -1 when it grows without limit."""
+        return -1
+
+    def get_mask_sizes(self, cache_position: torch.Tensor, layer_idx: int = 0) -> tuple[int, int]:
+        """(number of keys the next `update` returns, offset of the first) for `cache_position` new tokens."""
+        return self.get_seq_length(layer_idx) + cache_position.shape[0], 0
+
+    # batch manipulations (beam search, contrastive search, ...) ------------------------------------------------
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        for layer in self.layers:
+            layer.apply(lambda t: t.index_select(0, beam_idx.to(t.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        for layer in self.layers:
+            layer.apply(lambda t: t.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        for layer in self.layers:
+            layer.apply(lambda t: t[indices])
+
+    def crop(self, max_length: int) -> None:
+        """Keep the first `max_length` positions (a negative value drops that many from the end)."""
+        for layer in self.layers:
+            keep = layer.length + max_length if max_length < 0 else max_length
+            layer.length = max(0, min(layer.length, keep))
+
+    def reset(self) -> None:
+        for layer in self.layers:
+            if layer.k is not None:
+                layer.k.zero_()
+                layer.v.zero_()
+            layer.length = 0
+
+    # the legacy tuple format -----------------------------------------------------------------------------------
+    def to_legacy_cache(self) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        return tuple((layer.keys, layer.values) for layer in self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self.layers) <= layer_idx < len(self.layers):
+            raise KeyError(f"Cache only has {len(self.layers)} layers, attempted to access layer with index "
+                           f"{layer_idx}")
+        layer = self.layers[layer_idx]
+        return layer.keys, layer.values
+
+    def __iter__(self):
+        for layer in self.layers:
+            yield layer.keys, layer.values
+
+    @property
+    def key_cache(self) -> list[torch.Tensor]:
+        return [layer.keys for layer in self.layers]
+
+    @property
+    def value_cache(self) -> list[torch.Tensor]:
+        return [layer.values for layer in self.layers]
+
+    @property
+    def is_initialized(self) -> bool:
+        return bool(self.layers) and all(layer.k is not None for layer in self.layers)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(layers={len(self.layers)}, seq_length={self.get_seq_length()})"
+
+
+class DynamicCache(Cache):
+    """A cache that grows with the sequence. The default of every decoder model.
+
+    `DynamicCache()` starts empty; `DynamicCache(pairs)` starts from an iterable of (keys, values) per layer. `config`
+    is accepted for compatibility (every layer keeps all positions here).
+    """
+
+    def __init__(self, ddp_cache_data=None, config=None, **kwargs):
+        super().__init__()
+        for layer_idx, (keys, values) in enumerate(ddp_cache_data or ()):
+            self.update(keys, values, layer_idx)
+
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        layer = self._layer(layer_idx)
+        new = key_states.shape[-2]
+        if torch.is_grad_enabled() and (key_states.requires_grad or value_states.requires_grad):
+            # training: no in-place writes, autograd must see every tensor it saved unchanged
+            if layer.k is None or layer.length == 0:
+                layer.k, layer.v = key_states, value_states
+            else:
+                layer.k = torch.cat((layer.keys, key_states), dim=-2)
+                layer.v = torch.cat((layer.values, value_states), dim=-2)
+            layer.length = layer.k.shape[-2]
+            return layer.k, layer.v
+        end = layer.length + new
+        if layer.k is None or end > layer.k.shape[-2]:
+            self._grow(layer, key_states, value_states, end)
+        layer.k[:, :, layer.length:end] = key_states
+        layer.v[:, :, layer.length:end] = value_states
+        layer.length = end
+        return layer.k[:, :, :end], layer.v[:, :, :end]
+
+    @staticmethod
+    def _grow(layer: _Layer, key_states, value_states, needed: int) -> None:
+        old = 0 if layer.k is None else layer.k.shape[-2]
+        capacity = max(needed, 2 * old) if old else -(-needed // _GRANULE) * _GRANULE
+        batch, heads, _, dim = key_states.shape
+        k = key_states.new_empty((batch, heads, capacity, dim))
+        v = value_states.new_empty((batch, value_states.shape[1], capacity, value_states.shape[-1]))
+        if layer.length:
+            k[:, :, : layer.length] = layer.keys
+            v[:, :, : layer.length] = layer.values
+        layer.k, layer.v = k, v
+
+    def to_legacy_cache(self):
+        return tuple((layer.keys, layer.values) for layer in self.layers)
+
+    @classmethod
+    def from_legacy_cache(cls, past_key_values) -> "DynamicCache":
+        """A cache holding the states of a tuple of (keys, values) per layer (None gives an empty cache)."""
+        return cls(past_key_values)
+
+
+class StaticCache(Cache):
+    """A cache of fixed length `max_cache_len`, written at `cache_position`; for `torch.compile` and CUDA graphs.
+
+    With a `config` (and `max_batch_size`) every layer is allocated up front; otherwise each layer is allocated at
+    its first update from the shape, dtype and device of the states it receives.
+    """
+
+    is_compileable = True
+
+    def __init__(self, config=None, max_batch_size: int | None = None, max_cache_len: int | None = None,
+                 device=None, dtype=None, **kwargs):
+        super().__init__()
+        if max_cache_len is None:
+            max_cache_len = kwargs.pop("max_length", None) or getattr(config, "max_position_embeddings", None)
+        if max_cache_len is None:
+            raise ValueError("StaticCache needs max_cache_len (the most tokens it will hold: prompt + new tokens).")
+        max_batch_size = max_batch_size if max_batch_size is not None else kwargs.pop("batch_size", None)
+        self.max_cache_len = int(max_cache_len)
+        self.max_batch_size = max_batch_size
+        self.device = None if device is None else torch.device(device)
+        self.dtype = dtype
+        if config is not None and max_batch_size is not None:
+            heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+            head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+            shape = (max_batch_size, heads, self.max_cache_len, head_dim)
+            for layer_idx in range(config.num_hidden_layers):
+                layer = self._layer(layer_idx)
+                layer.k = torch.zeros(shape, dtype=dtype or torch.float32, device=self.device)
+                layer.v = torch.zeros(shape, dtype=dtype or torch.float32, device=self.device)
+
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        layer = self._layer(layer_idx)
+        if layer.k is None:
+            batch, heads, _, dim = key_states.shape
+            shape = (batch, heads, self.max_cache_len, dim)
+            device = self.device or key_states.device
+            layer.k = torch.zeros(shape, dtype=self.dtype or key_states.dtype, device=device)
+            layer.v = torch.zeros((batch, value_states.shape[1], self.max_cache_len, value_states.shape[-1]),
+                                  dtype=self.dtype or value_states.dtype, device=device)
+        position = None if cache_kwargs is None else cache_kwargs.get("cache_position")
+        if position is None:  # append after what is there
+            start = self.get_seq_length(layer_idx)
+            position = torch.arange(start, start + key_states.shape[-2], device=layer.k.device)
+            length = start + key_states.shape[-2]
+        else:
+            length = None  # known again only when asked: get_seq_length reads the buffer
+        layer.k.index_copy_(2, position, key_states.to(layer.k.dtype))
+        layer.v.index_copy_(2, position, value_states.to(layer.v.dtype))
+        layer.length = length
+        return layer.k, layer.v
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """Positions written so far: slots holding any non-zero key (of the first sequence and head)."""
+        if layer_idx >= len(self.layers) or self.layers[layer_idx].k is None:
+            return 0
+        layer = self.layers[layer_idx]
+        if layer.length is None:
+            layer.length = int(layer.k[0, 0].any(dim=-1).sum())
+        return layer.length
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return self.max_cache_len
+
+    def get_mask_sizes(self, cache_position: torch.Tensor, layer_idx: int = 0) -> tuple[int, int]:
+        return self.max_cache_len, 0
+
+    def crop(self, max_length: int) -> None:
+        raise NotImplementedError("A StaticCache cannot be cropped; use a DynamicCache.")
+
+    def to_legacy_cache(self):
+        return tuple((layer.k, layer.v) for layer in self.layers)
+
+    def __getitem__(self, layer_idx: int):
+        layer = self.layers[layer_idx]
+        return layer.k, layer.v
+
+    def __iter__(self):
+        for layer in self.layers:
+            yield layer.k, layer.v

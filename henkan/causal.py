@@ -1,0 +1,262 @@
+"""What every decoder family shares above its layers: checking inputs, preparing the cache and positions, running
+the layer stack, and the task heads (causal LM, last-token sequence classification).
+
+A family's base model calls `start()` (inputs checked, cache ready, cache positions known), builds its per-forward
+state (masks, rotary angles, ALiBi), then `run_layers()`, then `finish()`. Its heads subclass `CausalLM` or
+`LastTokenClassification` together with its `...PreTrainedModel`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .cache import Cache, DynamicCache
+from .heads import classification_loss
+from .layers import compiling
+from .logging import get_logger
+from .outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class Step:
+    """The state of one forward pass that every layer reads."""
+
+    cache: Cache | None
+    cache_position: torch.Tensor
+    past_length: int | None  # None when it is not known without reading a static cache
+    output_attentions: bool = False
+    masks: Any = None
+    rotary: Any = None
+    extra: Any = None
+
+
+def check_inputs(config, input_ids, inputs_embeds, past_length: int | None = None) -> tuple[int, int]:
+    """Batch size and number of new tokens, with clear errors for the mistakes embedding layers report badly."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("You must specify exactly one of input_ids or inputs_embeds.")
+    if input_ids is not None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids should be [batch, sequence], got shape {list(input_ids.shape)}; add a "
+                             f"batch dimension (input_ids[None]) or use the tokenizer with return_tensors='pt'.")
+        # a decode step feeds back the model's own prediction: skip the (host-synchronising) range check there
+        # (past_length None: a static cache of unknown fill, i.e. generation) and in compiled code
+        decode = input_ids.shape[1] == 1 and past_length != 0
+        if input_ids.numel() and not decode and not compiling():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= config.vocab_size:
+                raise ValueError(f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}) (found "
+                                 f"{low if low < 0 else high}); was the text encoded with this model's tokenizer? "
+                                 f"If tokens were added, call model.resize_token_embeddings(len(tokenizer)).")
+        return tuple(input_ids.shape)
+    if inputs_embeds.dim() != 3:
+        raise ValueError(f"inputs_embeds should be [batch, sequence, hidden], got shape {list(inputs_embeds.shape)}.")
+    return tuple(inputs_embeds.shape[:2])
+
+
+def prepare_cache(past_key_values, use_cache: bool) -> Cache | None:
+    """The cache to use: the one given, a legacy tuple of (keys, values) per layer converted, or a new one."""
+    if past_key_values is None:
+        return DynamicCache() if use_cache else None
+    if isinstance(past_key_values, Cache):
+        return past_key_values
+    if isinstance(past_key_values, (tuple, list)):
+        return DynamicCache.from_legacy_cache(past_key_values)
+    raise TypeError(f"past_key_values should be a Cache (e.g. DynamicCache()) or a tuple of (keys, values) per "
+                    f"layer, not {type(past_key_values).__name__}.")
+
+
+def start(model, input_ids, inputs_embeds, past_key_values, use_cache, cache_position, output_attentions,
+          max_positions: int | None = None, position_ids=None) -> tuple[Step, int, int]:
+    """Check the inputs and set up the cache and cache positions. Returns (step, batch, new tokens).
+
+    `max_positions` is the family's hard limit on positions (a learned position table), checked when positions are
+    known without reading tensors."""
+    config = model.config
+    if model.gradient_checkpointing and model.training and use_cache:
+        logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
+        use_cache = False
+    cache = prepare_cache(past_key_values, use_cache)
+    past = None
+    if cache is not None and (cache_position is None or isinstance(cache, DynamicCache)):
+        past = cache.get_seq_length()
+    elif cache is None:
+        past = 0
+    batch, length = check_inputs(config, input_ids, inputs_embeds, past)
+    if cache_position is None:
+        cache_position = torch.arange(past, past + length,
+                                      device=(input_ids if input_ids is not None else inputs_embeds).device)
+    if max_positions is not None and position_ids is None and past is not None and past + length > max_positions:
+        raise ValueError(f"The sequence reaches {past + length} tokens (cache included) but this model has "
+                         f"positions for {max_positions} only (max_position_embeddings). Truncate the input "
+                         f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
+    step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions)
+    return step, batch, length
+
+
+def kv_length(step: Step, length: int) -> int:
+    """How many keys attention sees this pass (the static cache's full length, or past + new)."""
+    if step.cache is None:
+        return length
+    return step.cache.get_mask_sizes(step.cache_position)[0]
+
+
+def run_layers(model, layers, hidden, step: Step, output_hidden_states: bool):
+    """Run `layers` (each `layer(hidden, step) -> (hidden, attention weights)`), collecting what was asked for;
+    activations are checkpointed when gradient checkpointing is on and the model trains."""
+    all_hidden = () if output_hidden_states else None
+    all_attn = () if step.output_attentions else None
+    use_checkpoint = model.gradient_checkpointing and model.training
+    for layer in layers:
+        if output_hidden_states:
+            all_hidden += (hidden,)
+        if use_checkpoint:
+            hidden, weights = checkpoint(layer, hidden, step,
+                                         **getattr(model, "_checkpoint_kwargs", {"use_reentrant": False}))
+        else:
+            hidden, weights = layer(hidden, step)
+        if step.output_attentions:
+            all_attn += (weights,)
+    return hidden, all_hidden, all_attn
+
+
+def flags(config, output_attentions, output_hidden_states, use_cache, return_dict) -> tuple[bool, bool, bool, bool]:
+    """The per-call flags, defaulting to the config's."""
+    return (config.output_attentions if output_attentions is None else output_attentions,
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+            getattr(config, "use_cache", True) if use_cache is None else use_cache,
+            config.use_return_dict if return_dict is None else return_dict)
+
+
+def causal_lm_loss(logits, labels, num_items_in_batch=None, ignore_index: int = -100) -> torch.Tensor:
+    """Next-token cross-entropy (in float32): position t predicts labels[t + 1]; `ignore_index` labels do not count.
+    With `num_items_in_batch` the summed loss is divided by it (token-normalised gradient accumulation)."""
+    logits = logits.float()
+    targets = F.pad(labels, (0, 1), value=ignore_index)[..., 1:].reshape(-1).to(logits.device)
+    reduction = "sum" if num_items_in_batch is not None else "mean"
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, ignore_index=ignore_index,
+                           reduction=reduction)
+    if num_items_in_batch is not None:
+        if torch.is_tensor(num_items_in_batch):
+            num_items_in_batch = num_items_in_batch.to(loss.device)
+        loss = loss / num_items_in_batch
+    return loss
+
+
+def _base_inputs(arguments: dict, names) -> dict:
+    return {name: arguments[name] for name in names if name in arguments}
+
+
+class CausalLM:
+    """A language-modelling head over a decoder: `lm_head` on the last hidden states, the shifted LM loss.
+
+    Families set `base_model_class` (built under `base_model_prefix`) and `base_inputs` (the forward arguments
+    their base model takes), and define `forward` with their own signature, returning `self.lm_forward(locals())`."""
+
+    base_model_class: type = None
+    output_class = CausalLMOutputWithPast
+    lm_head_bias = False
+    logits_in_float32 = False
+    base_inputs = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache",
+                   "output_attentions", "output_hidden_states", "cache_position")
+    _tied_weights_keys = ["lm_head.weight"]
+
+    def __init__(self, config):
+        super().__init__(config)
+        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        self.vocab_size = config.vocab_size
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head = new_embeddings
+
+    def get_decoder(self):
+        return self.base_model
+
+    def set_decoder(self, decoder):
+        setattr(self, self.base_model_prefix, decoder)
+
+    def lm_forward(self, arguments: dict):
+        arguments.pop("self", None)
+        extra = arguments.pop("kwargs", None) or {}
+        num_items = extra.pop("num_items_in_batch", None)
+        if extra:
+            raise TypeError(f"{type(self).__name__}.forward() got unexpected keyword argument(s): "
+                            f"{', '.join(sorted(extra))}")
+        outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
+        hidden = outputs.last_hidden_state
+        keep = arguments.get("logits_to_keep", 0)
+        if isinstance(keep, int):
+            hidden = hidden[:, -keep:] if keep else hidden
+        else:
+            hidden = hidden[:, keep]
+        logits = self.lm_head(hidden)
+        if self.logits_in_float32:
+            logits = logits.float()
+        loss = None
+        labels = arguments.get("labels")
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels, num_items)
+            if self.logits_in_float32:
+                loss = loss.to(outputs.last_hidden_state.dtype)
+        result = self.output_class(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return_dict = arguments.get("return_dict")
+        return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
+
+
+class LastTokenClassification:
+    """Sequence classification over a decoder: `score` on the hidden state of each row's last non-padding token
+    (the last token when there is no pad_token_id, or with inputs_embeds)."""
+
+    base_model_class: type = None
+    base_inputs = CausalLM.base_inputs
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    def classify(self, arguments: dict):
+        arguments.pop("self", None)
+        extra = arguments.pop("kwargs", None) or {}
+        extra.pop("num_items_in_batch", None)
+        if extra:
+            raise TypeError(f"{type(self).__name__}.forward() got unexpected keyword argument(s): "
+                            f"{', '.join(sorted(extra))}")
+        outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
+        hidden = outputs.last_hidden_state
+        input_ids = arguments.get("input_ids")
+        batch = hidden.shape[0]
+        pad = self.config.pad_token_id
+        if pad is None and batch != 1:
+            raise ValueError("Cannot handle batch sizes > 1 if no padding token is defined.")
+        if pad is None:
+            last = torch.full((batch,), -1, dtype=torch.long, device=hidden.device)
+        elif input_ids is not None:
+            real = (input_ids != pad).to(hidden.device, torch.int32)
+            last = (torch.arange(input_ids.shape[-1], device=hidden.device, dtype=torch.int32) * real).argmax(-1)
+        else:
+            logger.warning_once(f"{type(self).__name__} will not detect padding tokens in `inputs_embeds`. Results "
+                                f"may be unexpected if using padding tokens in conjunction with `inputs_embeds.`")
+            last = torch.full((batch,), -1, dtype=torch.long, device=hidden.device)
+        logits = self.score(hidden[torch.arange(batch, device=hidden.device), last])
+        labels = arguments.get("labels")
+        loss = classification_loss(logits, labels.to(logits.device), self.config) if labels is not None else None
+        result = SequenceClassifierOutputWithPast(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+                                                  hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return_dict = arguments.get("return_dict")
+        return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
