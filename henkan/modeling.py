@@ -106,6 +106,11 @@ class PreTrainedModel(nn.Module):
         self.name_or_path = config.name_or_path
         self.gradient_checkpointing = False
         self.warnings_issued = {}
+        self.generation_config = None
+        if self.can_generate():  # the settings generate() starts from; a checkpoint's generation_config.json wins
+            from .generation.configuration_utils import GenerationConfig
+
+            self.generation_config = GenerationConfig.from_model_config(config)
 
     # construction ----------------------------------------------------------------------------------------------
     def post_init(self) -> None:
@@ -332,10 +337,29 @@ class PreTrainedModel(nn.Module):
             model = cls(config)
         info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
         config.dtype = str(dtype).removeprefix("torch.")
+        if model.can_generate():
+            model._load_generation_config(pretrained_model_name_or_path, hub)
         model.eval()
         if device_map is not None:
             model._dispatch(device_map)
         return (model, info) if output_loading_info else model
+
+    def _load_generation_config(self, name_or_path, hub: dict) -> None:
+        from .generation.configuration_utils import GENERATION_CONFIG_NAME, GenerationConfig
+
+        try:
+            path = resolve_file(name_or_path, GENERATION_CONFIG_NAME, required=False, **hub)
+        except OSError:
+            path = None
+        if path is None:
+            logger.info("No generation_config.json for %s: using the generation settings of its config.",
+                        name_or_path)
+            return
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(os.path.dirname(path))
+        except (OSError, TypeError, ValueError) as e:
+            logger.warning("Could not read %s (%s); using the generation settings of the model config instead.",
+                           path, e)
 
     def _checkpoint_key_candidates(self, key: str) -> list[str]:
         """Names a checkpoint key may have in this model: itself, the legacy spelling fixed, the prefix added/removed."""
