@@ -127,6 +127,14 @@ def run_layers(model, layers, hidden, step: Step, output_hidden_states: bool):
     return hidden, all_hidden, all_attn
 
 
+def reject_unknown(model, kwargs: dict) -> None:
+    """A forward's **kwargs may only carry what trainers pass along (`num_items_in_batch`); anything else is a
+    mistake the caller should hear about."""
+    unknown = sorted(set(kwargs) - {"num_items_in_batch"})
+    if unknown:
+        raise TypeError(f"{type(model).__name__}.forward() got unexpected keyword argument(s): {', '.join(unknown)}")
+
+
 def flags(config, output_attentions, output_hidden_states, use_cache, return_dict) -> tuple[bool, bool, bool, bool]:
     """The per-call flags, defaulting to the config's."""
     return (config.output_attentions if output_attentions is None else output_attentions,
@@ -190,10 +198,8 @@ class CausalLM:
     def lm_forward(self, arguments: dict):
         arguments.pop("self", None)
         extra = arguments.pop("kwargs", None) or {}
-        num_items = extra.pop("num_items_in_batch", None)
-        if extra:
-            raise TypeError(f"{type(self).__name__}.forward() got unexpected keyword argument(s): "
-                            f"{', '.join(sorted(extra))}")
+        reject_unknown(self, extra)
+        num_items = extra.get("num_items_in_batch")
         outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
         hidden = outputs.last_hidden_state
         keep = arguments.get("logits_to_keep", 0)
@@ -232,11 +238,7 @@ class LastTokenClassification:
 
     def classify(self, arguments: dict):
         arguments.pop("self", None)
-        extra = arguments.pop("kwargs", None) or {}
-        extra.pop("num_items_in_batch", None)
-        if extra:
-            raise TypeError(f"{type(self).__name__}.forward() got unexpected keyword argument(s): "
-                            f"{', '.join(sorted(extra))}")
+        reject_unknown(self, arguments.pop("kwargs", None) or {})
         outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
         hidden = outputs.last_hidden_state
         input_ids = arguments.get("input_ids")

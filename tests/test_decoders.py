@@ -355,3 +355,11 @@ def test_static_cache_operations():
     assert cache.get_seq_length() == 4
     cache.reset()
     assert cache.get_seq_length() == 0
+
+
+def test_unknown_arguments_are_errors_for_bases_and_heads():
+    for name in ("llama", "gpt2", "bloom", "codegen"):
+        model = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(DECODERS, name))
+        for target in (model, model.base_model):
+            with pytest.raises(TypeError, match="not_an_argument"):
+                target(torch.tensor([[1, 2, 3]]), not_an_argument=1)

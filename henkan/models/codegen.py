@@ -123,6 +123,7 @@ class CodeGenModel(CodeGenPreTrainedModel):
                 position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None, cache_position=None, **kwargs):
         config = self.config
+        causal.reject_unknown(self, kwargs)
         output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
             config, output_attentions, output_hidden_states, use_cache, return_dict)
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,

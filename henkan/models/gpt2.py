@@ -130,6 +130,7 @@ class GPT2Model(GPT2PreTrainedModel):
                 token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         config = self.config
+        causal.reject_unknown(self, kwargs)
         output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
             config, output_attentions, output_hidden_states, use_cache, return_dict)
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,

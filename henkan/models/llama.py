@@ -189,6 +189,7 @@ class LlamaModel(LlamaPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, cache_position=None, **kwargs):
+        causal.reject_unknown(self, kwargs)
         output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
             self.config, output_attentions, output_hidden_states, use_cache, return_dict)
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
