@@ -127,6 +127,15 @@ def run_layers(model, layers, hidden, step: Step, output_hidden_states: bool):
     return hidden, all_hidden, all_attn
 
 
+def finish(step: Step, x, hidden_states, attentions, output_class, use_cache: bool, return_dict: bool):
+    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output."""
+    if hidden_states is not None:
+        hidden_states += (x,)
+    out = output_class(last_hidden_state=x, past_key_values=step.cache if use_cache else None,
+                       hidden_states=hidden_states, attentions=attentions)
+    return out if return_dict else out.to_tuple()
+
+
 def reject_unknown(model, kwargs: dict) -> None:
     """A forward's **kwargs may only carry what trainers pass along (`num_items_in_batch`); anything else is a
     mistake the caller should hear about."""

@@ -90,6 +90,7 @@ class PreTrainedModel(nn.Module):
     config_class = PretrainedConfig
     base_model_prefix = ""
     main_input_name = "input_ids"
+    input_embeddings_path = ""  # where a base model keeps its token embeddings, e.g. "embeddings.word_embeddings"
     supports_gradient_checkpointing = True
     # (checkpoint key of an output weight, key of the input weight it is tied to), relative to the model
     _tied_weights_keys: list[str] = []
@@ -172,13 +173,18 @@ class PreTrainedModel(nn.Module):
         base = self.base_model
         if base is not self:
             return base.get_input_embeddings()
-        raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+        if not self.input_embeddings_path:
+            raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+        return self.get_submodule(self.input_embeddings_path)
 
     def set_input_embeddings(self, value: nn.Module) -> None:
         base = self.base_model
         if base is not self:
             return base.set_input_embeddings(value)
-        raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+        if not self.input_embeddings_path:
+            raise NotImplementedError(f"{type(self).__name__} does not define its input embeddings.")
+        parent, _, name = self.input_embeddings_path.rpartition(".")
+        setattr(self.get_submodule(parent), name, value)
 
     def get_output_embeddings(self) -> nn.Module | None:
         return None

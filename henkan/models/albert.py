@@ -28,6 +28,7 @@ class AlbertConfig(PretrainedConfig):
 class AlbertPreTrainedModel(PreTrainedModel):
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    input_embeddings_path = "embeddings.word_embeddings"
 
     def classifier_dropout(self, config) -> float:
         value = config.classifier_dropout_prob
@@ -84,12 +85,6 @@ class AlbertModel(AlbertPreTrainedModel):
             albert_layer_groups=nn.ModuleList(AlbertLayerGroup(config) for _ in range(config.num_hidden_groups)))
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
 
     def _schedule(self, head_mask, dtype) -> tuple[list, list]:
         """The group each of the `num_hidden_layers` steps runs, and the head masks of its inner layers.

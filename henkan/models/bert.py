@@ -46,6 +46,7 @@ def check_inputs(config, input_ids, inputs_embeds, position_offset: int = 0) -> 
 class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
+    input_embeddings_path = "embeddings.word_embeddings"
 
     def classifier_dropout(self, config) -> float:
         return config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
@@ -123,12 +124,6 @@ class BertModel(BertPreTrainedModel):
         self.encoder = Holder(layer=nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers)))
         self.pooler = BertPooler(config) if add_pooling_layer else None
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):

@@ -121,6 +121,7 @@ class BloomBlock(nn.Module):
 class BloomPreTrainedModel(PreTrainedModel):
     config_class = BloomConfig
     base_model_prefix = "transformer"
+    input_embeddings_path = "word_embeddings"
     _no_split_modules = ["BloomBlock"]
 
 
@@ -134,12 +135,6 @@ class BloomModel(BloomPreTrainedModel):
         self.h = nn.ModuleList(BloomBlock(config, i) for i in range(config.num_hidden_layers))
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.word_embeddings = value
 
     def forward(self, input_ids=None, past_key_values=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
@@ -166,13 +161,7 @@ class BloomModel(BloomPreTrainedModel):
             alibi = F.pad(alibi, (0, kv_length - alibi.shape[-1]))
         step.extra = (alibi[..., :kv_length] + mask, per_layer_head_mask(head_mask, config.n_layer, x.dtype))
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        x = self.ln_f(x)
-        if output_hidden_states:
-            hidden_states += (x,)
-        out = BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=x, past_key_values=step.cache if use_cache else None, hidden_states=hidden_states,
-            attentions=attentions)
-        return out if return_dict else out.to_tuple()
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache, return_dict)
 
 
 _BLOOM_INPUTS = ("input_ids", "past_key_values", "attention_mask", "head_mask", "inputs_embeds", "use_cache",

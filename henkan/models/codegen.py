@@ -95,6 +95,7 @@ class CodeGenBlock(nn.Module):
 class CodeGenPreTrainedModel(PreTrainedModel):
     config_class = CodeGenConfig
     base_model_prefix = "transformer"
+    input_embeddings_path = "wte"
     _no_split_modules = ["CodeGenBlock"]
     _keys_to_ignore_on_load_unexpected = [r"attn\.causal_mask$"]
 
@@ -112,12 +113,6 @@ class CodeGenModel(CodeGenPreTrainedModel):
         head_dim = self.embed_dim // config.num_attention_heads
         self.rotary = RotaryEmbedding(config.rotary_dim or head_dim, 10000.0, config.n_positions)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.wte
-
-    def set_input_embeddings(self, value):
-        self.wte = value
 
     def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
                 position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
@@ -142,12 +137,7 @@ class CodeGenModel(CodeGenPreTrainedModel):
                                  torch.float32, step.past_length)
         step.extra = per_layer_head_mask(head_mask, config.n_layer, torch.float32)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        x = self.ln_f(x)
-        if output_hidden_states:
-            hidden_states += (x,)
-        out = BaseModelOutputWithPast(last_hidden_state=x, past_key_values=step.cache if use_cache else None,
-                                      hidden_states=hidden_states, attentions=attentions)
-        return out if return_dict else out.to_tuple()
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache, return_dict)
 
 
 class CodeGenForCausalLM(GenerationMixin, CausalLM, CodeGenPreTrainedModel):

@@ -33,6 +33,7 @@ def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
 class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
+    input_embeddings_path = "embeddings.word_embeddings"
 
     def classifier_dropout(self, config) -> float:
         return config.dropout
@@ -113,12 +114,6 @@ class DistilBertModel(DistilBertPreTrainedModel):
         self.embeddings = DistilBertEmbeddings(config)
         self.transformer = Holder(layer=nn.ModuleList(DistilBertLayer(config) for _ in range(config.n_layers)))
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None):

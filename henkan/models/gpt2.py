@@ -95,6 +95,7 @@ class GPT2Block(nn.Module):
 class GPT2PreTrainedModel(PreTrainedModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    input_embeddings_path = "wte"
     _no_split_modules = ["GPT2Block"]
 
     def _init_weights(self, module):
@@ -120,12 +121,6 @@ class GPT2Model(GPT2PreTrainedModel):
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.wte
-
-    def set_input_embeddings(self, value):
-        self.wte = value
-
     def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
                 token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
@@ -148,13 +143,7 @@ class GPT2Model(GPT2PreTrainedModel):
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        x = self.ln_f(x)
-        if output_hidden_states:
-            hidden_states += (x,)
-        out = BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=x, past_key_values=step.cache if use_cache else None, hidden_states=hidden_states,
-            attentions=attentions)
-        return out if return_dict else out.to_tuple()
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache, return_dict)
 
 
 _GPT2_INPUTS = ("input_ids", "past_key_values", "cache_position", "attention_mask", "token_type_ids", "position_ids",

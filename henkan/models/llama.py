@@ -157,6 +157,7 @@ class LlamaDecoderLayer(nn.Module):
 class LlamaPreTrainedModel(PreTrainedModel):
     config_class = LlamaConfig
     base_model_prefix = "model"
+    input_embeddings_path = "embed_tokens"
     _no_split_modules = ["LlamaDecoderLayer"]
     _keys_to_ignore_on_load_unexpected = [r"rotary_emb\.inv_freq"]
 
@@ -180,12 +181,6 @@ class LlamaModel(LlamaPreTrainedModel):
                                           getattr(config, "rope_scaling", None))
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
-
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, cache_position=None, **kwargs):
@@ -204,12 +199,7 @@ class LlamaModel(LlamaPreTrainedModel):
                                  inputs_embeds.dtype, step.past_length)
         x, hidden_states, attentions = causal.run_layers(self, self.layers, inputs_embeds, step,
                                                          output_hidden_states)
-        x = self.norm(x)
-        if output_hidden_states:
-            hidden_states += (x,)
-        out = BaseModelOutputWithPast(last_hidden_state=x, past_key_values=step.cache if use_cache else None,
-                                      hidden_states=hidden_states, attentions=attentions)
-        return out if return_dict else out.to_tuple()
+        return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache, return_dict)
 
 
 class LlamaForCausalLM(GenerationMixin, CausalLM, LlamaPreTrainedModel):
