@@ -239,7 +239,8 @@ class PreTrainedModel(nn.Module):
                 rows = old.float()
                 mean = rows.mean(0)
                 cov = ((rows - mean).T @ (rows - mean)) / rows.shape[0]
-                dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=1e-5 * cov + 1e-9 * torch.eye(cov.shape[0]))
+                covariance = 1e-5 * cov + 1e-9 * torch.eye(cov.shape[0])
+                dist = torch.distributions.MultivariateNormal(mean, covariance_matrix=covariance)
                 new[keep:] = dist.sample((n - keep,)).to(old.dtype)
             elif mean_resizing:
                 new[keep:] = old.float().mean(0).to(old.dtype)

@@ -49,31 +49,34 @@ class ModelOutput(OrderedDict):
         return tuple(self.values())
 
 
-def _output(name: str, *names: str, doc: str = "") -> type:
+def declare_output(name: str, *names: str, doc: str = "", module: str = __name__) -> type:
     """Declare an output class whose fields all default to None."""
     cls = type(name, (ModelOutput,), {"__annotations__": {n: Optional[Any] for n in names},
-                                      **{n: None for n in names}, "__doc__": doc, "__module__": __name__})
+                                      **{n: None for n in names}, "__doc__": doc,
+                                      "__module__": module})
     return dataclass(cls)
 
 
 _ENC = ("hidden_states", "attentions")
-BaseModelOutput = _output("BaseModelOutput", "last_hidden_state", *_ENC)
-BaseModelOutputWithPooling = _output("BaseModelOutputWithPooling", "last_hidden_state", "pooler_output", *_ENC)
-BaseModelOutputWithPoolingAndCrossAttentions = _output(
+BaseModelOutput = declare_output("BaseModelOutput", "last_hidden_state", *_ENC)
+BaseModelOutputWithPooling = declare_output("BaseModelOutputWithPooling", "last_hidden_state", "pooler_output",
+                                            *_ENC)
+BaseModelOutputWithPoolingAndCrossAttentions = declare_output(
     "BaseModelOutputWithPoolingAndCrossAttentions", "last_hidden_state", "pooler_output", "hidden_states",
     "past_key_values", "attentions", "cross_attentions")
-BaseModelOutputWithPast = _output("BaseModelOutputWithPast", "last_hidden_state", "past_key_values", *_ENC)
-BaseModelOutputWithPastAndCrossAttentions = _output(
+BaseModelOutputWithPast = declare_output("BaseModelOutputWithPast", "last_hidden_state", "past_key_values",
+                                         *_ENC)
+BaseModelOutputWithPastAndCrossAttentions = declare_output(
     "BaseModelOutputWithPastAndCrossAttentions", "last_hidden_state", "past_key_values", *_ENC, "cross_attentions")
-CausalLMOutput = _output("CausalLMOutput", "loss", "logits", *_ENC)
-CausalLMOutputWithPast = _output("CausalLMOutputWithPast", "loss", "logits", "past_key_values", *_ENC)
-CausalLMOutputWithCrossAttentions = _output(
+CausalLMOutput = declare_output("CausalLMOutput", "loss", "logits", *_ENC)
+CausalLMOutputWithPast = declare_output("CausalLMOutputWithPast", "loss", "logits", "past_key_values", *_ENC)
+CausalLMOutputWithCrossAttentions = declare_output(
     "CausalLMOutputWithCrossAttentions", "loss", "logits", "past_key_values", *_ENC, "cross_attentions")
-MaskedLMOutput = _output("MaskedLMOutput", "loss", "logits", *_ENC)
-SequenceClassifierOutput = _output("SequenceClassifierOutput", "loss", "logits", *_ENC)
-SequenceClassifierOutputWithPast = _output(
+MaskedLMOutput = declare_output("MaskedLMOutput", "loss", "logits", *_ENC)
+SequenceClassifierOutput = declare_output("SequenceClassifierOutput", "loss", "logits", *_ENC)
+SequenceClassifierOutputWithPast = declare_output(
     "SequenceClassifierOutputWithPast", "loss", "logits", "past_key_values", *_ENC)
-TokenClassifierOutput = _output("TokenClassifierOutput", "loss", "logits", *_ENC)
-QuestionAnsweringModelOutput = _output("QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", *_ENC)
-MultipleChoiceModelOutput = _output("MultipleChoiceModelOutput", "loss", "logits", *_ENC)
-NextSentencePredictorOutput = _output("NextSentencePredictorOutput", "loss", "logits", *_ENC)
+TokenClassifierOutput = declare_output("TokenClassifierOutput", "loss", "logits", *_ENC)
+QuestionAnsweringModelOutput = declare_output("QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", *_ENC)
+MultipleChoiceModelOutput = declare_output("MultipleChoiceModelOutput", "loss", "logits", *_ENC)
+NextSentencePredictorOutput = declare_output("NextSentencePredictorOutput", "loss", "logits", *_ENC)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import torch
 from torch.nn import functional as F
 
 from ..logging import get_logger
-from ..outputs import ModelOutput
+from ..outputs import declare_output
 from .configuration_utils import (
     STATIC_CACHE_IMPLEMENTATIONS,
     CompileConfig,
@@ -69,69 +68,27 @@ _ALWAYS_ACCEPTED = frozenset({"num_items_in_batch", "output_hidden_states", "cu_
 # ---------------------------------------------------------------------------------------------------------------
 # outputs
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass
-class GenerateDecoderOnlyOutput(ModelOutput):
-    """What `generate(..., return_dict_in_generate=True)` returns for decoder-only models without beams.
-
-    `sequences` [batch*num_return_sequences, length]; `scores` (processed) and `logits` (raw): one
-    [batch, vocab] tensor per generated token; `attentions` / `hidden_states`: the model's, per step;
-    `past_key_values`: the cache.
-    """
-
-    sequences: Optional[torch.LongTensor] = None
-    scores: Optional[tuple] = None
-    logits: Optional[tuple] = None
-    attentions: Optional[tuple] = None
-    hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
-
-
-@dataclass
-class GenerateEncoderDecoderOutput(ModelOutput):
-    """Like GenerateDecoderOnlyOutput, for encoder-decoder models (encoder and cross-attention outputs added)."""
-
-    sequences: Optional[torch.LongTensor] = None
-    scores: Optional[tuple] = None
-    logits: Optional[tuple] = None
-    encoder_attentions: Optional[tuple] = None
-    encoder_hidden_states: Optional[tuple] = None
-    decoder_attentions: Optional[tuple] = None
-    cross_attentions: Optional[tuple] = None
-    decoder_hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
-
-
-@dataclass
-class GenerateBeamDecoderOnlyOutput(ModelOutput):
-    """What beam methods return for decoder-only models: adds `sequences_scores` (the final, length-penalised score
-    of each returned sequence; with `output_scores=True`) and `beam_indices` (the beam each token came from)."""
-
-    sequences: Optional[torch.LongTensor] = None
-    sequences_scores: Optional[torch.FloatTensor] = None
-    scores: Optional[tuple] = None
-    logits: Optional[tuple] = None
-    beam_indices: Optional[torch.LongTensor] = None
-    attentions: Optional[tuple] = None
-    hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
-
-
-@dataclass
-class GenerateBeamEncoderDecoderOutput(ModelOutput):
-    """Like GenerateBeamDecoderOnlyOutput, for encoder-decoder models."""
-
-    sequences: Optional[torch.LongTensor] = None
-    sequences_scores: Optional[torch.FloatTensor] = None
-    scores: Optional[tuple] = None
-    logits: Optional[tuple] = None
-    beam_indices: Optional[torch.LongTensor] = None
-    encoder_attentions: Optional[tuple] = None
-    encoder_hidden_states: Optional[tuple] = None
-    decoder_attentions: Optional[tuple] = None
-    cross_attentions: Optional[tuple] = None
-    decoder_hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
-
+_ENC_DEC = ("encoder_attentions", "encoder_hidden_states", "decoder_attentions", "cross_attentions",
+            "decoder_hidden_states", "past_key_values")
+GenerateDecoderOnlyOutput = declare_output(
+    "GenerateDecoderOnlyOutput", "sequences", "scores", "logits", "attentions", "hidden_states", "past_key_values",
+    doc="What `generate(..., return_dict_in_generate=True)` returns for decoder-only models without beams: "
+        "`sequences` [batch*num_return_sequences, length]; `scores` (processed) and `logits` (raw), one "
+        "[batch, vocab] tensor per generated token; the model's `attentions`/`hidden_states` per step; the cache.",
+    module=__name__)
+GenerateEncoderDecoderOutput = declare_output(
+    "GenerateEncoderDecoderOutput", "sequences", "scores", "logits", *_ENC_DEC,
+    doc="Like GenerateDecoderOnlyOutput, for encoder-decoder models (encoder and cross-attention outputs added).",
+    module=__name__)
+GenerateBeamDecoderOnlyOutput = declare_output(
+    "GenerateBeamDecoderOnlyOutput", "sequences", "sequences_scores", "scores", "logits", "beam_indices",
+    "attentions", "hidden_states", "past_key_values",
+    doc="What beam methods return for decoder-only models: adds `sequences_scores` (the final, length-penalised "
+        "score of each returned sequence; with output_scores=True) and `beam_indices` (the beam of each token).",
+    module=__name__)
+GenerateBeamEncoderDecoderOutput = declare_output(
+    "GenerateBeamEncoderDecoderOutput", "sequences", "sequences_scores", "scores", "logits", "beam_indices",
+    *_ENC_DEC, doc="Like GenerateBeamDecoderOnlyOutput, for encoder-decoder models.", module=__name__)
 
 # the names the 4.x line used before the outputs were unified
 GreedySearchDecoderOnlyOutput = SampleDecoderOnlyOutput = ContrastiveSearchDecoderOnlyOutput = \

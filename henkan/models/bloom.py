@@ -161,7 +161,8 @@ class BloomModel(BloomPreTrainedModel):
             alibi = F.pad(alibi, (0, kv_length - alibi.shape[-1]))
         step.extra = (alibi[..., :kv_length] + mask, per_layer_head_mask(head_mask, config.n_layer, x.dtype))
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache, return_dict)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache,
+                             return_dict)
 
 
 _BLOOM_INPUTS = ("input_ids", "past_key_values", "attention_mask", "head_mask", "inputs_embeds", "use_cache",

@@ -137,7 +137,8 @@ class CodeGenModel(CodeGenPreTrainedModel):
                                  torch.float32, step.past_length)
         step.extra = per_layer_head_mask(head_mask, config.n_layer, torch.float32)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache, return_dict)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache,
+                             return_dict)
 
 
 class CodeGenForCausalLM(GenerationMixin, CausalLM, CodeGenPreTrainedModel):

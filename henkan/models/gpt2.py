@@ -143,7 +143,8 @@ class GPT2Model(GPT2PreTrainedModel):
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache, return_dict)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache,
+                             return_dict)
 
 
 _GPT2_INPUTS = ("input_ids", "past_key_values", "cache_position", "attention_mask", "token_type_ids", "position_ids",

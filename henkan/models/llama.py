@@ -199,7 +199,8 @@ class LlamaModel(LlamaPreTrainedModel):
                                  inputs_embeds.dtype, step.past_length)
         x, hidden_states, attentions = causal.run_layers(self, self.layers, inputs_embeds, step,
                                                          output_hidden_states)
-        return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache, return_dict)
+        return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache,
+                             return_dict)
 
 
 class LlamaForCausalLM(GenerationMixin, CausalLM, LlamaPreTrainedModel):
