@@ -82,7 +82,10 @@ for _name in ("BatchEncoding", "PaddingStrategy", "TruncationStrategy", "TensorT
 for _name in ("AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer",
               "DistilBertTokenizerFast", "RobertaTokenizer", "RobertaTokenizerFast", "XLMRobertaTokenizer",
               "XLMRobertaTokenizerFast", "CamembertTokenizer", "CamembertTokenizerFast", "AlbertTokenizer",
-              "AlbertTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast"):
+              "AlbertTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast", "LlamaTokenizer", "LlamaTokenizerFast",
+              "CodeLlamaTokenizer", "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast",
+              "Qwen2Tokenizer", "Qwen2TokenizerFast", "BloomTokenizerFast", "CodeGenTokenizer",
+              "CodeGenTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization_auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation",

@@ -1,4 +1,5 @@
-"""The model tokenizers (BERT, DistilBERT, RoBERTa, XLM-R, CamemBERT, ALBERT, GPT-2) and `AutoTokenizer`.
+"""The model tokenizers (BERT, DistilBERT, RoBERTa, XLM-R, CamemBERT, ALBERT, GPT-2, and the decoders' Llama,
+Code Llama, Gemma, Qwen2, BLOOM, CodeGen) and `AutoTokenizer`.
 
 Each model class only declares its defaults: special tokens, model inputs, where the special tokens go, and
 which shared builder makes its Rust tokenizer from vocabulary files when a folder has no tokenizer.json
@@ -160,6 +161,54 @@ class AlbertTokenizerFast(PreTrainedTokenizerFast):
     _mask_lstrip = True
 
 
+class _DecoderTokenizerFast(PreTrainedTokenizerFast):
+    """Tokenizers of decoder models, loaded from tokenizer.json (which holds where BOS/EOS go): no token type ids."""
+
+    vocab_files_names = {"tokenizer_file": TOKENIZER_FILE}
+    model_input_names = ["input_ids", "attention_mask"]
+
+
+class LlamaTokenizerFast(_DecoderTokenizerFast):
+    """Llama's (and Mistral's) SentencePiece-style tokenizer; pads on the left, as batched generation needs."""
+
+    padding_side = "left"
+    _defaults = dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", add_bos_token=True, add_eos_token=False)
+
+    @property
+    def _template(self) -> tuple[str, str]:
+        """BOS before each sequence and EOS after it, as `add_bos_token` / `add_eos_token` say."""
+        bos = ["bos"] if self.init_kwargs.get("add_bos_token", True) else []
+        eos = ["eos"] if self.init_kwargs.get("add_eos_token", False) else []
+        first = " ".join([*bos, "$A", *eos])
+        return first, first + " " + " ".join(f"{piece}:1" for piece in [*bos, "$B", *eos])
+
+    def create_token_type_ids_from_sequences(self, token_ids_0: list[int], token_ids_1: list[int] | None = None):
+        """One type id per given token, 0 then 1, as the reference's Llama tokenizer (its BOS is not counted)."""
+        return [0] * len(token_ids_0) + [1] * len(token_ids_1 or [])
+
+
+class CodeLlamaTokenizerFast(LlamaTokenizerFast):
+    """Code Llama's tokenizer: Llama's, with the infilling tokens in its tokenizer.json."""
+
+
+class GemmaTokenizerFast(LlamaTokenizerFast):
+    _defaults = dict(unk_token="<unk>", bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                     add_bos_token=True, add_eos_token=False)
+
+
+class Qwen2TokenizerFast(_DecoderTokenizerFast):
+    _defaults = dict(unk_token=None, bos_token=None, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+class BloomTokenizerFast(_DecoderTokenizerFast):
+    padding_side = "left"
+    _defaults = dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+
+
+class CodeGenTokenizerFast(GPT2TokenizerFast):
+    """CodeGen's tokenizer: GPT-2's byte-level BPE."""
+
+
 class TokenizersBackend(PreTrainedTokenizerFast):
     """The generic tokenizer transformers 5.x saves (tokenizer_class "TokenizersBackend"): a tokenizer.json whose
     calls return no token type ids. It is saved as a PreTrainedTokenizerFast, which 4.x loads as well."""
@@ -198,6 +247,26 @@ class AlbertTokenizer(AlbertTokenizerFast, PreTrainedTokenizer):
     """The name of ALBERT's SentencePiece tokenizer, served by the Rust one (from tokenizer.json)."""
 
 
+class LlamaTokenizer(LlamaTokenizerFast, PreTrainedTokenizer):
+    """The name of Llama's SentencePiece tokenizer, served by the Rust one (from tokenizer.json)."""
+
+
+class CodeLlamaTokenizer(CodeLlamaTokenizerFast, PreTrainedTokenizer):
+    """The name of Code Llama's SentencePiece tokenizer, served by the Rust one (from tokenizer.json)."""
+
+
+class GemmaTokenizer(GemmaTokenizerFast, PreTrainedTokenizer):
+    """The name of Gemma's SentencePiece tokenizer, served by the Rust one (from tokenizer.json)."""
+
+
+class Qwen2Tokenizer(Qwen2TokenizerFast, PreTrainedTokenizer):
+    """The name of Qwen2's pure-Python tokenizer, served by the Rust one (from tokenizer.json)."""
+
+
+class CodeGenTokenizer(CodeGenTokenizerFast, PreTrainedTokenizer):
+    """The name of CodeGen's pure-Python tokenizer, served by the Rust one."""
+
+
 # ------------------------------------------------------------------------------------------------ AutoTokenizer
 
 # model_type (config.json) -> (slow-name class, fast class); AutoTokenizer.register adds to it
@@ -209,14 +278,22 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "camembert": (CamembertTokenizer, CamembertTokenizerFast),
     "albert": (AlbertTokenizer, AlbertTokenizerFast),
     "gpt2": (GPT2Tokenizer, GPT2TokenizerFast),
+    "llama": (LlamaTokenizer, LlamaTokenizerFast),
+    "mistral": (LlamaTokenizer, LlamaTokenizerFast),
+    "qwen2": (Qwen2Tokenizer, Qwen2TokenizerFast),
+    "bloom": (None, BloomTokenizerFast),
+    "codegen": (CodeGenTokenizer, CodeGenTokenizerFast),
 }
+# tokenizer classes no model_type maps to, still known by name in tokenizer_config.json
+_OTHER_CLASSES = (CodeLlamaTokenizer, CodeLlamaTokenizerFast, GemmaTokenizer, GemmaTokenizerFast)
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 _GENERIC_CLASSES = (PreTrainedTokenizerFast, PreTrainedTokenizer, TokenizersBackend)
 
 
 def tokenizer_class_from_name(name: str) -> type | None:
     """The tokenizer class tokenizer_config.json calls `name`: henkan's, or one given to AutoTokenizer.register."""
-    known = (*_GENERIC_CLASSES, *(cls for pair in TOKENIZER_MAPPING.values() for cls in pair if cls is not None))
+    known = (*_GENERIC_CLASSES, *_OTHER_CLASSES,
+             *(cls for pair in TOKENIZER_MAPPING.values() for cls in pair if cls is not None))
     return next((cls for cls in known if cls.__name__ == name), None)
 
 
