@@ -18,7 +18,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache
 from .heads import classification_loss
-from .layers import compiling
+from .layers import check_inputs
 from .logging import get_logger
 from .outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
 
@@ -36,29 +36,6 @@ class Step:
     masks: Any = None
     rotary: Any = None
     extra: Any = None
-
-
-def check_inputs(config, input_ids, inputs_embeds, past_length: int | None = None) -> tuple[int, int]:
-    """Batch size and number of new tokens, with clear errors for the mistakes embedding layers report badly."""
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError("You must specify exactly one of input_ids or inputs_embeds.")
-    if input_ids is not None:
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids should be [batch, sequence], got shape {list(input_ids.shape)}; add a "
-                             f"batch dimension (input_ids[None]) or use the tokenizer with return_tensors='pt'.")
-        # a decode step feeds back the model's own prediction: skip the (host-synchronising) range check there
-        # (past_length None: a static cache of unknown fill, i.e. generation) and in compiled code
-        decode = input_ids.shape[1] == 1 and past_length != 0
-        if input_ids.numel() and not decode and not compiling():
-            low, high = int(input_ids.min()), int(input_ids.max())
-            if low < 0 or high >= config.vocab_size:
-                raise ValueError(f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}) (found "
-                                 f"{low if low < 0 else high}); was the text encoded with this model's tokenizer? "
-                                 f"If tokens were added, call model.resize_token_embeddings(len(tokenizer)).")
-        return tuple(input_ids.shape)
-    if inputs_embeds.dim() != 3:
-        raise ValueError(f"inputs_embeds should be [batch, sequence, hidden], got shape {list(inputs_embeds.shape)}.")
-    return tuple(inputs_embeds.shape[:2])
 
 
 def prepare_cache(past_key_values, use_cache: bool) -> Cache | None:
@@ -89,7 +66,10 @@ def start(model, input_ids, inputs_embeds, past_key_values, use_cache, cache_pos
         past = cache.get_seq_length()
     elif cache is None:
         past = 0
-    batch, length = check_inputs(config, input_ids, inputs_embeds, past)
+    # a decode step feeds back the model's own prediction: its ids are not read back to be range-checked (past
+    # None: a static cache of unknown fill, i.e. generation)
+    decode = input_ids is not None and input_ids.shape[-1] == 1 and past != 0
+    batch, length = check_inputs(config, input_ids, inputs_embeds, check_ids=not decode)
     if cache_position is None:
         cache_position = torch.arange(past, past + length,
                                       device=(input_ids if input_ids is not None else inputs_embeds).device)

@@ -35,6 +35,36 @@ def activation(name):
         raise ValueError(f"Unknown activation {name!r}; henkan knows {sorted(_ACTIVATIONS)}.") from None
 
 
+def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
+                 check_ids: bool = True) -> tuple[int, int]:
+    """Batch size and sequence length of a model's input, with clear errors for the mistakes that embedding layers
+    report badly: both or neither of input_ids/inputs_embeds, a missing batch dimension, ids outside the
+    vocabulary (skipped when `check_ids` is false: the check reads the ids back from the device), a sequence
+    longer than `max_length`."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("You must specify exactly one of input_ids or inputs_embeds.")
+    if input_ids is not None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids should be [batch, sequence], got shape {list(input_ids.shape)}; add a "
+                             f"batch dimension (input_ids[None]) or use the tokenizer with return_tensors='pt'.")
+        if check_ids and input_ids.numel() and not compiling():
+            low, high = int(input_ids.min()), int(input_ids.max())
+            if low < 0 or high >= config.vocab_size:
+                raise ValueError(f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}) (found "
+                                 f"{low if low < 0 else high}); was the text encoded with this model's tokenizer? "
+                                 f"If tokens were added, call model.resize_token_embeddings(len(tokenizer)).")
+        batch, length = input_ids.shape
+    elif inputs_embeds.dim() != 3:
+        raise ValueError(f"inputs_embeds should be [batch, sequence, hidden], got shape {list(inputs_embeds.shape)}.")
+    else:
+        batch, length = inputs_embeds.shape[:2]
+    if max_length is not None and length > max_length:
+        raise ValueError(f"The input has {length} tokens but this model takes at most {max_length} "
+                         f"(max_position_embeddings). Truncate it: tokenizer(..., truncation=True, "
+                         f"max_length={max_length}).")
+    return batch, length
+
+
 class Holder(nn.Module):
     """A named group of submodules, so module paths spell the checkpoint keys (`attention.self.query`)."""
 

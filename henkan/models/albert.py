@@ -9,10 +9,10 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, activation, attend, encoder_mask, per_layer_head_mask, run_layers
+from ..layers import Holder, activation, attend, check_inputs, encoder_mask, per_layer_head_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPooling
-from .bert import BertEmbeddings, check_inputs
+from .bert import BertEmbeddings
 
 
 class AlbertConfig(PretrainedConfig):
@@ -103,7 +103,7 @@ class AlbertModel(AlbertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds)
+        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,

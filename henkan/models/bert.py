@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, activation, attend, encoder_mask, run_layers
+from ..layers import Holder, activation, attend, check_inputs, encoder_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
@@ -21,26 +21,6 @@ class BertConfig(PretrainedConfig):
                     attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
                     initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=0,
                     position_embedding_type="absolute", use_cache=True, classifier_dropout=None)
-
-
-def check_inputs(config, input_ids, inputs_embeds, position_offset: int = 0) -> tuple[int, int]:
-    """Batch and length of the input, with clear errors for the mistakes the embedding layer reports badly."""
-    if (input_ids is None) == (inputs_embeds is None):
-        raise ValueError("Pass exactly one of input_ids and inputs_embeds.")
-    if input_ids is not None:
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids should be [batch, sequence], got shape {list(input_ids.shape)}; add a "
-                             f"batch dimension (input_ids[None]) or use the tokenizer with return_tensors='pt'.")
-        if input_ids.numel() and (int(input_ids.max()) >= config.vocab_size or int(input_ids.min()) < 0):
-            raise ValueError(f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}); was the text "
-                             f"encoded with this model's tokenizer? If tokens were added, call "
-                             f"model.resize_token_embeddings(len(tokenizer)).")
-    batch, length = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
-    limit = config.max_position_embeddings - position_offset
-    if length > limit:
-        raise ValueError(f"The input has {length} tokens but this model takes at most {limit} "
-                         f"(max_position_embeddings). Truncate it: tokenizer(..., truncation=True, max_length={limit}).")
-    return batch, length
 
 
 class BertPreTrainedModel(PreTrainedModel):
@@ -128,7 +108,8 @@ class BertModel(BertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds, self.embeddings.position_offset)
+        check_inputs(config, input_ids, inputs_embeds,
+                     max_length=config.max_position_embeddings - self.embeddings.position_offset)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
