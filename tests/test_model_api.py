@@ -128,3 +128,10 @@ def test_resize_keeps_shared_biases_shared(folder, tmp_path):
     again = AutoModelForMaskedLM.from_pretrained(tmp_path)
     ids = torch.tensor([[119, 4, 5]])
     torch.testing.assert_close(again(ids).logits, model(ids).logits)
+
+
+@pytest.mark.parametrize("folder", ["distilbert-model", "albert-model", "roberta-model"])
+def test_too_long_input_is_a_clear_error(folder):
+    model = AutoModel.from_pretrained(os.path.join(MODELS, folder))
+    with pytest.raises(ValueError, match="Truncate it"):
+        model(torch.full((1, 70), 5, dtype=torch.long))
