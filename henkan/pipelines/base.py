@@ -37,9 +37,9 @@ class Pipeline:
             target.update(extra)
         batch_size = batch_size or self.batch_size
         if isinstance(inputs, (str, dict)):
-            return self._run([inputs], batch_size, pre, fwd, post, progress=False)[0]
+            return self._run([inputs], batch_size, pre, fwd, post)[0]
         if isinstance(inputs, (list, tuple)):
-            return self._run(list(inputs), batch_size, pre, fwd, post, progress=False)
+            return self._run(list(inputs), batch_size, pre, fwd, post)
         return self._stream(inputs, batch_size, pre, fwd, post)
 
     def _stream(self, items, batch_size, pre, fwd, post):
@@ -50,16 +50,16 @@ class Pipeline:
         for item in items:
             batch.append(item)
             if len(batch) == batch_size:
-                yield from self._run(batch, batch_size, pre, fwd, post, progress=False)
+                yield from self._run(batch, batch_size, pre, fwd, post)
                 bar.update(len(batch))
                 batch = []
         if batch:
-            yield from self._run(batch, batch_size, pre, fwd, post, progress=False)
+            yield from self._run(batch, batch_size, pre, fwd, post)
             bar.update(len(batch))
         bar.close()
 
     @torch.inference_mode()
-    def _run(self, items: list, batch_size: int, pre, fwd, post, progress: bool) -> list:
+    def _run(self, items: list, batch_size: int, pre, fwd, post) -> list:
         order = sorted(range(len(items)), key=lambda i: -len(str(items[i])))  # similar lengths pad less
         results = [None] * len(items)
         for start in range(0, len(items), batch_size):
