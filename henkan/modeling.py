@@ -19,7 +19,7 @@ from torch import nn
 from .config import PretrainedConfig
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import get_logger
-from .utils import atomic_write_text
+from .utils import atomic_path, atomic_write_text
 
 logger = get_logger(__name__)
 
@@ -562,16 +562,8 @@ def _shard(tensors: dict, limit: int) -> list[dict]:
 def _atomic_save_safetensors(tensors: dict, path: str) -> None:
     from safetensors.torch import save_file
 
-    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
