@@ -135,6 +135,30 @@ def _int_or_none(value) -> int | None:
     return value
 
 
+class _Kept:
+    """What `return_dict_in_generate` asked to keep, one entry per step: tuples, or None when not asked for."""
+
+    def __init__(self, config):
+        want = config.return_dict_in_generate
+        self.scores = () if want and config.output_scores else None
+        self.logits = () if want and config.output_logits else None
+        self.attentions = () if want and config.output_attentions else None
+        self.hidden_states = () if want and config.output_hidden_states else None
+
+    def model_step(self, out) -> None:
+        if self.attentions is not None:
+            self.attentions += (out.attentions,)
+        if self.hidden_states is not None:
+            self.hidden_states += (out.hidden_states,)
+
+    def add(self, scores=None, logits=None, copy: bool = False) -> None:
+        """Keep this step's processed scores and raw logits (copies when the caller reuses the tensors)."""
+        if self.scores is not None and scores is not None:
+            self.scores += (scores.clone() if copy else scores,)
+        if self.logits is not None and logits is not None:
+            self.logits += (logits.clone() if copy else logits,)
+
+
 class _Buffer:
     """A [rows, capacity] tensor filled left to right; grows when full (only when no max length bounds it)."""
 
@@ -821,14 +845,7 @@ class GenerationMixin:
         max_length = native["max"].max_length if native["max"] is not None else None
         capacity = max_length if max_length is not None else start + 64
         want = config.return_dict_in_generate
-        keep_scores = want and config.output_scores
-        keep_logits = want and config.output_logits
-        keep_attn = want and config.output_attentions
-        keep_hidden = want and config.output_hidden_states
-        scores = () if keep_scores else None
-        raw = () if keep_logits else None
-        attentions = () if keep_attn else None
-        hidden = () if keep_hidden else None
+        kept = _Kept(config)
         do_sample = config.do_sample
         extra = native["extra"]
         pads = native["pads"]
@@ -851,17 +868,11 @@ class GenerationMixin:
         out = stepper.prefill(input_ids)
         while True:
             logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=device)
-            if keep_attn:
-                attentions += (out.attentions,)
-            if keep_hidden:
-                hidden += (out.hidden_states,)
+            kept.model_step(out)
             del out
             so_far = buffer.view.contiguous() if copy_ids else buffer.view
             next_scores = processors(so_far, logits) if has_processors else logits
-            if keep_scores:
-                scores += (next_scores,)
-            if keep_logits:
-                raw += (logits,)
+            kept.add(scores=next_scores, logits=logits)
             if do_sample:
                 tokens = torch.multinomial(F.softmax(next_scores, dim=-1), num_samples=1).squeeze(1)
             else:
@@ -877,7 +888,7 @@ class GenerationMixin:
             if extra:
                 so_far = buffer.view.contiguous() if copy_ids else buffer.view
                 for criterion in extra:
-                    unfinished &= ~criterion(so_far, scores)
+                    unfinished &= ~criterion(so_far, kept.scores)
             if position_limit is not None and length > position_limit and (max_length is None or length < max_length):
                 logger.warning_once(
                     "This is a friendly reminder - the current text generation call has exceeded the model's "
@@ -892,8 +903,9 @@ class GenerationMixin:
         sequences = buffer.view.contiguous()
         if not want:
             return sequences
-        return GenerateDecoderOnlyOutput(sequences=sequences, scores=scores, logits=raw, attentions=attentions,
-                                         hidden_states=hidden, past_key_values=stepper.cache)
+        return GenerateDecoderOnlyOutput(sequences=sequences, scores=kept.scores, logits=kept.logits,
+                                         attentions=kept.attentions, hidden_states=kept.hidden_states,
+                                         past_key_values=stepper.cache)
 
     def _maybe_compile(self, stepper: _Stepper, config: GenerationConfig) -> None:
         """Compile the decode step when a static cache is used and compilation is asked for (or on CUDA)."""
@@ -931,14 +943,7 @@ class GenerationMixin:
         length_penalty = config.length_penalty
         do_sample = config.do_sample
         want = config.return_dict_in_generate
-        keep_scores = want and config.output_scores
-        keep_logits = want and config.output_logits
-        keep_attn = want and config.output_attentions
-        keep_hidden = want and config.output_hidden_states
-        all_scores = () if keep_scores else None
-        raw = () if keep_logits else None
-        attentions = () if keep_attn else None
-        hidden = () if keep_hidden else None
+        kept = _Kept(config)
 
         eos_t = torch.tensor(eos, dtype=torch.long, device=device) if eos is not None else None
         n_eos = len(eos) if eos is not None else 0
@@ -967,18 +972,12 @@ class GenerationMixin:
         has_processors = len(processors) > 0
         while True:
             logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=device)
-            if keep_attn:
-                attentions += (out.attentions,)
-            if keep_hidden:
-                hidden += (out.hidden_states,)
+            kept.model_step(out)
             del out
             log_probs = F.log_softmax(logits, dim=-1)
             if has_processors:
                 log_probs = processors(running[:, :, :cur].reshape(rows, cur), log_probs)
-            if keep_logits:
-                raw += (logits.clone(),)
-            if keep_scores:
-                all_scores += (log_probs.clone(),)
+            kept.add(logits=logits, scores=log_probs, copy=True)
             vocab = log_probs.shape[-1]
             total = (log_probs.view(batch, beams, vocab) + running_scores[:, :, None]).view(batch, beams * vocab)
 
@@ -1004,7 +1003,7 @@ class GenerationMixin:
             if extra:
                 flat_cand = cand[:, :, : cur + 1].reshape(batch * keep, cur + 1)
                 for criterion in extra:
-                    hits |= criterion(flat_cand, all_scores).view(batch, keep)
+                    hits |= criterion(flat_cand, kept.scores).view(batch, keep)
 
             # beams that keep running: the best `beams` continuations that did not end
             alive_scores = cand_scores + hits.to(torch.float32) * -1.0e9
@@ -1054,8 +1053,9 @@ class GenerationMixin:
         if not want:
             return sequences
         return GenerateBeamDecoderOnlyOutput(
-            sequences=sequences, sequences_scores=sequence_scores if keep_scores else None, scores=all_scores,
-            logits=raw, beam_indices=origin, attentions=attentions, hidden_states=hidden,
+            sequences=sequences, sequences_scores=sequence_scores if kept.scores is not None else None,
+            scores=kept.scores, logits=kept.logits, beam_indices=origin, attentions=kept.attentions,
+            hidden_states=kept.hidden_states,
             past_key_values=stepper.cache)
 
     # ---------------------------------------------------------------------------------------------------------
@@ -1069,21 +1069,14 @@ class GenerationMixin:
         size = beams // groups
         batch = rows // beams
         want = config.return_dict_in_generate
-        keep_scores = want and config.output_scores
-        keep_logits = want and config.output_logits
-        keep_attn = want and config.output_attentions
-        keep_hidden = want and config.output_hidden_states
-        all_scores = () if keep_scores else None
-        raw = () if keep_logits else None
-        attentions = () if keep_attn else None
-        hidden = () if keep_hidden else None
+        kept = _Kept(config)
         n_eos = len(eos) if eos is not None else 0
         eos_set = set(eos) if eos is not None else set()
         hyps = [_Hypotheses(size, config.length_penalty, config.early_stopping, config.max_length)
                 for _ in range(batch * groups)]
         done = [False] * (batch * groups)
         # the beams each row came from, per group (kept only when scores are returned, as the reference does)
-        history = [[() for _ in range(size * batch)] for _ in range(groups)] if keep_scores else None
+        history = [[() for _ in range(size * batch)] for _ in range(groups)] if kept.scores is not None else None
         beam_scores = torch.full((batch, beams), -1e9, dtype=torch.float, device=device)
         beam_scores[:, ::size] = 0
         beam_scores = beam_scores.view(-1)
@@ -1096,13 +1089,9 @@ class GenerationMixin:
             current = torch.zeros(rows, dtype=sequences.dtype, device=device)
             reorder = torch.zeros(rows, dtype=torch.long, device=device)
             last_logits = out.logits[:, -1, :]
-            processed = torch.zeros_like(last_logits) if keep_scores else None
-            if keep_logits:
-                raw += (last_logits.to(copy=True, device=device),)
-            if keep_attn:
-                attentions += (out.attentions,)
-            if keep_hidden:
-                hidden += (out.hidden_states,)
+            processed = torch.zeros_like(last_logits) if kept.scores is not None else None
+            kept.add(logits=last_logits.to(device=device), copy=True)
+            kept.model_step(out)
             for g in range(groups):
                 idx = group_rows[g]
                 group_ids = sequences[idx]
@@ -1110,7 +1099,7 @@ class GenerationMixin:
                 vocab = log_probs.shape[-1]
                 log_probs = processors(group_ids, log_probs, current_tokens=current, beam_group_idx=g)
                 total = log_probs + beam_scores[idx].unsqueeze(-1)
-                if keep_scores:
+                if kept.scores is not None:
                     processed[idx] = log_probs
                 total = total.view(batch, size * vocab)
                 top_scores, top_ids = torch.topk(total, max(2, 1 + n_eos) * size, dim=1, largest=True, sorted=True)
@@ -1128,12 +1117,11 @@ class GenerationMixin:
                 group_ids = torch.cat([group_ids[next_rows], next_tokens.unsqueeze(-1)], dim=-1)
                 current[idx] = group_ids[:, -1]
                 reorder[idx] = beams * torch.div(next_rows, size, rounding_mode="floor") + g * size + next_rows % size
-            if keep_scores:
-                all_scores += (processed,)
+            kept.add(scores=processed)
             sequences = torch.cat([sequences, current.unsqueeze(-1)], dim=-1)
             del out
             stepper.reorder(reorder)
-            if all(done) or bool(criteria(sequences, all_scores).all()):
+            if all(done) or bool(criteria(sequences, kept.scores).all()):
                 break
             out = stepper.step(current, sequences)
         final_history = sum(history, []) if history is not None else None
@@ -1143,8 +1131,9 @@ class GenerationMixin:
         if not want:
             return seqs
         return GenerateBeamDecoderOnlyOutput(
-            sequences=seqs, sequences_scores=seq_scores if keep_scores else None, scores=all_scores, logits=raw,
-            beam_indices=origin, attentions=attentions, hidden_states=hidden, past_key_values=stepper.cache)
+            sequences=seqs, sequences_scores=seq_scores if kept.scores is not None else None, scores=kept.scores,
+            logits=kept.logits, beam_indices=origin, attentions=kept.attentions, hidden_states=kept.hidden_states,
+            past_key_values=stepper.cache)
 
     @staticmethod
     def _group_step(hyps, done, group_ids, top_scores, tokens, source, g, groups, size, batch, eos_set, pad,
