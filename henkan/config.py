@@ -13,7 +13,7 @@ import os
 
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import get_logger
-from .utils import atomic_write_text
+from .utils import atomic_write_text, read_json
 
 logger = get_logger(__name__)
 
@@ -192,15 +192,7 @@ class PretrainedConfig:
     @classmethod
     def get_config_dict(cls, pretrained_model_name_or_path, **kwargs) -> tuple[dict, dict]:
         hub = pop_hub_kwargs(kwargs)
-        path = resolve_file(pretrained_model_name_or_path, CONFIG_NAME, **hub)
-        try:
-            with open(path, encoding="utf-8") as f:
-                config_dict = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise OSError(f"{path} is not a valid JSON file ({e}). Re-save or re-download the checkpoint.") from e
-        if not isinstance(config_dict, dict):
-            raise OSError(f"{path} should hold a JSON object, not {type(config_dict).__name__}.")
-        return config_dict, kwargs
+        return read_json(resolve_file(pretrained_model_name_or_path, CONFIG_NAME, **hub)), kwargs
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, cache_dir=None, force_download=False,
@@ -237,5 +229,4 @@ class PretrainedConfig:
 
     @classmethod
     def from_json_file(cls, json_file):
-        with open(json_file, encoding="utf-8") as f:
-            return cls(**json.load(f))
+        return cls(**read_json(json_file))

@@ -19,7 +19,7 @@ from torch import nn
 from .config import PretrainedConfig
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import get_logger
-from .utils import atomic_path, atomic_write_text
+from .utils import atomic_path, atomic_write_text, read_json
 
 logger = get_logger(__name__)
 
@@ -586,11 +586,10 @@ def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list
             continue
         if not is_index:
             return [path]
-        try:
-            with open(path, encoding="utf-8") as f:
-                weight_map = json.load(f)["weight_map"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise OSError(f"{path} is not a valid weight index ({e}). Re-save or re-download the checkpoint.") from e
+        weight_map = read_json(path).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise OSError(f"{path} is not a valid weight index (no \"weight_map\" object). Re-save or re-download "
+                          f"the checkpoint.")
         return [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
     looked = ", ".join(name for name, _ in choices)
     raise OSError(f"No weights found for '{name_or_path}': looked for {looked}. A folder written by "

@@ -6,13 +6,13 @@ The default model is all-MiniLM-L6-v2, shipped for offline use by the `gt-all-mi
 
 from __future__ import annotations
 
-import json
 import os
 
 import torch
 
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import tqdm
+from .utils import read_json
 
 _POOLING_MODES = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
 _TRANSFORMER = "sentence_transformers.models.Transformer"
@@ -34,10 +34,7 @@ def default_model_path() -> str:
 
 def _read_json(name_or_path, filename: str, hub: dict) -> dict | list | None:
     path = resolve_file(name_or_path, filename, required=False, **hub)
-    if path is None:
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return None if path is None else read_json(path, object)
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:

@@ -20,6 +20,7 @@ from tokenizers import AddedToken
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
 from .hub import pop_hub_kwargs, resolve_file
 from .logging import get_logger
+from .utils import read_json
 
 logger = get_logger(__name__)
 
@@ -253,10 +254,7 @@ def _as_list(value) -> list:
 
 
 def _read_json(path: str | None):
-    if path is None:
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return None if path is None else read_json(path, object)
 
 
 def _write_json(path: str, data) -> str:

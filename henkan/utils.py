@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 
@@ -28,6 +29,20 @@ def atomic_write_text(path, text: str) -> None:
     """Write `text` to `path` atomically (see `atomic_path`)."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:  # the umask applies, as for open()
         f.write(text)
+
+
+def read_json(path, kind: type = dict):
+    """The JSON value of a file, which must be a `kind` (an object by default); a broken or wrong file is an OSError
+    that names it and says what to do."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise OSError(f"{path} is not a valid JSON file ({e}). Re-save or re-download the checkpoint.") from e
+    if not isinstance(value, kind):
+        raise OSError(f"{path} should hold a JSON {'object' if kind is dict else kind.__name__}, not "
+                      f"{type(value).__name__}. Re-save or re-download the checkpoint.")
+    return value
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:

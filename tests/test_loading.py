@@ -223,3 +223,14 @@ def test_cache_precedence(monkeypatch, tmp_path):
     assert default_cache_dir() == "/tc"
     monkeypatch.setenv("HF_HUB_CACHE", "/hc")
     assert default_cache_dir() == "/hc"
+
+
+@pytest.mark.parametrize("name", ["tokenizer_config.json", "config.json"])
+def test_corrupt_json_files_name_the_file(tmp_path, name):
+    folder = shutil.copytree(os.path.join(MODELS, "bert-model"), tmp_path / "model")
+    shutil.copy(os.path.join(MODELS, "..", "tokenizers", "wordpiece", "vocab.txt"), folder)
+    (folder / "tokenizer_config.json").write_text("{}")
+    (folder / name).write_text("{truncated")
+    load = henkan.AutoTokenizer.from_pretrained if name.startswith("tokenizer") else AutoModel.from_pretrained
+    with pytest.raises(OSError, match=f"{name} is not a valid JSON file"):
+        load(folder)

@@ -16,7 +16,7 @@ from typing import Any
 from ..config import FORMAT_VERSION
 from ..hub import pop_hub_kwargs, resolve_file
 from ..logging import get_logger, get_verbosity, WARNING
-from ..utils import atomic_write_text
+from ..utils import atomic_write_text, read_json
 
 logger = get_logger(__name__)
 
@@ -299,13 +299,7 @@ class GenerationConfig:
             kwargs.pop(key, None)
         direct = os.path.join(os.fspath(pretrained_model_name), name)
         path = direct if os.path.isfile(direct) else resolve_file(pretrained_model_name, name, **hub)
-        try:
-            with open(path, encoding="utf-8") as f:
-                config_dict = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise OSError(f"It looks like the config file at '{path}' is not a valid JSON file ({e}).") from e
-        if not isinstance(config_dict, dict):
-            raise OSError(f"{path} should hold a JSON object, not {type(config_dict).__name__}.")
+        config_dict = read_json(path)
         logger.info("loading configuration file %s", path)
         result = cls.from_dict(config_dict, **kwargs)
         config = result[0] if isinstance(result, tuple) else result
