@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 from .config import PretrainedConfig
-from .hub import HUB_KWARGS
+from .hub import HUB_KWARGS, pop_hub_kwargs
 
 # model_type -> (module under henkan.models, class-name prefix, tasks the family has)
 _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
@@ -93,7 +93,7 @@ class AutoConfig:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *, trust_remote_code: bool = False, **kwargs):
-        hub = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+        hub = pop_hub_kwargs(kwargs)
         config_dict, _ = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
         _check_remote_code(config_dict, trust_remote_code, pretrained_model_name_or_path)
         model_type = config_dict.get("model_type")
