@@ -259,7 +259,7 @@ class PreTrainedModel(nn.Module):
         return new
 
     def _resized_linear(self, old: nn.Linear, n: int, mean_resizing: bool) -> nn.Linear:
-        new = nn.Linear(old.in_features, n, bias=old.bias is not None, device=old.weight.device,
+        new = type(old)(old.in_features, n, bias=old.bias is not None, device=old.weight.device,
                         dtype=old.weight.dtype)
         with torch.no_grad():
             new.weight.copy_(self._resized_rows(old.weight.data, n, mean_resizing))

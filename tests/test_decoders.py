@@ -132,6 +132,21 @@ def test_greedy_tokens_match_reference_generate(folder):
         assert tokens.tolist() == data["generate.greedy.batch"].tolist()
 
 
+@pytest.mark.skipif(not henkan.layers._onednn(), reason="this PyTorch build has no oneDNN")
+@pytest.mark.parametrize("folder", GENERATES)
+def test_onednn_matmuls_keep_the_goldens(folder, monkeypatch):
+    """The tiny fixtures' weights are below the size that takes oneDNN's matmul: force it, and the logits and greedy
+    tokens still match the reference's."""
+    monkeypatch.setattr(henkan.layers, "_ONEDNN_MIN_WEIGHT", 0)
+    _, data = golden(folder)
+    model = model_for(folder)
+    with torch.no_grad():
+        for name in ("right", "left"):
+            close(model(**batch(data, name), use_cache=False).logits, data[f"output.{name}.logits"], msg=folder)
+        tokens, _ = greedy(model, data["generate.batch.input_ids"], data["generate.batch.attention_mask"], 8)
+    assert tokens.tolist() == data["generate.greedy.batch"].tolist()
+
+
 @pytest.mark.parametrize("folder", [f for f in CAUSAL if f != "llama-rope-dynamic"])
 def test_incremental_decoding_equals_full_forward(folder):
     _, data = golden(folder)

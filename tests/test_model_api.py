@@ -135,3 +135,25 @@ def test_too_long_input_is_a_clear_error(folder):
     model = AutoModel.from_pretrained(os.path.join(MODELS, folder))
     with pytest.raises(ValueError, match="Truncate it"):
         model(torch.full((1, 70), 5, dtype=torch.long))
+
+
+def test_linear_matches_f_linear_with_and_without_gradients():
+    from henkan.layers import Linear, linear
+
+    torch.manual_seed(0)
+    layer = Linear(512, 1024)  # large enough for oneDNN's matmul when no gradient is wanted
+    assert isinstance(layer, torch.nn.Linear)
+    for x in (torch.randn(512), torch.randn(3, 512), torch.randn(2, 5, 512), torch.randn(0, 512)):
+        expected = torch.nn.functional.linear(x, layer.weight, layer.bias).detach()
+        with torch.no_grad():
+            torch.testing.assert_close(layer(x), expected, atol=1e-4, rtol=1e-5)
+            torch.testing.assert_close(linear(x, layer.weight.t().contiguous().t(), None),  # a strided weight
+                                       expected - layer.bias, atol=1e-4, rtol=1e-5)
+    with torch.no_grad():
+        half = layer.to(torch.bfloat16)
+        x = torch.randn(2, 512, dtype=torch.bfloat16)
+        torch.testing.assert_close(half(x), torch.nn.functional.linear(x, half.weight, half.bias), atol=0.1, rtol=0.02)
+    layer = layer.float()
+    x = torch.randn(4, 512, requires_grad=True)
+    layer(x).sum().backward()  # with gradients: PyTorch's own matmul and its backward
+    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(4, -1))
