@@ -284,8 +284,9 @@ class GatedMLP(nn.Module):
 
 # rotary position embeddings ---------------------------------------------------------------------------------------
 
-ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3")
+ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3", "longrope")
 _ROPE_REQUIRED = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
+                  "longrope": ("short_factor", "long_factor"),
                   "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
 
 
@@ -303,15 +304,18 @@ def rope_type(scaling: dict | None) -> str:
 
 
 def rope_frequencies(dim: int, base: float, max_position_embeddings: int, scaling: dict | None = None,
-                     seq_len=None, device=None) -> tuple[torch.Tensor, float]:
+                     seq_len=None, device=None, trained_length: int | None = None) -> tuple[torch.Tensor, float]:
     """Inverse frequencies [dim // 2] (float32) of a rotary embedding and the factor its cos/sin are scaled by.
 
-    `seq_len` (dynamic NTK only) is the sequence length the frequencies are stretched for."""
+    `seq_len` (dynamic NTK and LongRoPE) is the sequence length the frequencies are for. `trained_length` is a
+    config's top-level `original_max_position_embeddings` (Phi-3's way of giving LongRoPE its factor)."""
     kind = rope_type(scaling)
     exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim
     inv_freq = 1.0 / (base ** exponents)
     if kind == "default":
         return inv_freq, 1.0
+    if kind == "longrope":
+        return _longrope(exponents, base, max_position_embeddings, scaling, seq_len, trained_length)
     factor = scaling["factor"]
     if kind == "linear":
         return inv_freq / factor, 1.0
@@ -353,16 +357,34 @@ def rope_frequencies(dim: int, base: float, max_position_embeddings: int, scalin
     return (1.0 / (factor * positions)) * (1 - keep) + (1.0 / positions) * keep, attention_factor
 
 
+def _longrope(exponents, base, max_position_embeddings, scaling, seq_len, trained_length):
+    """LongRoPE: one rescaling factor per frequency, the short list within the trained length and the long list
+    past it; cos/sin grow by sqrt(1 + ln(factor) / ln(trained length)) unless `attention_factor` is given."""
+    if trained_length:
+        factor = max_position_embeddings / trained_length
+    else:
+        trained_length, factor = max_position_embeddings, scaling.get("factor") or 1.0
+    attention_factor = scaling.get("attention_factor")
+    if attention_factor is None:
+        attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(trained_length))
+    stretch = scaling["long_factor"] if seq_len and seq_len > trained_length else scaling["short_factor"]
+    stretch = torch.tensor(stretch, dtype=torch.float32, device=exponents.device)
+    if stretch.shape != exponents.shape:
+        raise ValueError(f"rope_scaling's short_factor and long_factor need {exponents.numel()} numbers each (half "
+                         f"the rotary dimension), got {stretch.numel()}.")
+    return 1.0 / (stretch * base ** exponents), attention_factor
+
+
 class RotaryEmbedding(nn.Module):
     """cos/sin of rotary embeddings for the positions in use, computed in float32 from `inv_freq`."""
 
     def __init__(self, dim: int, base: float = 10000.0, max_position_embeddings: int = 2048,
-                 scaling: dict | None = None):
+                 scaling: dict | None = None, trained_length: int | None = None):
         super().__init__()
-        self.dim, self.base, self.scaling = dim, base, scaling
+        self.dim, self.base, self.scaling, self.trained_length = dim, base, scaling, trained_length
         self.rope_type = rope_type(scaling)
         self.original_max_seq_len = self.max_seq_len_cached = max_position_embeddings
-        self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling))
+        self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling, trained_length=trained_length))
 
     def _set(self, inv_freq, attention_scaling) -> None:
         self.register_buffer("inv_freq", inv_freq, persistent=False)
@@ -370,8 +392,10 @@ class RotaryEmbedding(nn.Module):
         self.attention_scaling = attention_scaling
 
     def materialize_buffers(self) -> None:
-        self._set(*rope_frequencies(self.dim, self.base, self.original_max_seq_len, self.scaling, device="cpu"))
+        self._set(*rope_frequencies(self.dim, self.base, self.original_max_seq_len, self.scaling, device="cpu",
+                                    trained_length=self.trained_length))
         self.max_seq_len_cached = self.original_max_seq_len
+        self.__dict__.pop("_long_inv_freq", None)
 
     def _dynamic_update(self, position_ids) -> None:
         """Dynamic NTK: stretch the frequencies past the trained length, go back to them below it."""
@@ -385,6 +409,17 @@ class RotaryEmbedding(nn.Module):
             self.register_buffer("inv_freq", self.original_inv_freq.to(self.inv_freq.device), persistent=False)
             self.max_seq_len_cached = self.original_max_seq_len
 
+    def _longrope_update(self, position_ids) -> None:
+        """LongRoPE: the long factors once positions pass the trained length, the short ones below it."""
+        trained = self.trained_length or self.original_max_seq_len
+        if int(position_ids.max()) + 1 > trained:
+            if "_long_inv_freq" not in self.__dict__:
+                self._long_inv_freq, _ = rope_frequencies(self.dim, self.base, self.original_max_seq_len, self.scaling,
+                                                          trained + 1, self.inv_freq.device, self.trained_length)
+            self.register_buffer("inv_freq", self._long_inv_freq.to(self.inv_freq.device), persistent=False)
+        else:
+            self.register_buffer("inv_freq", self.original_inv_freq.to(self.inv_freq.device), persistent=False)
+
     @torch.no_grad()
     def forward(self, position_ids: torch.Tensor, dtype: torch.dtype,
                 interleaved: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -393,6 +428,8 @@ class RotaryEmbedding(nn.Module):
         (GPT-J/CodeGen's); the sin of the first element of each pair is negated (the rotation's sign)."""
         if self.rope_type == "dynamic":
             self._dynamic_update(position_ids)
+        elif self.rope_type == "longrope":
+            self._longrope_update(position_ids)
         freqs = position_ids[..., None].float() * self.inv_freq.float()
         cos, sin = freqs.cos(), freqs.sin()
         if self.attention_scaling != 1.0:

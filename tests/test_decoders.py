@@ -18,6 +18,7 @@ DECODERS = os.path.join(FIXTURES, "decoders")
 FOLDERS = sorted(f for f in os.listdir(DECODERS) if os.path.isdir(os.path.join(DECODERS, f)))
 CAUSAL = [f for f in FOLDERS if not f.endswith("forsequenceclassification")]
 GENERATES = ["gpt2", "llama", "mistral", "qwen2", "bloom"]
+LENGTH_DEPENDENT = ("llama-rope-dynamic", "llama-rope-longrope")  # rotary angles that change past a length
 ATOL = 1e-5
 
 
@@ -147,7 +148,7 @@ def test_onednn_matmuls_keep_the_goldens(folder, monkeypatch):
     assert tokens.tolist() == data["generate.greedy.batch"].tolist()
 
 
-@pytest.mark.parametrize("folder", [f for f in CAUSAL if f != "llama-rope-dynamic"])
+@pytest.mark.parametrize("folder", [f for f in CAUSAL if f not in LENGTH_DEPENDENT])
 def test_incremental_decoding_equals_full_forward(folder):
     _, data = golden(folder)
     model = model_for(folder)
@@ -203,7 +204,7 @@ def test_legacy_tuple_cache_accepted(folder):
     close(step.logits[:, 0], full[:, 5], msg=folder)
 
 
-@pytest.mark.parametrize("folder", [f for f in CAUSAL if f != "llama-rope-dynamic"])  # its angles follow length
+@pytest.mark.parametrize("folder", [f for f in CAUSAL if f not in LENGTH_DEPENDENT])
 def test_left_padding_equals_unpadded_rows(folder):
     _, data = golden(folder)
     model = model_for(folder)
@@ -378,3 +379,13 @@ def test_unknown_arguments_are_errors_for_bases_and_heads():
         for target in (model, model.base_model):
             with pytest.raises(TypeError, match="not_an_argument"):
                 target(torch.tensor([[1, 2, 3]]), not_an_argument=1)
+
+
+def test_longrope_factor_lists_must_cover_the_rotary_dimension():
+    config = henkan.LlamaConfig(vocab_size=10, hidden_size=16, intermediate_size=8, num_hidden_layers=1,
+                                num_attention_heads=2, rope_scaling={"rope_type": "longrope", "factor": 2.0,
+                                                                     "short_factor": [1.0] * 3, "long_factor": [1.0] * 4})
+    with pytest.raises(ValueError, match="need 4 numbers"):
+        henkan.LlamaForCausalLM(config)
+    with pytest.raises(KeyError, match="long_factor"):
+        henkan.LlamaConfig(rope_scaling={"rope_type": "longrope", "short_factor": [1.0]})

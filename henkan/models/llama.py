@@ -178,7 +178,8 @@ class LlamaModel(LlamaPreTrainedModel):
         self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         rotary_dim = int(_head_dim(config) * getattr(config, "partial_rotary_factor", 1.0))
         self.rotary_emb = RotaryEmbedding(rotary_dim, config.rope_theta, config.max_position_embeddings,
-                                          getattr(config, "rope_scaling", None))
+                                          getattr(config, "rope_scaling", None),
+                                          getattr(config, "original_max_position_embeddings", None))
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
