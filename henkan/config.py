@@ -39,6 +39,13 @@ BASE_DEFAULTS = {
     "tokenizer_class": None, "prefix": None, "bos_token_id": None, "pad_token_id": None, "eos_token_id": None,
     "sep_token_id": None, "decoder_start_token_id": None, "task_specific_params": None, "problem_type": None,
 }
+# The generation settings among them: they belong in generation_config.json (a model's save moves them there).
+GENERATION_KEYS = ("max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
+                   "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+                   "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+                   "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+                   "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty",
+                   "suppress_tokens", "begin_suppress_tokens")
 _NOT_SERIALIZED = ("_commit_hash", "_attn_implementation", "_auto_class")
 _PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
@@ -179,6 +186,12 @@ class PretrainedConfig:
     def update(self, config_dict: dict) -> None:
         for key, value in config_dict.items():
             setattr(self, key, value)
+
+    def misplaced_generation_settings(self) -> dict:
+        """Generation settings this config holds with values other than its family's defaults (None is "unset")."""
+        defaults = type(self)() if not self.is_composition else PretrainedConfig()
+        return {key: getattr(self, key) for key in GENERATION_KEYS
+                if getattr(self, key, None) is not None and getattr(self, key) != getattr(defaults, key, None)}
 
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> None:
         if os.path.isfile(save_directory):

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import warnings
 
 import torch
 from torch import nn
@@ -521,9 +522,18 @@ class PreTrainedModel(nn.Module):
                                                                        if len(shards) > 1 else set()))
         config = self.config
         config.architectures = [type(self).__name__]
+        generation_config = getattr(self, "generation_config", None) if self.can_generate() else None
+        if generation_config is not None:
+            misplaced = config.misplaced_generation_settings()
+            if misplaced:
+                warnings.warn(f"Generation settings set on the model config move to the generation config on save: "
+                              f"{misplaced}. Set them on model.generation_config (or pass them to generate()).",
+                              UserWarning, stacklevel=2)
+                for key, value in misplaced.items():
+                    setattr(generation_config, key, value)
+                    setattr(config, key, None)
         config.save_pretrained(save_directory)
-        generation_config = getattr(self, "generation_config", None)
-        if generation_config is not None and hasattr(generation_config, "save_pretrained") and self.can_generate():
+        if generation_config is not None:
             generation_config.save_pretrained(save_directory)
 
     def _state_for_saving(self, state_dict: dict | None) -> dict:

@@ -254,6 +254,18 @@ def test_model_generation_config_save_and_load(tmp_path, model):
     assert TinyLM.from_pretrained(tmp_path / "m").generation_config.max_new_tokens is None
 
 
+def test_generation_settings_on_the_model_config_move_on_save(tmp_path):
+    model = TinyLM(TinyConfig(), load_file(os.path.join(GEN, "tiny_lm.safetensors")))
+    model.config.do_sample, model.config.temperature, model.config.max_length = True, 0.7, 30
+    with pytest.warns(UserWarning, match="move to the generation config"):
+        model.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    generation = json.loads((tmp_path / "m" / "generation_config.json").read_text())
+    assert config["do_sample"] is None and config["temperature"] is None and config["max_length"] is None
+    assert generation["do_sample"] is True and generation["temperature"] == 0.7 and generation["max_length"] == 30
+    assert TinyLM.from_pretrained(tmp_path / "m").generation_config.temperature == 0.7
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # generate() against the reference
 # ---------------------------------------------------------------------------------------------------------------
