@@ -38,7 +38,8 @@ def activation(name):
 # linear layers ----------------------------------------------------------------------------------------------------
 
 _FAST_DTYPES = (torch.float32, torch.bfloat16)
-_ONEDNN_MIN_WEIGHT = 1 << 18  # below this many weights, oneDNN's ~15 us fixed cost per call outweighs its speed
+# Below this many weights (256 x 256), oneDNN's fixed cost per call (~15 us) outweighs its faster streaming.
+_ONEDNN_MIN_WEIGHT = 1 << 16
 _onednn_matmul = None
 
 
