@@ -33,6 +33,9 @@ _LAZY: dict[str, str] = {
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
+    "FeatureExtractionPipeline": "henkan.pipelines",
+    "TextClassificationPipeline": "henkan.pipelines",
+    "TextGenerationPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():

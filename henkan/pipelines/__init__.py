@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from .base import Pipeline
 from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
+from .text_generation import Chat, TextGenerationPipeline
 
 # task -> (pipeline class, Auto class name, the reference's default checkpoint)
 TASKS = {
     "feature-extraction": (FeatureExtractionPipeline, "AutoModel", None),
     "text-classification": (TextClassificationPipeline, "AutoModelForSequenceClassification",
                             "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
+    "text-generation": (TextGenerationPipeline, "AutoModelForCausalLM", "openai-community/gpt2"),
 }
 ALIASES = {"sentiment-analysis": "text-classification"}
 
@@ -50,4 +52,5 @@ def pipeline(task: str, model=None, config=None, tokenizer=None, framework=None,
     return (pipeline_class or task_class)(model=model, tokenizer=tokenizer, device=device, task=name, **kwargs)
 
 
-__all__ = ["pipeline", "Pipeline", "FeatureExtractionPipeline", "TextClassificationPipeline", "TASKS"]
+__all__ = ["pipeline", "Pipeline", "FeatureExtractionPipeline", "TextClassificationPipeline", "TextGenerationPipeline",
+           "Chat", "TASKS"]

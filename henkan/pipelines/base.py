@@ -13,6 +13,8 @@ class Pipeline:
     """Subclasses define `preprocess(item, **p) -> dict of tensors`, `postprocess(model_outputs, **p)` and which
     call arguments go to each (`_sanitize_parameters`)."""
 
+    _single_types: tuple = (str, dict)  # inputs that are one item (anything else iterable is many)
+
     def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1, **kwargs):
         self.model, self.tokenizer, self.task = model, tokenizer, task
         if device is not None:
@@ -36,7 +38,7 @@ class Pipeline:
         for target, extra in zip((pre, fwd, post), self._sanitize_parameters(**kwargs)):
             target.update(extra)
         batch_size = batch_size or self.batch_size
-        if isinstance(inputs, (str, dict)):
+        if isinstance(inputs, self._single_types):
             return self._run([inputs], batch_size, pre, fwd, post)[0]
         if isinstance(inputs, (list, tuple)):
             return self._run(list(inputs), batch_size, pre, fwd, post)
@@ -67,8 +69,12 @@ class Pipeline:
             encoded = [self.preprocess(items[i], **pre) for i in index]
             outputs = self._forward(self._collate(encoded), **fwd)
             for row, i in enumerate(index):
-                results[i] = self.postprocess({k: v[row] for k, v in outputs.items()}, **post)
+                results[i] = self.postprocess(self._row(outputs, row, items[i]), **post)
         return results
+
+    def _row(self, outputs: dict, row: int, item) -> dict:
+        """What postprocess gets for one input: its row of the batch's outputs."""
+        return {k: v[row] for k, v in outputs.items()}
 
     def _collate(self, encoded: list[dict]) -> dict:
         batch = self.tokenizer.pad(encoded, return_tensors="pt") if len(encoded) > 1 else \
