@@ -11,7 +11,7 @@ import copy
 import json
 import os
 
-from .hub import pop_hub_kwargs, resolve_file
+from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .logging import get_logger
 from .utils import atomic_write_text, read_json
 
@@ -54,7 +54,7 @@ def _int_keys(mapping: dict | None) -> dict | None:
     return None if mapping is None else {int(k): v for k, v in mapping.items()}
 
 
-class PretrainedConfig:
+class PretrainedConfig(PushToHubMixin):
     """Base class of every model configuration."""
 
     model_type: str = ""
@@ -196,10 +196,10 @@ class PretrainedConfig:
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> None:
         if os.path.isfile(save_directory):
             raise AssertionError(f"save_directory ({save_directory}) should be a directory, not a file")
-        if push_to_hub:
-            raise NotImplementedError("push_to_hub is not supported; upload the folder with `hf upload`.")
         os.makedirs(save_directory, exist_ok=True)
         self.to_json_file(os.path.join(save_directory, CONFIG_NAME))
+        if push_to_hub:
+            upload_folder(save_directory, **{"commit_message": "Upload config", **pop_upload_kwargs(kwargs)})
 
     # loading ---------------------------------------------------------------------------------------------------
     @classmethod

@@ -120,3 +120,56 @@ def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_fil
         if required:
             raise OSError(f"'{repo_id}' has no file '{filename}' (revision {revision or 'main'}).") from e
         return None
+
+
+# uploading -------------------------------------------------------------------------------------------------------
+
+_UPLOAD_OPTIONS = ("repo_id", "commit_message", "commit_description", "private", "token", "create_pr", "revision")
+
+
+def pop_upload_kwargs(kwargs: dict) -> dict:
+    """Take the options of `push_to_hub` out of `kwargs` (in place) and return them."""
+    return {k: kwargs.pop(k) for k in _UPLOAD_OPTIONS if k in kwargs}
+
+
+def upload_folder(folder, repo_id: str | None = None, commit_message: str | None = None,
+                  commit_description: str | None = None, private: bool | None = None, token=None,
+                  create_pr: bool = False, revision: str | None = None):
+    """Upload a saved folder to a Hub repository as one commit (creating the repository, and the branch
+    `revision`, when missing) through huggingface_hub; returns its commit info. The repository defaults to the
+    folder's name."""
+    if is_offline():
+        raise OSError("Offline mode (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) is on: nothing can be pushed to the Hub. "
+                      "Unset it to upload.")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id or os.path.basename(os.path.normpath(os.fspath(folder))), private=private,
+                              exist_ok=True).repo_id
+    if revision is not None and not create_pr:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    return api.upload_folder(repo_id=repo_id, folder_path=os.fspath(folder),
+                             commit_message=commit_message or "Upload with henkan",
+                             commit_description=commit_description, revision=revision, create_pr=create_pr)
+
+
+class PushToHubMixin:
+    """`push_to_hub(repo_id, ...)` for anything with a `save_pretrained(folder)`: saved to a temporary folder and
+    uploaded in one commit."""
+
+    def push_to_hub(self, repo_id: str, use_temp_dir: bool | None = None, commit_message: str | None = None,
+                    private: bool | None = None, token=None, max_shard_size="5GB", create_pr: bool = False,
+                    safe_serialization: bool = True, revision: str | None = None,
+                    commit_description: str | None = None, tags=None, **kwargs):
+        import tempfile
+
+        kwargs.pop("use_auth_token", None)
+        if kwargs:
+            raise TypeError(f"push_to_hub got unexpected argument(s): {', '.join(sorted(kwargs))}.")
+        with tempfile.TemporaryDirectory(prefix="henkan-push-") as folder:
+            self._save_for_upload(folder, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+            return upload_folder(folder, repo_id, commit_message or f"Upload {type(self).__name__}",
+                                 commit_description, private, token, create_pr, revision)
+
+    def _save_for_upload(self, folder: str, **options) -> None:
+        self.save_pretrained(folder)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .config import PretrainedConfig
-from .hub import pop_hub_kwargs, resolve_file
+from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .logging import get_logger
 from .utils import atomic_path, atomic_write_text, read_json
 
@@ -85,7 +85,7 @@ def parse_size(size) -> int:
     return int(float(number) * base ** " KMGT".index(unit or " "))
 
 
-class PreTrainedModel(nn.Module):
+class PreTrainedModel(nn.Module, PushToHubMixin):
     """Base class of every model: config handling, loading, saving, embeddings and tying."""
 
     config_class = PretrainedConfig
@@ -495,12 +495,11 @@ class PreTrainedModel(nn.Module):
         """Write config.json and the weights (safetensors, sharded above `max_shard_size`), each file atomically."""
         if os.path.isfile(save_directory):
             raise OSError(f"save_directory ({save_directory}) is a file; pass a folder path.")
-        if push_to_hub:
-            raise NotImplementedError("push_to_hub is not supported; upload the folder with `hf upload`.")
+        upload = pop_upload_kwargs(kwargs) if push_to_hub else None
         if not safe_serialization:
             raise ValueError("henkan writes safetensors only (safe_serialization=True); pickle checkpoints can run "
                              "code when loaded.")
-        unknown = set(kwargs) - {"save_function", "token", "save_peft_format", "commit_message"}
+        unknown = set(kwargs) - {"save_function", "token", "save_peft_format"}
         if unknown:
             raise TypeError(f"save_pretrained got unexpected argument(s): {', '.join(sorted(unknown))}.")
         if not is_main_process:
@@ -535,6 +534,12 @@ class PreTrainedModel(nn.Module):
         config.save_pretrained(save_directory)
         if generation_config is not None:
             generation_config.save_pretrained(save_directory)
+        if upload is not None:
+            upload.setdefault("commit_message", "Upload model")
+            upload_folder(save_directory, **upload)
+
+    def _save_for_upload(self, folder: str, **options) -> None:
+        self.save_pretrained(folder, **options)
 
     def _state_for_saving(self, state_dict: dict | None) -> dict:
         state = self.state_dict() if state_dict is None else state_dict

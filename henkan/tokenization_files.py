@@ -18,7 +18,7 @@ import tempfile
 from tokenizers import AddedToken
 
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
-from .hub import pop_hub_kwargs, resolve_file
+from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .logging import get_logger
 from .utils import read_json
 
@@ -32,7 +32,7 @@ ADDED_TOKENS_FILE = "added_tokens.json"
 _MISSING = object()
 
 
-class TokenizerFilesMixin:
+class TokenizerFilesMixin(PushToHubMixin):
     """`from_pretrained` and `save_pretrained` of the tokenizers (part of `PreTrainedTokenizerBase`)."""
 
     @classmethod
@@ -145,7 +145,7 @@ class TokenizerFilesMixin:
                 os.replace(path, target)
                 written.append(target)
         if push_to_hub:
-            self._push_to_hub(save_directory, **kwargs)
+            upload_folder(save_directory, **{"commit_message": "Upload tokenizer", **pop_upload_kwargs(kwargs)})
         return tuple(written)
 
     def _config_to_save(self) -> dict:
@@ -220,16 +220,6 @@ class TokenizerFilesMixin:
                 shutil.copyfile(self.vocab_file, target)
             return (target,)
         return tuple(self._tokenizer.model.save(save_directory, name=filename_prefix))
-
-    def _push_to_hub(self, save_directory: str, repo_id: str | None = None, commit_message: str | None = None,
-                     private: bool | None = None, token=None, **_ignored) -> None:
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-        repo_id = repo_id or os.path.basename(os.path.normpath(save_directory))
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        api.upload_folder(repo_id=repo_id, folder_path=save_directory,
-                          commit_message=commit_message or "Upload tokenizer")
 
 
 def _warn_if_other_class(saved_class: str | None, cls: type) -> None:

@@ -10,7 +10,7 @@ from safetensors import safe_open
 
 import henkan
 from henkan import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification, BertModel
-from conftest import MODELS
+from conftest import FIXTURES, MODELS
 
 BERT = os.path.join(MODELS, "bert-model")
 IDS = torch.tensor([[5, 6, 7, 8, 9]])
@@ -234,3 +234,58 @@ def test_corrupt_json_files_name_the_file(tmp_path, name):
     load = henkan.AutoTokenizer.from_pretrained if name.startswith("tokenizer") else AutoModel.from_pretrained
     with pytest.raises(OSError, match=f"{name} is not a valid JSON file"):
         load(folder)
+
+
+class _FakeHub:
+    """Stands in for huggingface_hub.HfApi: records the calls and keeps a copy of each uploaded folder."""
+
+    calls: list = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, private=None, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, private))
+        return type("RepoUrl", (), {"repo_id": repo_id if "/" in repo_id else f"me/{repo_id}"})()
+
+    def create_branch(self, repo_id, branch, exist_ok=False):
+        self.calls.append(("create_branch", repo_id, branch))
+
+    def upload_folder(self, repo_id, folder_path, commit_message, commit_description=None, revision=None,
+                      create_pr=False):
+        files = sorted(os.listdir(folder_path))
+        target = os.path.join(self.store, repo_id.replace("/", "--"))
+        shutil.copytree(folder_path, target, dirs_exist_ok=True)
+        self.calls.append(("upload_folder", repo_id, commit_message, revision, files))
+        return f"commit of {repo_id}"
+
+
+def test_push_to_hub_uploads_what_save_pretrained_writes(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    _FakeHub.calls, _FakeHub.store = [], str(tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub, "HfApi", _FakeHub)
+    folder = os.path.join(MODELS, "bert-model")
+    model = AutoModel.from_pretrained(folder)
+    tokenizer = henkan.AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "wordpiece"))
+
+    assert model.push_to_hub("me/tiny-bert", private=True, token="t") == "commit of me/tiny-bert"
+    assert _FakeHub.calls[0] == ("create_repo", "me/tiny-bert", True)
+    assert _FakeHub.calls[1][:4] == ("upload_folder", "me/tiny-bert", "Upload BertModel", None)
+    uploaded = AutoModel.from_pretrained(tmp_path / "hub" / "me--tiny-bert")
+    torch.testing.assert_close(uploaded.state_dict(), model.state_dict())
+
+    tokenizer.push_to_hub("me/tiny-bert", revision="v2", commit_message="tokenizer")
+    assert ("create_branch", "me/tiny-bert", "v2") in _FakeHub.calls
+    assert henkan.AutoTokenizer.from_pretrained(tmp_path / "hub" / "me--tiny-bert")("hello")["input_ids"] == \
+        tokenizer("hello")["input_ids"]
+
+    model.config.save_pretrained(tmp_path / "local-config", push_to_hub=True)  # the repository: the folder's name
+    assert _FakeHub.calls[-1][:3] == ("upload_folder", "me/local-config", "Upload config")
+    with pytest.raises(TypeError, match="unexpected"):
+        model.push_to_hub("me/x", no_such_option=1)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="Offline mode"):
+        model.config.push_to_hub("me/x")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 from ..config import FORMAT_VERSION
-from ..hub import pop_hub_kwargs, resolve_file
+from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from ..logging import get_logger, get_verbosity, WARNING
 from ..utils import atomic_write_text, read_json
 
@@ -108,7 +108,7 @@ def _default_dict() -> dict:
     return copy.deepcopy(cached)
 
 
-class GenerationConfig:
+class GenerationConfig(PushToHubMixin):
     """Settings of `generate()`: length, strategy, logits processing, special tokens, outputs.
 
     Keyword arguments set the settings; unknown keywords become attributes too (they are saved and loaded back).
@@ -277,8 +277,6 @@ class GenerationConfig:
             self.validate(strict=True)
         except ValueError as e:
             raise ValueError(f"{e}\n\nFix these issues to save the configuration.") from None
-        if push_to_hub:
-            raise NotImplementedError("push_to_hub is not supported; upload the folder with `hf upload`.")
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise AssertionError(f"Provided path ({save_directory}) should be a directory, not a file")
@@ -286,6 +284,8 @@ class GenerationConfig:
         path = os.path.join(save_directory, config_file_name or GENERATION_CONFIG_NAME)
         self.to_json_file(path, use_diff=True)
         logger.info("Configuration saved in %s", path)
+        if push_to_hub:
+            upload_folder(save_directory, **{"commit_message": "Upload generation config", **pop_upload_kwargs(kwargs)})
 
     # loading -----------------------------------------------------------------------------------------------------
     @classmethod
