@@ -32,6 +32,9 @@ class Step:
     cache_position: torch.Tensor
     past_length: int | None  # None when it is not known without reading a static cache
     output_attentions: bool = False
+    output_hidden_states: bool = False
+    use_cache: bool = False
+    return_dict: bool = True
     masks: Any = None
     rotary: Any = None
     extra: Any = None
@@ -49,13 +52,18 @@ def prepare_cache(past_key_values, use_cache: bool) -> Cache | None:
                     f"layer, not {type(past_key_values).__name__}.")
 
 
-def start(model, input_ids, inputs_embeds, past_key_values, use_cache, cache_position, output_attentions,
-          max_positions: int | None = None, position_ids=None) -> tuple[Step, int, int]:
-    """Check the inputs and set up the cache and cache positions. Returns (step, batch, new tokens).
+def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwargs: dict, *, use_cache,
+          output_attentions, output_hidden_states, return_dict, max_positions: int | None = None,
+          position_ids=None) -> tuple[Step, int, int]:
+    """Check the inputs (unknown keyword arguments included), settle the per-call flags (the config's by default),
+    and set up the cache and cache positions. Returns (step, batch, new tokens).
 
     `max_positions` is the family's hard limit on positions (a learned position table), checked when positions are
     known without reading tensors."""
+    reject_unknown(model, kwargs)
     config = model.config
+    output_attentions, output_hidden_states, use_cache, return_dict = flags(
+        config, output_attentions, output_hidden_states, use_cache, return_dict)
     if model.gradient_checkpointing and model.training and use_cache:
         logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
         use_cache = False
@@ -76,7 +84,8 @@ def start(model, input_ids, inputs_embeds, past_key_values, use_cache, cache_pos
         raise ValueError(f"The sequence reaches {past + length} tokens (cache included) but this model has "
                          f"positions for {max_positions} only (max_position_embeddings). Truncate the input "
                          f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
-    step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions)
+    step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict)
     return step, batch, length
 
 
@@ -87,9 +96,10 @@ def kv_length(step: Step, length: int) -> int:
     return step.cache.get_mask_sizes(step.cache_position)[0]
 
 
-def run_layers(model, layers, hidden, step: Step, output_hidden_states: bool):
+def run_layers(model, layers, hidden, step: Step):
     """Run `layers` (each `layer(hidden, step) -> (hidden, attention weights)`), collecting what was asked for;
     activations are checkpointed when gradient checkpointing is on and the model trains."""
+    output_hidden_states = step.output_hidden_states
     all_hidden = () if output_hidden_states else None
     all_attn = () if step.output_attentions else None
     use_checkpoint = model.gradient_checkpointing and model.training
@@ -106,13 +116,13 @@ def run_layers(model, layers, hidden, step: Step, output_hidden_states: bool):
     return hidden, all_hidden, all_attn
 
 
-def finish(step: Step, x, hidden_states, attentions, output_class, use_cache: bool, return_dict: bool):
+def finish(step: Step, x, hidden_states, attentions, output_class):
     """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output."""
     if hidden_states is not None:
         hidden_states += (x,)
-    out = output_class(last_hidden_state=x, past_key_values=step.cache if use_cache else None,
+    out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
                        hidden_states=hidden_states, attentions=attentions)
-    return out if return_dict else out.to_tuple()
+    return out if step.return_dict else out.to_tuple()
 
 
 def reject_unknown(model, kwargs: dict) -> None:

@@ -140,11 +140,9 @@ class BloomModel(BloomPreTrainedModel):
                 use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 cache_position=None, position_ids=None, **kwargs):
         config = self.config
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
-            config, output_attentions, output_hidden_states, use_cache, return_dict)
-        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
-                                           cache_position, output_attentions)
+        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
+                                           use_cache=use_cache, output_attentions=output_attentions,
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict)
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         x = self.word_embeddings_layernorm(inputs_embeds)
@@ -160,9 +158,8 @@ class BloomModel(BloomPreTrainedModel):
         if alibi.shape[-1] < kv_length:  # a static cache's unwritten tail, masked anyway
             alibi = F.pad(alibi, (0, kv_length - alibi.shape[-1]))
         step.extra = (alibi[..., :kv_length] + mask, per_layer_head_mask(head_mask, config.n_layer, x.dtype))
-        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache,
-                             return_dict)
+        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions)
 
 
 _BLOOM_INPUTS = ("input_ids", "past_key_values", "attention_mask", "head_mask", "inputs_embeds", "use_cache",

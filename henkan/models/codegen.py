@@ -12,7 +12,8 @@ from .. import causal
 from ..causal import CausalLM
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, Linear, RotaryEmbedding, activation, apply_rotary, causal_attention, per_layer_head_mask
+from ..layers import (CausalMasks, Linear, RotaryEmbedding, activation, apply_rotary, causal_attention,
+                      per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -118,11 +119,10 @@ class CodeGenModel(CodeGenPreTrainedModel):
                 position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None, cache_position=None, **kwargs):
         config = self.config
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
-            config, output_attentions, output_hidden_states, use_cache, return_dict)
-        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
-                                           cache_position, output_attentions, config.n_positions, position_ids)
+        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
+                                           use_cache=use_cache, output_attentions=output_attentions,
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict,
+                                           max_positions=config.n_positions, position_ids=position_ids)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:
@@ -136,9 +136,8 @@ class CodeGenModel(CodeGenPreTrainedModel):
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
                                  torch.float32, step.past_length)
         step.extra = per_layer_head_mask(head_mask, config.n_layer, torch.float32)
-        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache,
-                             return_dict)
+        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast)
 
 
 class CodeGenForCausalLM(GenerationMixin, CausalLM, CodeGenPreTrainedModel):

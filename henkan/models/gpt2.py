@@ -125,11 +125,10 @@ class GPT2Model(GPT2PreTrainedModel):
                 token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         config = self.config
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
-            config, output_attentions, output_hidden_states, use_cache, return_dict)
-        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
-                                           cache_position, output_attentions, config.n_positions, position_ids)
+        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
+                                           use_cache=use_cache, output_attentions=output_attentions,
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict,
+                                           max_positions=config.n_positions, position_ids=position_ids)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:
@@ -142,9 +141,8 @@ class GPT2Model(GPT2PreTrainedModel):
                                  x.dtype, step.past_length, stacked=True)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
-        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step, output_hidden_states)
-        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions, use_cache,
-                             return_dict)
+        x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
+        return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions)
 
 
 _GPT2_INPUTS = ("input_ids", "past_key_values", "cache_position", "attention_mask", "token_type_ids", "position_ids",

@@ -185,11 +185,9 @@ class LlamaModel(LlamaPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
                 inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, cache_position=None, **kwargs):
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
-            self.config, output_attentions, output_hidden_states, use_cache, return_dict)
-        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, use_cache,
-                                           cache_position, output_attentions)
+        step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
+                                           use_cache=use_cache, output_attentions=output_attentions,
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         if position_ids is None:
@@ -198,10 +196,8 @@ class LlamaModel(LlamaPreTrainedModel):
         step.rotary = cos[:, None], sin[:, None]
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
                                  inputs_embeds.dtype, step.past_length)
-        x, hidden_states, attentions = causal.run_layers(self, self.layers, inputs_embeds, step,
-                                                         output_hidden_states)
-        return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast, use_cache,
-                             return_dict)
+        x, hidden_states, attentions = causal.run_layers(self, self.layers, inputs_embeds, step)
+        return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast)
 
 
 class LlamaForCausalLM(GenerationMixin, CausalLM, LlamaPreTrainedModel):
