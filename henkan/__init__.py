@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "FeatureExtractionPipeline": "henkan.pipelines",
     "TextClassificationPipeline": "henkan.pipelines",
     "TextGenerationPipeline": "henkan.pipelines",
+    "FillMaskPipeline": "henkan.pipelines",
+    "TokenClassificationPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .base import Pipeline
 from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
 from .text_generation import Chat, TextGenerationPipeline
+from .token_tasks import FillMaskPipeline, TokenClassificationPipeline
 
 # task -> (pipeline class, Auto class name, the reference's default checkpoint)
 TASKS = {
@@ -16,8 +17,11 @@ TASKS = {
     "text-classification": (TextClassificationPipeline, "AutoModelForSequenceClassification",
                             "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
     "text-generation": (TextGenerationPipeline, "AutoModelForCausalLM", "openai-community/gpt2"),
+    "fill-mask": (FillMaskPipeline, "AutoModelForMaskedLM", "distilbert/distilroberta-base"),
+    "token-classification": (TokenClassificationPipeline, "AutoModelForTokenClassification",
+                             "dbmdz/bert-large-cased-finetuned-conll03-english"),
 }
-ALIASES = {"sentiment-analysis": "text-classification"}
+ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
 def pipeline(task: str, model=None, config=None, tokenizer=None, framework=None, revision=None, use_fast=True,
@@ -53,4 +57,4 @@ def pipeline(task: str, model=None, config=None, tokenizer=None, framework=None,
 
 
 __all__ = ["pipeline", "Pipeline", "FeatureExtractionPipeline", "TextClassificationPipeline", "TextGenerationPipeline",
-           "Chat", "TASKS"]
+           "FillMaskPipeline", "TokenClassificationPipeline", "Chat", "TASKS"]
