@@ -77,7 +77,7 @@ class Pipeline:
         return {k: v[row] for k, v in outputs.items()}
 
     def _collate(self, encoded: list[dict]) -> dict:
-        batch = self.tokenizer.pad(encoded, return_tensors="pt") if len(encoded) > 1 else \
+        batch = self.tokenizer.pad(encoded, return_tensors="pt", verbose=False) if len(encoded) > 1 else \
             {k: torch.as_tensor(v)[None] for k, v in encoded[0].items()}
         return {k: v.to(self.device) for k, v in batch.items()}
 
