@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -40,18 +41,15 @@ def activation(name):
 _FAST_DTYPES = (torch.float32, torch.bfloat16)
 # Below this many weights (256 x 256), oneDNN's fixed cost per call (~15 us) outweighs its faster streaming.
 _ONEDNN_MIN_WEIGHT = 1 << 16
-_onednn_matmul = None
 
 
+@functools.cache
 def _onednn():
-    """oneDNN's matmul op of this PyTorch build, or False where the build has none."""
-    global _onednn_matmul
-    if _onednn_matmul is None:
-        try:
-            _onednn_matmul = torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else False
-        except (AttributeError, RuntimeError):
-            _onednn_matmul = False
-    return _onednn_matmul
+    """oneDNN's matmul op of this PyTorch build, or None where the build has none."""
+    try:
+        return torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def linear(x, weight, bias=None):
@@ -64,8 +62,9 @@ def linear(x, weight, bias=None):
     if (x.device.type == "cpu" and x.dtype is weight.dtype and x.dtype in _FAST_DTYPES
             and weight.dim() == 2 and weight.numel() >= _ONEDNN_MIN_WEIGHT
             and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
-            and (bias is None or bias.dtype is x.dtype) and not torch.compiler.is_compiling() and _onednn()):
-        return _onednn()(x, weight, bias, "none", [], "")
+            and (bias is None or bias.dtype is x.dtype) and not torch.compiler.is_compiling()
+            and (matmul := _onednn()) is not None):
+        return matmul(x, weight, bias, "none", [], "")
     return F.linear(x, weight, bias)
 
 
