@@ -155,7 +155,8 @@ def upload_folder(folder, repo_id: str | None = None, commit_message: str | None
 
 class PushToHubMixin:
     """`push_to_hub(repo_id, ...)` for anything with a `save_pretrained(folder)`: saved to a temporary folder and
-    uploaded in one commit."""
+    uploaded in one commit. `use_temp_dir` and `tags` are accepted for compatibility: the folder is always a
+    temporary one, and no model card is written."""
 
     def push_to_hub(self, repo_id: str, use_temp_dir: bool | None = None, commit_message: str | None = None,
                     private: bool | None = None, token=None, max_shard_size="5GB", create_pr: bool = False,
