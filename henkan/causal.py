@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache
 from .heads import classification_loss
-from .layers import Linear, check_inputs
+from .layers import check_inputs, linear_layer
 from .logging import get_logger
 from .outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
 
@@ -178,7 +178,7 @@ class CausalLM:
         super().__init__(config)
         setattr(self, self.base_model_prefix, self.base_model_class(config))
         self.vocab_size = config.vocab_size
-        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
         self.post_init()
 
     def get_output_embeddings(self):
@@ -231,7 +231,7 @@ class LastTokenClassification:
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
-        self.score = Linear(config.hidden_size, config.num_labels, bias=False)
+        self.score = linear_layer(config.hidden_size, config.num_labels, bias=False)
         self.post_init()
 
     def classify(self, arguments: dict):

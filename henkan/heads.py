@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Linear
+from .layers import linear_layer
 from .outputs import (MaskedLMOutput, MultipleChoiceModelOutput, QuestionAnsweringModelOutput,
                       SequenceClassifierOutput, TokenClassifierOutput)
 
@@ -88,7 +88,7 @@ class ForSequenceClassification(EncoderHead):
     def build_head(self, config):
         self.num_labels = config.num_labels
         self.dropout = nn.Dropout(self.classifier_dropout(config))
-        self.classifier = Linear(config.hidden_size, config.num_labels)
+        self.classifier = linear_layer(config.hidden_size, config.num_labels)
 
     def head(self, outputs):
         return self.classifier(self.dropout(outputs.pooler_output))
@@ -108,7 +108,7 @@ class ForTokenClassification(EncoderHead):
     def build_head(self, config):
         self.num_labels = config.num_labels
         self.dropout = nn.Dropout(self.classifier_dropout(config))
-        self.classifier = Linear(config.hidden_size, config.num_labels)
+        self.classifier = linear_layer(config.hidden_size, config.num_labels)
 
     def head(self, outputs):
         return self.classifier(self.dropout(outputs.last_hidden_state))
@@ -129,7 +129,7 @@ class ForQuestionAnswering(EncoderHead):
 
     def build_head(self, config):
         self.num_labels = config.num_labels
-        self.qa_outputs = Linear(config.hidden_size, config.num_labels)
+        self.qa_outputs = linear_layer(config.hidden_size, config.num_labels)
 
     def head(self, outputs):
         return self.qa_outputs(outputs.last_hidden_state)
@@ -178,7 +178,7 @@ class ForMultipleChoice(EncoderHead):
 
     def build_head(self, config):
         self.dropout = nn.Dropout(self.classifier_dropout(config))
-        self.classifier = Linear(config.hidden_size, 1)
+        self.classifier = linear_layer(config.hidden_size, 1)
 
     def head(self, outputs):
         return self.classifier(self.dropout(outputs.pooler_output))

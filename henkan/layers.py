@@ -68,11 +68,17 @@ def linear(x, weight, bias=None):
     return F.linear(x, weight, bias)
 
 
-class Linear(nn.Linear):
-    """nn.Linear (same parameters, same checkpoint names) whose inference runs through `linear`."""
+def _linear_forward(layer: nn.Linear, x):
+    return linear(x, layer.weight, layer.bias)
 
-    def forward(self, x):
-        return linear(x, self.weight, self.bias)
+
+def linear_layer(in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> nn.Linear:
+    """An nn.Linear whose inference runs through `linear`. Its class is nn.Linear itself, not a subclass, so that
+    what goes by the exact class (dynamic quantization, torch.fx's leaf modules) treats it as one; only its
+    instance's `forward` differs (a partial, which pickles and deep-copies with the layer)."""
+    layer = nn.Linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
+    layer.forward = functools.partial(_linear_forward, layer)
+    return layer
 
 
 def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
@@ -273,9 +279,9 @@ class GatedMLP(nn.Module):
 
     def __init__(self, hidden_size: int, intermediate_size: int, act="silu", bias: bool = False):
         super().__init__()
-        self.gate_proj = Linear(hidden_size, intermediate_size, bias=bias)
-        self.up_proj = Linear(hidden_size, intermediate_size, bias=bias)
-        self.down_proj = Linear(intermediate_size, hidden_size, bias=bias)
+        self.gate_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
+        self.up_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
+        self.down_proj = linear_layer(intermediate_size, hidden_size, bias=bias)
         self.act_fn = activation(act)
 
     def forward(self, x):

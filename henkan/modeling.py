@@ -19,6 +19,7 @@ from torch import nn
 
 from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
+from .layers import linear_layer
 from .logging import get_logger
 from .utils import atomic_path, atomic_write_text, read_json
 
@@ -260,8 +261,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return new
 
     def _resized_linear(self, old: nn.Linear, n: int, mean_resizing: bool) -> nn.Linear:
-        new = type(old)(old.in_features, n, bias=old.bias is not None, device=old.weight.device,
-                        dtype=old.weight.dtype)
+        new = linear_layer(old.in_features, n, bias=old.bias is not None, device=old.weight.device,
+                           dtype=old.weight.dtype)
         with torch.no_grad():
             new.weight.copy_(self._resized_rows(old.weight.data, n, mean_resizing))
             if old.bias is not None:

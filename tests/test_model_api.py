@@ -138,11 +138,11 @@ def test_too_long_input_is_a_clear_error(folder):
 
 
 def test_linear_matches_f_linear_with_and_without_gradients():
-    from henkan.layers import Linear, linear
+    from henkan.layers import linear, linear_layer
 
     torch.manual_seed(0)
-    layer = Linear(512, 1024)  # large enough for oneDNN's matmul when no gradient is wanted
-    assert isinstance(layer, torch.nn.Linear)
+    layer = linear_layer(512, 1024)  # large enough for oneDNN's matmul when no gradient is wanted
+    assert type(layer) is torch.nn.Linear
     for x in (torch.randn(512), torch.randn(3, 512), torch.randn(2, 5, 512), torch.randn(0, 512)):
         expected = torch.nn.functional.linear(x, layer.weight, layer.bias).detach()
         with torch.no_grad():
@@ -157,3 +157,22 @@ def test_linear_matches_f_linear_with_and_without_gradients():
     x = torch.randn(4, 512, requires_grad=True)
     layer(x).sum().backward()  # with gradients: PyTorch's own matmul and its backward
     torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(4, -1))
+
+
+def test_models_keep_plain_linear_layers_for_quantization_and_copies(tmp_path):
+    import copy
+    import warnings
+
+    model = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(MODELS, "..", "decoders", "llama")).eval()
+    x = torch.tensor([[1, 5, 7]])
+    with torch.no_grad():
+        expected = model(x).logits
+        assert torch.equal(copy.deepcopy(model)(x).logits, expected)
+        torch.save(model, tmp_path / "whole.pt")
+        assert torch.equal(torch.load(tmp_path / "whole.pt", weights_only=False)(x).logits, expected)
+        assert torch.fx.Tracer().is_leaf_module(model.model.layers[0].self_attn.q_proj, "q_proj")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization says it is deprecated
+            quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        assert type(quantized.model.layers[0].self_attn.q_proj).__module__.startswith("torch.ao.nn.quantized")
+        assert quantized(x).logits.shape == expected.shape  # int8 weights: close only on real, smooth models

@@ -9,7 +9,8 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, Linear, activation, attend, check_inputs, encoder_mask, per_layer_head_mask, run_layers
+from ..layers import (Holder, activation, attend, check_inputs, encoder_mask, linear_layer, per_layer_head_mask,
+                      run_layers)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPooling
 from .bert import BertEmbeddings
@@ -45,10 +46,10 @@ class AlbertLayer(nn.Module):
         super().__init__()
         h, eps = config.hidden_size, config.layer_norm_eps
         self.full_layer_layer_norm = nn.LayerNorm(h, eps=eps)
-        self.attention = Holder(query=Linear(h, h), key=Linear(h, h), value=Linear(h, h),
-                                dense=Linear(h, h), LayerNorm=nn.LayerNorm(h, eps=eps))
-        self.ffn = Linear(h, config.intermediate_size)
-        self.ffn_output = Linear(config.intermediate_size, h)
+        self.attention = Holder(query=linear_layer(h, h), key=linear_layer(h, h), value=linear_layer(h, h),
+                                dense=linear_layer(h, h), LayerNorm=nn.LayerNorm(h, eps=eps))
+        self.ffn = linear_layer(h, config.intermediate_size)
+        self.ffn_output = linear_layer(config.intermediate_size, h)
         self.act = activation(config.hidden_act)
         self.heads = config.num_attention_heads
         self.dropout, self.attention_dropout = config.hidden_dropout_prob, config.attention_probs_dropout_prob
@@ -81,9 +82,9 @@ class AlbertModel(AlbertPreTrainedModel):
         super().__init__(config)
         self.embeddings = AlbertEmbeddings(config)
         self.encoder = Holder(
-            embedding_hidden_mapping_in=Linear(config.embedding_size, config.hidden_size),
+            embedding_hidden_mapping_in=linear_layer(config.embedding_size, config.hidden_size),
             albert_layer_groups=nn.ModuleList(AlbertLayerGroup(config) for _ in range(config.num_hidden_groups)))
-        self.pooler = Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
+        self.pooler = linear_layer(config.hidden_size, config.hidden_size) if add_pooling_layer else None
         self.post_init()
 
     def _schedule(self, head_mask, dtype) -> tuple[list, list]:
@@ -129,8 +130,8 @@ class AlbertMLMHead(nn.Module):
         e = config.embedding_size
         self.LayerNorm = nn.LayerNorm(e, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.dense = Linear(config.hidden_size, e)
-        self.decoder = Linear(e, config.vocab_size)
+        self.dense = linear_layer(config.hidden_size, e)
+        self.decoder = linear_layer(e, config.vocab_size)
         self.decoder.bias = self.bias
         self.act = activation(config.hidden_act)
 

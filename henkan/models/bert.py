@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, Linear, activation, attend, check_inputs, encoder_mask, run_layers
+from ..layers import Holder, activation, attend, check_inputs, encoder_mask, linear_layer, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
@@ -68,10 +68,10 @@ class BertLayer(nn.Module):
         super().__init__()
         h, eps = config.hidden_size, config.layer_norm_eps
         self.attention = Holder(
-            self=Holder(query=Linear(h, h), key=Linear(h, h), value=Linear(h, h)),
-            output=Holder(dense=Linear(h, h), LayerNorm=nn.LayerNorm(h, eps=eps)))
-        self.intermediate = Holder(dense=Linear(h, config.intermediate_size))
-        self.output = Holder(dense=Linear(config.intermediate_size, h), LayerNorm=nn.LayerNorm(h, eps=eps))
+            self=Holder(query=linear_layer(h, h), key=linear_layer(h, h), value=linear_layer(h, h)),
+            output=Holder(dense=linear_layer(h, h), LayerNorm=nn.LayerNorm(h, eps=eps)))
+        self.intermediate = Holder(dense=linear_layer(h, config.intermediate_size))
+        self.output = Holder(dense=linear_layer(config.intermediate_size, h), LayerNorm=nn.LayerNorm(h, eps=eps))
         self.act = activation(config.hidden_act)
         self.heads = config.num_attention_heads
         self.dropout, self.attention_dropout = config.hidden_dropout_prob, config.attention_probs_dropout_prob
@@ -89,7 +89,7 @@ class BertLayer(nn.Module):
 class BertPooler(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = linear_layer(config.hidden_size, config.hidden_size)
 
     def forward(self, hidden):
         return torch.tanh(self.dense(hidden[:, 0]))
@@ -129,9 +129,9 @@ class BertLMHead(nn.Module):
     def __init__(self, config):
         super().__init__()
         h = config.hidden_size
-        self.transform = Holder(dense=Linear(h, h), LayerNorm=nn.LayerNorm(h, eps=config.layer_norm_eps))
+        self.transform = Holder(dense=linear_layer(h, h), LayerNorm=nn.LayerNorm(h, eps=config.layer_norm_eps))
         self.act = activation(config.hidden_act)
-        self.decoder = Linear(h, config.vocab_size, bias=False)
+        self.decoder = linear_layer(h, config.vocab_size, bias=False)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.bias = self.bias
 

@@ -14,7 +14,7 @@ from .. import causal
 from ..causal import CausalLM, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, Linear, causal_attention, per_layer_head_mask
+from ..layers import CausalMasks, causal_attention, linear_layer, per_layer_head_mask
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions
 
@@ -70,8 +70,8 @@ class BloomAttention(nn.Module):
             raise ValueError(f"`hidden_size` must be divisible by num_heads (got `hidden_size`: {hidden} and "
                              f"`num_heads`: {self.num_heads}).")
         self.scaling = 1.0 / math.sqrt(self.head_dim)
-        self.query_key_value = Linear(hidden, 3 * hidden, bias=True)
-        self.dense = Linear(hidden, hidden)
+        self.query_key_value = linear_layer(hidden, 3 * hidden, bias=True)
+        self.dense = linear_layer(hidden, hidden)
         self.attention_dropout, self.hidden_dropout = config.attention_dropout, config.hidden_dropout
 
     def forward(self, x, residual, step, head_mask=None):
@@ -90,8 +90,8 @@ class BloomMLP(nn.Module):
     def __init__(self, config):
         super().__init__()
         hidden = config.hidden_size
-        self.dense_h_to_4h = Linear(hidden, 4 * hidden)
-        self.dense_4h_to_h = Linear(4 * hidden, hidden)
+        self.dense_h_to_4h = linear_layer(hidden, 4 * hidden)
+        self.dense_4h_to_h = linear_layer(4 * hidden, hidden)
         self.hidden_dropout = config.hidden_dropout
 
     def forward(self, x, residual):

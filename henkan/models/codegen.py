@@ -12,7 +12,7 @@ from .. import causal
 from ..causal import CausalLM
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, Linear, RotaryEmbedding, activation, apply_rotary, causal_attention,
+from ..layers import (CausalMasks, RotaryEmbedding, activation, apply_rotary, causal_attention, linear_layer,
                       per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
@@ -42,8 +42,8 @@ class CodeGenAttention(nn.Module):
                              f"{_SHARDS} (got {hidden} and {self.num_heads}).")
         self.scaling = 1.0 / float(torch.tensor(self.head_dim, dtype=torch.float32, device="cpu").sqrt())
         self.rotary_dim = config.rotary_dim or self.head_dim
-        self.qkv_proj = Linear(hidden, 3 * hidden, bias=False)
-        self.out_proj = Linear(hidden, hidden, bias=False)
+        self.qkv_proj = linear_layer(hidden, 3 * hidden, bias=False)
+        self.out_proj = linear_layer(hidden, hidden, bias=False)
         self.attn_dropout, self.resid_dropout = config.attn_pdrop, config.resid_pdrop
 
     def forward(self, x, step, head_mask=None):
@@ -70,8 +70,8 @@ class CodeGenAttention(nn.Module):
 class CodeGenMLP(nn.Module):
     def __init__(self, inner: int, config):
         super().__init__()
-        self.fc_in = Linear(config.n_embd, inner)
-        self.fc_out = Linear(inner, config.n_embd)
+        self.fc_in = linear_layer(config.n_embd, inner)
+        self.fc_out = linear_layer(inner, config.n_embd)
         self.act = activation(config.activation_function)
         self.dropout = config.resid_pdrop
 

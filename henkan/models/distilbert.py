@@ -9,7 +9,7 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Holder, Linear, activation, attend, check_inputs, encoder_mask, run_layers
+from ..layers import Holder, activation, attend, check_inputs, encoder_mask, linear_layer, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutput
 
@@ -90,10 +90,10 @@ class DistilBertLayer(nn.Module):
         d = config.dim
         if d % config.n_heads:
             raise ValueError(f"n_heads ({config.n_heads}) must divide dim ({d}) evenly.")
-        self.attention = Holder(q_lin=Linear(d, d), k_lin=Linear(d, d), v_lin=Linear(d, d),
-                                out_lin=Linear(d, d))
+        self.attention = Holder(q_lin=linear_layer(d, d), k_lin=linear_layer(d, d), v_lin=linear_layer(d, d),
+                                out_lin=linear_layer(d, d))
         self.sa_layer_norm = nn.LayerNorm(d, eps=1e-12)
-        self.ffn = Holder(lin1=Linear(d, config.hidden_dim), lin2=Linear(config.hidden_dim, d))
+        self.ffn = Holder(lin1=linear_layer(d, config.hidden_dim), lin2=linear_layer(config.hidden_dim, d))
         self.output_layer_norm = nn.LayerNorm(d, eps=1e-12)
         self.act = activation(config.activation)
         self.heads, self.dropout, self.attention_dropout = config.n_heads, config.dropout, config.attention_dropout
@@ -148,7 +148,7 @@ class _FirstTokenHead(_DistilBertHead):
         return config.seq_classif_dropout
 
     def build_head(self, config):
-        self.pre_classifier = Linear(config.dim, config.dim)
+        self.pre_classifier = linear_layer(config.dim, config.dim)
         super().build_head(config)
 
     def head(self, outputs):
@@ -193,9 +193,9 @@ class DistilBertForMaskedLM(_DistilBertHead, ForMaskedLM, DistilBertPreTrainedMo
 
     def build_head(self, config):
         self.act = activation(config.activation)
-        self.vocab_transform = Linear(config.dim, config.dim)
+        self.vocab_transform = linear_layer(config.dim, config.dim)
         self.vocab_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
-        self.vocab_projector = Linear(config.dim, config.vocab_size)
+        self.vocab_projector = linear_layer(config.dim, config.vocab_size)
 
     def head(self, outputs):
         hidden = self.act(self.vocab_transform(outputs.last_hidden_state))

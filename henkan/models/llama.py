@@ -13,7 +13,8 @@ from .. import causal
 from ..causal import CausalLM, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, GatedMLP, Linear, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, rope_type
+from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
+                      rope_type)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -113,10 +114,10 @@ class LlamaAttention(nn.Module):
         self.dropout = config.attention_dropout
         heads, kv_heads, hidden = config.num_attention_heads, config.num_key_value_heads, config.hidden_size
         qkv_bias, o_bias = config._attention_biases()
-        self.q_proj = Linear(hidden, heads * self.head_dim, bias=qkv_bias)
-        self.k_proj = Linear(hidden, kv_heads * self.head_dim, bias=qkv_bias)
-        self.v_proj = Linear(hidden, kv_heads * self.head_dim, bias=qkv_bias)
-        self.o_proj = Linear(heads * self.head_dim, hidden, bias=o_bias)
+        self.q_proj = linear_layer(hidden, heads * self.head_dim, bias=qkv_bias)
+        self.k_proj = linear_layer(hidden, kv_heads * self.head_dim, bias=qkv_bias)
+        self.v_proj = linear_layer(hidden, kv_heads * self.head_dim, bias=qkv_bias)
+        self.o_proj = linear_layer(heads * self.head_dim, hidden, bias=o_bias)
 
     def forward(self, x, step):
         batch, length, _ = x.shape

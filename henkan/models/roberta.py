@@ -8,7 +8,7 @@ from torch import nn
 
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import Linear, activation
+from ..layers import activation, linear_layer
 from .bert import BertConfig, BertEmbeddings, BertModel, BertPreTrainedModel
 
 
@@ -58,8 +58,8 @@ class RobertaClassificationHead(nn.Module):
 
     def __init__(self, config, dropout: float):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
-        self.out_proj = Linear(config.hidden_size, config.num_labels)
+        self.dense = linear_layer(config.hidden_size, config.hidden_size)
+        self.out_proj = linear_layer(config.hidden_size, config.num_labels)
         self.dropout = dropout
 
     def forward(self, hidden):
@@ -71,9 +71,9 @@ class RobertaClassificationHead(nn.Module):
 class RobertaLMHead(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = linear_layer(config.hidden_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = Linear(config.hidden_size, config.vocab_size)
+        self.decoder = linear_layer(config.hidden_size, config.vocab_size)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.decoder.bias = self.bias
         self.act = activation("gelu")
