@@ -199,14 +199,14 @@ class TextGenerationPipeline(Pipeline):
             skip_special_tokens = True
         decode = {"skip_special_tokens": skip_special_tokens,
                   "clean_up_tokenization_spaces": clean_up_tokenization_spaces}
+        sequences = outputs["generated_sequence"].tolist()
+        if return_type == TENSORS:
+            return [{"generated_token_ids": sequence} for sequence in sequences]
+        # the new text: each decoded sequence past the decoded prompt (decoding need not split at token edges)
+        prompt_length = len(self.tokenizer.decode(outputs["input_ids"], **decode))
         records = []
-        for sequence in outputs["generated_sequence"].tolist():
-            if return_type == TENSORS:
-                records.append({"generated_token_ids": sequence})
-                continue
-            # the new text: the decoded sequence past the decoded prompt (decoding need not split at token edges)
-            text = self.tokenizer.decode(sequence, **decode)[len(self.tokenizer.decode(outputs["input_ids"],
-                                                                                       **decode)):]
+        for sequence in sequences:
+            text = self.tokenizer.decode(sequence, **decode)[prompt_length:]
             if return_type == FULL_TEXT:
                 text = self._with_prompt(prompt, text, continue_final_message)
             records.append({"generated_text": text})
