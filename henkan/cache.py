@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["Cache", "DynamicCache", "StaticCache"]
+__all__ = ["Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache"]
 
 _GRANULE = 256  # first allocations are rounded up to this many positions
 
@@ -266,3 +266,103 @@ class StaticCache(Cache):
     def __iter__(self):
         for layer in self.layers:
             yield layer.k, layer.v
+
+
+class EncoderDecoderCache(Cache):
+    """The cache of an encoder-decoder's decoder: a self-attention cache that grows with the generated tokens, and a
+    cross-attention cache holding each layer's keys and values of the encoder output, computed once (at the first
+    decoder step) and reused by every later step.
+
+    `EncoderDecoderCache(self_attention_cache, cross_attention_cache)` wraps two caches;
+    `EncoderDecoderCache(pairs)` starts from (keys, values[, cross keys, cross values]) per layer. `is_updated[i]` says
+    whether layer i's cross-attention states are in the cache.
+    """
+
+    def __init__(self, *caches):  # (no Cache.__init__: the layers are the self-attention cache's)
+        if len(caches) == 2 and all(isinstance(c, Cache) for c in caches):
+            self.self_attention_cache, self.cross_attention_cache = caches
+        elif len(caches) <= 1:
+            self.self_attention_cache, self.cross_attention_cache = DynamicCache(), DynamicCache()
+            for layer_idx, states in enumerate(caches[0] if caches else ()):
+                self.self_attention_cache.update(states[0], states[1], layer_idx)
+                if len(states) > 2:
+                    self.store_cross(layer_idx, states[2], states[3])
+        else:
+            raise TypeError(f"EncoderDecoderCache takes a self-attention Cache and a cross-attention Cache (or one "
+                            f"iterable of per-layer states), not {', '.join(type(c).__name__ for c in caches)}.")
+        self.is_updated = {i: layer.k is not None for i, layer in enumerate(self.cross_attention_cache.layers)}
+
+    @property
+    def layers(self) -> list[_Layer]:
+        return self.self_attention_cache.layers
+
+    def store_cross(self, layer_idx: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Keep a layer's cross-attention keys and values as they are (they never grow: no buffer, no copy)."""
+        layer = self.cross_attention_cache._layer(layer_idx)
+        layer.k, layer.v, layer.length = keys, values, keys.shape[-2]
+        self.is_updated[layer_idx] = True
+
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        return self.self_attention_cache.update(key_states, value_states, layer_idx, cache_kwargs)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.self_attention_cache.get_seq_length(layer_idx)
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return self.self_attention_cache.get_max_cache_shape(layer_idx)
+
+    def get_mask_sizes(self, cache_position: torch.Tensor, layer_idx: int = 0) -> tuple[int, int]:
+        return self.self_attention_cache.get_mask_sizes(cache_position, layer_idx)
+
+    @property
+    def is_compileable(self) -> bool:
+        return self.self_attention_cache.is_compileable
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self.self_attention_cache.reorder_cache(beam_idx)
+        self.cross_attention_cache.reorder_cache(beam_idx)
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self.self_attention_cache.batch_repeat_interleave(repeats)
+        self.cross_attention_cache.batch_repeat_interleave(repeats)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self.self_attention_cache.batch_select_indices(indices)
+        self.cross_attention_cache.batch_select_indices(indices)
+
+    def crop(self, max_length: int) -> None:
+        self.self_attention_cache.crop(max_length)
+
+    def reset(self) -> None:
+        self.self_attention_cache.reset()
+        self.cross_attention_cache.reset()
+        self.is_updated = {i: False for i in self.is_updated}
+
+    def to_legacy_cache(self) -> tuple:
+        own = self.self_attention_cache.to_legacy_cache()
+        if not len(self.cross_attention_cache):
+            return own
+        return tuple(mine + cross for mine, cross in zip(own, self.cross_attention_cache.to_legacy_cache()))
+
+    @classmethod
+    def from_legacy_cache(cls, past_key_values) -> "EncoderDecoderCache":
+        """A cache holding a tuple of (keys, values, cross keys, cross values) per layer."""
+        return cls(past_key_values or ())
+
+    def __getitem__(self, layer_idx: int):
+        if not -len(self) <= layer_idx < len(self):
+            raise KeyError(f"Cache only has {len(self)} layers, attempted to access layer with index {layer_idx}")
+        cross = self.cross_attention_cache
+        extra = cross[layer_idx] if layer_idx < len(cross) or -len(cross) <= layer_idx < 0 else ()
+        return tuple(self.self_attention_cache[layer_idx]) + tuple(extra)
+
+    def __iter__(self):
+        for layer_idx in range(len(self)):
+            yield self[layer_idx]
+
+    def __len__(self) -> int:
+        return len(self.self_attention_cache)
+
+    def __repr__(self) -> str:
+        return (f"EncoderDecoderCache(self_attention_cache={self.self_attention_cache!r}, "
+                f"cross_attention_cache={self.cross_attention_cache!r})")

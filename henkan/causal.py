@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .cache import Cache, DynamicCache
+from .cache import Cache, DynamicCache, EncoderDecoderCache
 from .heads import classification_loss
 from .layers import check_inputs, linear_layer
 from .logging import get_logger
@@ -38,28 +38,37 @@ class Step:
     masks: Any = None
     rotary: Any = None
     extra: Any = None
+    cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
 
 
-def prepare_cache(past_key_values, use_cache: bool) -> Cache | None:
-    """The cache to use: the one given, a legacy tuple of (keys, values) per layer converted, or a new one."""
+def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
+    """The cache to use: the one given, a legacy tuple of (keys, values) per layer converted, or a new one. With
+    `cross` (a decoder attending to an encoder) it is an EncoderDecoderCache, whose cross-attention part is filled
+    at the first step."""
     if past_key_values is None:
-        return DynamicCache() if use_cache else None
+        if not use_cache:
+            return None
+        return EncoderDecoderCache(DynamicCache(), DynamicCache()) if cross else DynamicCache()
     if isinstance(past_key_values, Cache):
+        if cross and not isinstance(past_key_values, EncoderDecoderCache):
+            return EncoderDecoderCache(past_key_values, DynamicCache())
         return past_key_values
     if isinstance(past_key_values, (tuple, list)):
-        return DynamicCache.from_legacy_cache(past_key_values)
+        legacy = EncoderDecoderCache if cross or any(len(layer) > 2 for layer in past_key_values) else DynamicCache
+        return legacy.from_legacy_cache(past_key_values)
     raise TypeError(f"past_key_values should be a Cache (e.g. DynamicCache()) or a tuple of (keys, values) per "
                     f"layer, not {type(past_key_values).__name__}.")
 
 
 def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwargs: dict, *, use_cache,
           output_attentions, output_hidden_states, return_dict, max_positions: int | None = None,
-          position_ids=None) -> tuple[Step, int, int]:
+          position_ids=None, encoder_hidden_states=None, encoder_attention_mask=None) -> tuple[Step, int, int]:
     """Check the inputs (unknown keyword arguments included), settle the per-call flags (the config's by default),
     and set up the cache and cache positions. Returns (step, batch, new tokens).
 
     `max_positions` is the family's hard limit on positions (a learned position table), checked when positions are
-    known without reading tensors."""
+    known without reading tensors. With `encoder_hidden_states` (a decoder with cross-attention) the step carries
+    them, with their padding mask, as `step.cross`."""
     reject_unknown(model, kwargs)
     config = model.config
     output_attentions, output_hidden_states, use_cache, return_dict = flags(
@@ -67,7 +76,7 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
     if model.gradient_checkpointing and model.training and use_cache:
         logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
         use_cache = False
-    cache = prepare_cache(past_key_values, use_cache)
+    cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
     past = None
     if cache is not None and (cache_position is None or isinstance(cache, DynamicCache)):
         past = cache.get_seq_length()
@@ -86,6 +95,10 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
                          f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
     step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict)
+    if encoder_hidden_states is not None:
+        from .seq2seq import Cross
+
+        step.cross = Cross(encoder_hidden_states, encoder_attention_mask, cache)
     return step, batch, length
 
 
@@ -96,23 +109,35 @@ def kv_length(step: Step, length: int) -> int:
     return step.cache.get_mask_sizes(step.cache_position)[0]
 
 
-def run_layers(model, layers, hidden, step: Step):
+def run_layers(model, layers, hidden, step: Step, layerdrop: float = 0.0):
     """Run `layers` (each `layer(hidden, step) -> (hidden, attention weights)`), collecting what was asked for;
-    activations are checkpointed when gradient checkpointing is on and the model trains."""
+    activations are checkpointed when gradient checkpointing is on and the model trains. While training, each layer
+    is skipped with probability `layerdrop`.
+
+    With cross-attention (`step.cross`), a layer's weights are the pair (self-attention, cross-attention); the
+    cross-attention ones are collected on `step.cross.attentions`."""
     output_hidden_states = step.output_hidden_states
     all_hidden = () if output_hidden_states else None
     all_attn = () if step.output_attentions else None
+    all_cross = () if step.output_attentions and step.cross is not None else None
     use_checkpoint = model.gradient_checkpointing and model.training
     for layer in layers:
         if output_hidden_states:
             all_hidden += (hidden,)
+        if layerdrop and model.training and torch.rand([]) < layerdrop:
+            continue
         if use_checkpoint:
             hidden, weights = checkpoint(layer, hidden, step,
                                          **getattr(model, "_checkpoint_kwargs", {"use_reentrant": False}))
         else:
             hidden, weights = layer(hidden, step)
+        if all_cross is not None:
+            weights, cross_weights = weights
+            all_cross += (cross_weights,)
         if step.output_attentions:
             all_attn += (weights,)
+    if all_cross is not None:
+        step.cross.attentions = all_cross
     return hidden, all_hidden, all_attn
 
 
@@ -120,8 +145,9 @@ def finish(step: Step, x, hidden_states, attentions, output_class):
     """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output."""
     if hidden_states is not None:
         hidden_states += (x,)
+    cross = {} if step.cross is None else {"cross_attentions": step.cross.attentions}
     out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
-                       hidden_states=hidden_states, attentions=attentions)
+                       hidden_states=hidden_states, attentions=attentions, **cross)
     return out if step.return_dict else out.to_tuple()
 
 
@@ -214,8 +240,9 @@ class CausalLM:
             loss = causal_lm_loss(logits, labels, num_items)
             if self.logits_in_float32:
                 loss = loss.to(outputs.last_hidden_state.dtype)
+        cross = {"cross_attentions": outputs.cross_attentions} if "cross_attentions" in outputs else {}
         result = self.output_class(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions, **cross)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
 

@@ -196,8 +196,9 @@ def per_layer_head_mask(head_mask, num_layers: int, dtype: torch.dtype) -> list:
 
 
 def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output_attentions=False,
-               output_hidden_states=False):
-    """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked.
+               output_hidden_states=False, layerdrop: float = 0.0):
+    """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked. While
+    training, each layer is skipped with probability `layerdrop` (its attentions are then None).
 
     `head_mask` is a user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
     packing = mask if isinstance(mask, Packing) else None
@@ -207,7 +208,9 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
     if packing is not None:
         hidden = packing.unpad(hidden)
     for layer, layer_head_mask in zip(layers, masks):
-        if getattr(owner, "gradient_checkpointing", False) and owner.training:
+        if layerdrop and owner.training and torch.rand([]) < layerdrop:
+            attn = None
+        elif getattr(owner, "gradient_checkpointing", False) and owner.training:
             hidden, attn = checkpoint(layer, hidden, mask, layer_head_mask, output_attentions,
                                       **getattr(owner, "_checkpoint_kwargs", {"use_reentrant": False}))
         else:
@@ -579,3 +582,47 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal,
                                              scale=scaling, **gqa)
     return out.transpose(1, 2).reshape(batch, q_len, heads * dim), (weights if need_weights else None)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with `q_proj`, `k_proj`, `v_proj` and `out_proj` projections (BART's layout, shared by
+    the families built like it): self-attention, cached when given a cache, or cross-attention over an encoder's
+    output (`cross`, a seq2seq.Cross, which computes each layer's keys and values once and caches them).
+
+    Scores are scaled by `scaling` (1/sqrt(head_dim) unless given); `mask` is additive, broadcastable to
+    [batch, heads, queries, keys]."""
+
+    def __init__(self, hidden_size: int, num_heads: int, *, bias: bool = True, key_bias: bool | None = None,
+                 layer_idx: int | None = None, dropout: float = 0.0, scaling: float | None = None):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"The hidden size ({hidden_size}) is not a multiple of the number of attention heads "
+                             f"({num_heads}).")
+        self.num_heads, self.head_dim = num_heads, hidden_size // num_heads
+        self.scaling = self.head_dim ** -0.5 if scaling is None else scaling
+        self.layer_idx, self.dropout = layer_idx, dropout
+        self.k_proj = linear_layer(hidden_size, hidden_size, bias=bias if key_bias is None else key_bias)
+        self.v_proj = linear_layer(hidden_size, hidden_size, bias=bias)
+        self.q_proj = linear_layer(hidden_size, hidden_size, bias=bias)
+        self.out_proj = linear_layer(hidden_size, hidden_size, bias=bias)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], -1, self.head_dim).transpose(1, 2)
+
+    def project_kv(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values [batch, heads, seq, head_dim] of `states`."""
+        return self._heads(self.k_proj(states)), self._heads(self.v_proj(states))
+
+    def forward(self, x, mask=None, *, cache=None, cache_position=None, cross=None, is_causal: bool = False,
+                need_weights: bool = False, head_mask=None):
+        q = self._heads(self.q_proj(x))
+        if cross is not None:
+            k, v = cross.kv(self.layer_idx, self.project_kv)
+        else:
+            k, v = self.project_kv(x)
+            if cache is not None:
+                k, v = cache.update(k, v, self.layer_idx, {"cache_position": cache_position})
+        out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
+                                        dropout=self.dropout if self.training else 0.0, need_weights=need_weights,
+                                        head_mask=head_mask, softmax_dtype=None)
+        return self.out_proj(out), weights

@@ -98,6 +98,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     _tied_weights_keys: list[str] = []
     _keys_to_ignore_on_load_unexpected: list[str] = []
     _keys_to_ignore_on_load_missing: list[str] = []
+    _keys_to_ignore_on_save: list[str] = []
     _loading = False
 
     def __init__(self, config: PretrainedConfig, *args, **kwargs):
@@ -249,8 +250,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return new
 
     def _resized_embedding(self, old: nn.Embedding, n: int, mean_resizing: bool) -> nn.Embedding:
-        new = nn.Embedding(n, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device,
-                           dtype=old.weight.dtype)
+        new = type(old)(n, old.embedding_dim, padding_idx=old.padding_idx, device=old.weight.device,
+                        dtype=old.weight.dtype)
+        for name in getattr(old, "kept_on_resize", ()):  # an embedding subclass's own settings (a scale, ...)
+            setattr(new, name, getattr(old, name))
         if not mean_resizing:
             self._init_weights(new)
         with torch.no_grad():
@@ -546,6 +549,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         state = self.state_dict() if state_dict is None else state_dict
         seen, out = {}, {}
         for key, tensor in state.items():
+            if any(re.search(pattern, key) for pattern in self._keys_to_ignore_on_save):
+                continue  # recomputed at load (fixed tables): the reference leaves them out too
             ident = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
             if ident in seen and tensor.numel():
                 continue  # a tied copy: the reference drops it too and ties it again at load

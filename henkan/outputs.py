@@ -80,3 +80,12 @@ TokenClassifierOutput = declare_output("TokenClassifierOutput", "loss", "logits"
 QuestionAnsweringModelOutput = declare_output("QuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", *_ENC)
 MultipleChoiceModelOutput = declare_output("MultipleChoiceModelOutput", "loss", "logits", *_ENC)
 NextSentencePredictorOutput = declare_output("NextSentencePredictorOutput", "loss", "logits", *_ENC)
+
+# encoder-decoder outputs: the decoder's fields, then the encoder's
+_SEQ2SEQ = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
+            "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
+Seq2SeqModelOutput = declare_output("Seq2SeqModelOutput", "last_hidden_state", *_SEQ2SEQ)
+Seq2SeqLMOutput = declare_output("Seq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
+Seq2SeqSequenceClassifierOutput = declare_output("Seq2SeqSequenceClassifierOutput", "loss", "logits", *_SEQ2SEQ)
+Seq2SeqQuestionAnsweringModelOutput = declare_output("Seq2SeqQuestionAnsweringModelOutput", "loss", "start_logits",
+                                                     "end_logits", *_SEQ2SEQ)
