@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "AutoModelForMaskedLM": "henkan.auto",
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
+    "AutoModelForSeq2SeqLM": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -52,6 +53,11 @@ _DECODER_NAMES = {
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
+    "bart": [p + s for p, heads in (
+        ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))
+        for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
+                  "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
+        if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -65,6 +71,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor", "SuppressTokensAtBeginLogitsProcessor",
               "SequenceBiasLogitsProcessor", "HammingDiversityLogitsProcessor", "InfNanRemoveLogitsProcessor",
               "LogitNormalization", "PrefixConstrainedLogitsProcessor", "ExponentialDecayLengthPenalty",
+              "EncoderRepetitionPenaltyLogitsProcessor", "EncoderNoRepeatNGramLogitsProcessor",
               "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria", "MaxTimeCriteria", "StopStringCriteria",
               "EosTokenCriteria", "BaseStreamer", "TextStreamer", "TextIteratorStreamer", "AsyncTextIteratorStreamer",
               "GenerateDecoderOnlyOutput", "GenerateEncoderDecoderOutput", "GenerateBeamDecoderOnlyOutput",
@@ -72,13 +79,14 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "BeamSearchDecoderOnlyOutput", "BeamSampleDecoderOnlyOutput", "GreedySearchEncoderDecoderOutput",
               "SampleEncoderDecoderOutput", "BeamSearchEncoderDecoderOutput", "BeamSampleEncoderDecoderOutput"):
     _LAZY[_name] = "henkan.generation"
-for _name in ("Cache", "DynamicCache", "StaticCache"):
+for _name in ("Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache"):
     _LAZY[_name] = "henkan.cache"
 for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputWithPoolingAndCrossAttentions",
               "BaseModelOutputWithPast", "CausalLMOutput", "CausalLMOutputWithPast", "MaskedLMOutput",
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
-              "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast"):
+              "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
     _LAZY[_name] = "henkan.outputs"
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken"):
     _LAZY[_name] = "henkan.tokenization"
@@ -93,7 +101,7 @@ for _name in ("AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokeni
               "CodeGenTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization_auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation",
+               "generation", "seq2seq",
                "causal", "tokenization", "tokenization_auto", "tokenization_files", "batch_encoding", "sentence",
                "utils", "cli"}
 

@@ -14,6 +14,8 @@ from .hub import HUB_KWARGS, pop_hub_kwargs
 _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
                   "ForMaskedLM", "ForMultipleChoice")
 _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
+_SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
+_BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 FAMILIES = {
     "bert": ("bert", "Bert", _ENCODER_TASKS),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
@@ -27,9 +29,15 @@ FAMILIES = {
     "gpt2": ("gpt2", "GPT2", _DECODER_TASKS),
     "bloom": ("bloom", "Bloom", _DECODER_TASKS),
     "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
+    "bart": ("bart", "Bart", _BART_TASKS),
+    "mbart": ("bart", "MBart", _BART_TASKS),
+    "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
+    "pegasus": ("bart", "Pegasus", _SEQ2SEQ_TASKS),
+    "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
+    "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
-CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel"}
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -39,6 +47,7 @@ AUTO_TASKS = {
     "AutoModelForMaskedLM": "ForMaskedLM",
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
+    "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -179,3 +188,4 @@ AutoModelForQuestionAnswering = _auto("AutoModelForQuestionAnswering")
 AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
+AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
