@@ -3,6 +3,8 @@ streamers and the output classes."""
 
 from .configuration_utils import CompileConfig, GenerationConfig, GenerationMode
 from .logits_process import (
+    EncoderNoRepeatNGramLogitsProcessor,
+    EncoderRepetitionPenaltyLogitsProcessor,
     EpsilonLogitsWarper,
     EtaLogitsWarper,
     ExponentialDecayLengthPenalty,

@@ -300,6 +300,56 @@ def _repeated_ngram_mask(input_ids: torch.Tensor, n: int, vocab: int) -> torch.T
     return counts > 0
 
 
+def _expanded(encoder_input_ids: torch.Tensor, rows: int) -> torch.Tensor:
+    """The encoder ids of each of `rows` hypotheses (beams and returned sequences follow their input's row)."""
+    return encoder_input_ids.repeat_interleave(rows // encoder_input_ids.shape[0], dim=0)
+
+
+class EncoderRepetitionPenaltyLogitsProcessor(LogitsProcessor):
+    """Make tokens of the encoder's input more likely (penalty > 1) or less likely (< 1): the inverse of the
+    repetition penalty, applied to the source tokens (a hallucination guard for summarisation)."""
+
+    def __init__(self, penalty: float, encoder_input_ids: torch.LongTensor):
+        if not isinstance(penalty, float) or not penalty > 0:
+            raise ValueError(f"`penalty` has to be a strictly positive float, but is {penalty}")
+        self.penalty = 1 / penalty
+        self.encoder_input_ids = encoder_input_ids if encoder_input_ids.dim() == 2 else encoder_input_ids[None]
+
+    def __call__(self, input_ids, scores):
+        ids = _expanded(self.encoder_input_ids.to(scores.device), scores.shape[0])
+        seen = torch.gather(scores, 1, ids)
+        seen = torch.where(seen < 0, seen * self.penalty, seen / self.penalty)
+        return scores.scatter(1, ids, seen)
+
+
+class EncoderNoRepeatNGramLogitsProcessor(LogitsProcessor):
+    """Forbid any token that would copy an n-gram (of `encoder_ngram_size` tokens) of the encoder's input: the last
+    n - 1 generated tokens followed by it must not appear there."""
+
+    def __init__(self, encoder_ngram_size: int, encoder_input_ids: torch.LongTensor):
+        if not isinstance(encoder_ngram_size, int) or encoder_ngram_size <= 0:
+            raise ValueError(f"`encoder_ngram_size` has to be a strictly positive integer, but is {encoder_ngram_size}")
+        self.ngram_size = encoder_ngram_size
+        self.encoder_input_ids = encoder_input_ids if encoder_input_ids.dim() == 2 else encoder_input_ids[None]
+
+    def __call__(self, input_ids, scores):
+        n, vocab = self.ngram_size, scores.shape[-1]
+        rows, length = input_ids.shape
+        source = self.encoder_input_ids.to(scores.device)
+        if length < n - 1 or source.shape[1] < n:
+            return scores
+        windows = _expanded(source.unfold(1, n, 1), rows)  # [rows, windows, n]
+        if n == 1:
+            hit = torch.ones(windows.shape[:2], dtype=torch.bool, device=scores.device)
+        else:
+            hit = (windows[:, :, :-1] == input_ids[:, None, length - n + 1:]).all(-1)
+        targets = windows[:, :, -1]
+        valid = (targets >= 0) & (targets < vocab)
+        counts = torch.zeros(rows, vocab, dtype=torch.int32, device=scores.device)
+        counts.scatter_add_(1, targets.clamp(0, vocab - 1), (hit & valid).to(torch.int32))
+        return scores.masked_fill(counts > 0, _NEG_INF)
+
+
 class SequenceBiasLogitsProcessor(LogitsProcessor):
     """Add a bias to a token when the tokens before it match a given sequence.
 
@@ -599,4 +649,5 @@ __all__ = [
     "ForcedBOSTokenLogitsProcessor", "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor",
     "SuppressTokensAtBeginLogitsProcessor", "ExponentialDecayLengthPenalty", "HammingDiversityLogitsProcessor",
     "PrefixConstrainedLogitsProcessor", "InfNanRemoveLogitsProcessor", "LogitNormalization",
+    "EncoderRepetitionPenaltyLogitsProcessor", "EncoderNoRepeatNGramLogitsProcessor",
 ]

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import torch
 from torch.nn import functional as F
 
+from ..cache import EncoderDecoderCache
 from ..logging import get_logger
 from ..outputs import declare_output
 from .configuration_utils import (
@@ -25,6 +26,8 @@ from .configuration_utils import (
     GenerationMode,
 )
 from .logits_process import (
+    EncoderNoRepeatNGramLogitsProcessor,
+    EncoderRepetitionPenaltyLogitsProcessor,
     EpsilonLogitsWarper,
     EtaLogitsWarper,
     ExponentialDecayLengthPenalty,
@@ -138,18 +141,24 @@ def _int_or_none(value) -> int | None:
 class _Kept:
     """What `return_dict_in_generate` asked to keep, one entry per step: tuples, or None when not asked for."""
 
-    def __init__(self, config):
+    def __init__(self, config, encoder_decoder: bool = False):
         want = config.return_dict_in_generate
+        self.encoder_decoder = encoder_decoder
         self.scores = () if want and config.output_scores else None
         self.logits = () if want and config.output_logits else None
         self.attentions = () if want and config.output_attentions else None
+        self.cross_attentions = () if want and config.output_attentions else None
         self.hidden_states = () if want and config.output_hidden_states else None
 
     def model_step(self, out) -> None:
+        """Keep a forward's attentions and hidden states (the decoder's, for an encoder-decoder)."""
+        decoder = self.encoder_decoder
         if self.attentions is not None:
-            self.attentions += (out.attentions,)
+            self.attentions += (out.decoder_attentions if decoder else out.attentions,)
+            if decoder:
+                self.cross_attentions += (out.cross_attentions,)
         if self.hidden_states is not None:
-            self.hidden_states += (out.hidden_states,)
+            self.hidden_states += (out.decoder_hidden_states if decoder else out.hidden_states,)
 
     def add(self, scores=None, logits=None, copy: bool = False) -> None:
         """Keep this step's processed scores and raw logits (copies when the caller reuses the tensors)."""
@@ -186,19 +195,24 @@ class _Stepper:
 
     Owns the cache, the attention mask (None when there is no padding: the model then needs no mask), the next
     position ids and the number of positions already in the cache. `prefill` runs the prompt; `step` feeds one new
-    token per row.
+    token per row. For an encoder-decoder these are the decoder's (`decoder_input_ids`, `decoder_attention_mask`),
+    and the encoder's output and mask go unchanged to every step.
     """
 
     def __init__(self, model, input_ids, model_kwargs: dict, capacity: int):
         self.model = model
         names, _ = _parameters(model.forward)
         self.names = names
+        self.encoder_decoder = model._is_encoder_decoder
+        prefix = "decoder_" if self.encoder_decoder else ""
+        self.ids_name, self.mask_name = prefix + "input_ids", prefix + "attention_mask"
+        self.embeds_name, self.positions_name = prefix + "inputs_embeds", prefix + "position_ids"
         self.cache = model_kwargs.pop("past_key_values", None)
-        self.inputs_embeds = model_kwargs.pop("inputs_embeds", None)
+        self.inputs_embeds = model_kwargs.pop(self.embeds_name, None)
         self.use_cache = bool(model_kwargs.pop("use_cache", True)) or self.inputs_embeds is not None
-        mask = model_kwargs.pop("attention_mask", None)
-        self.token_type_ids = model_kwargs.pop("token_type_ids", None)
-        self.user_position_ids = model_kwargs.pop("position_ids", None)
+        mask = model_kwargs.pop(self.mask_name, None)
+        self.token_type_ids = model_kwargs.pop("token_type_ids", None) if not self.encoder_decoder else None
+        self.user_position_ids = model_kwargs.pop(self.positions_name, None)
         model_kwargs.pop("cache_position", None)
         model_kwargs.pop("logits_to_keep", None)
         self.extra = model_kwargs  # passed unchanged at every step
@@ -230,7 +244,7 @@ class _Stepper:
         self.needs_sequences = self.custom_prepare or not self.use_cache
         self.pass_return_dict = "return_dict" in names
         self.pass_logits_to_keep = "logits_to_keep" in names
-        self.pass_position_ids = "position_ids" in names
+        self.pass_position_ids = self.positions_name in names
         self.pass_cache_position = "cache_position" in names
         self.forward = model.__call__
         self.compiled = None
@@ -257,14 +271,14 @@ class _Stepper:
             return self._run_custom(input_ids, torch.arange(past, full, device=self.device), kwargs,
                                     self._full_mask(input_ids.shape[0], full), first=True)
         if self.inputs_embeds is not None:
-            kwargs["inputs_embeds"] = self.inputs_embeds[:, past:]
+            kwargs[self.embeds_name] = self.inputs_embeds[:, past:]
         else:
-            kwargs["input_ids"] = input_ids[:, past:]
+            kwargs[self.ids_name] = input_ids[:, past:]
         if self.mask is not None:
-            kwargs["attention_mask"] = self.mask.view
+            kwargs[self.mask_name] = self.mask.view
         if self.pass_position_ids:
             positions = self.user_position_ids if self.user_position_ids is not None else self.prompt_position_ids
-            kwargs["position_ids"] = positions[:, past:]
+            kwargs[self.positions_name] = positions[:, past:]
         if self.pass_cache_position:
             kwargs["cache_position"] = torch.arange(past, full, device=self.device)
         if self.token_type_ids is not None:
@@ -292,13 +306,13 @@ class _Stepper:
             total = self.seen + 1 if self.use_cache else length
             return self._run_custom(sequences, positions, kwargs, self._full_mask(sequences.shape[0], total))
         kwargs["past_key_values"] = self.cache
-        kwargs["input_ids"] = new_tokens[:, None]
+        kwargs[self.ids_name] = new_tokens[:, None]
         if self.mask is not None:
             # a static cache gets the whole buffer (positions ahead are hidden by causality): one shape for every
             # step, so a compiled step is not recompiled as the sequence grows
-            kwargs["attention_mask"] = self.mask.data if self.static else self.mask.view
+            kwargs[self.mask_name] = self.mask.data if self.static else self.mask.view
         if self.pass_position_ids:
-            kwargs["position_ids"] = position
+            kwargs[self.positions_name] = position
         if self.pass_cache_position:
             kwargs["cache_position"] = torch.full((1,), self.seen, dtype=torch.long, device=self.device)
         if self.token_type_ids is not None:
@@ -313,11 +327,12 @@ class _Stepper:
         if self.token_type_ids is not None:
             extra["token_type_ids"] = self.token_type_ids
         if self.inputs_embeds is not None:
-            extra["inputs_embeds"] = self.inputs_embeds
+            extra[self.embeds_name] = self.inputs_embeds
         if first and self.user_position_ids is not None:
-            extra["position_ids"] = self.user_position_ids
-        inputs = self.model.prepare_inputs_for_generation(sequences.contiguous(), attention_mask=mask,
-                                                          cache_position=cache_position, **kwargs, **extra)
+            extra[self.positions_name] = self.user_position_ids
+        extra[self.mask_name] = mask
+        inputs = self.model.prepare_inputs_for_generation(sequences.contiguous(), cache_position=cache_position,
+                                                          **kwargs, **extra)
         if self.pass_logits_to_keep and "logits_to_keep" not in inputs:
             inputs["logits_to_keep"] = 1
         if self.pass_return_dict:
@@ -334,9 +349,13 @@ class _Stepper:
                 self.cache = cache
 
     def reorder(self, beam_idx: torch.Tensor) -> None:
+        """Follow the beams: row i of the cache becomes row beam_idx[i] (always a row of the same input)."""
         if self.cache is None:
             return
-        if hasattr(self.model, "_reorder_cache"):
+        if isinstance(self.cache, EncoderDecoderCache):
+            # the cross-attention states of the beams of one input are equal: only the decoder's own move
+            self.cache.self_attention_cache.reorder_cache(beam_idx)
+        elif hasattr(self.model, "_reorder_cache"):
             self.cache = self.model._reorder_cache(self.cache, beam_idx)
         elif hasattr(self.cache, "reorder_cache"):
             self.cache.reorder_cache(beam_idx)
@@ -357,7 +376,18 @@ class GenerationMixin:
                                       inputs_embeds=None, cache_position=None, **kwargs) -> dict:
         """The forward arguments for one step: the uncached part of `input_ids`, positions from the attention mask,
         the cache; other keyword arguments are passed through. Models may override it; `generate` then calls it
-        at every step."""
+        at every step. For an encoder-decoder, `input_ids` are the decoder's and become `decoder_input_ids`;
+        `attention_mask` (the encoder's) and `encoder_outputs` pass through."""
+        if self._is_encoder_decoder:
+            if past_key_values is not None and cache_position is not None:
+                input_ids = input_ids[:, -cache_position.shape[0]:]
+            inputs = {"decoder_input_ids": input_ids.clone(memory_format=torch.contiguous_format),
+                      "past_key_values": past_key_values, "attention_mask": attention_mask,
+                      "cache_position": cache_position}
+            for key, value in kwargs.items():
+                inputs.setdefault(key, value)
+            inputs.pop("labels", None)
+            return inputs
         inputs: dict = {"cache_position": cache_position}
         if past_key_values is not None:
             inputs["past_key_values"] = past_key_values
@@ -436,20 +466,26 @@ class GenerationMixin:
 
         # inputs ----------------------------------------------------------------------------------------------
         has_mask = model_kwargs.get("attention_mask") is not None
-        input_ids, model_kwargs = self._prepare_inputs(inputs, config, model_kwargs)
+        eos, pad = self._prepare_special_tokens(config, has_mask)
+        encoder_input_ids = None
+        if self._is_encoder_decoder:
+            input_ids, encoder_input_ids, model_kwargs = self._prepare_encoder_decoder(inputs, config, model_kwargs,
+                                                                                       eos, pad)
+        else:
+            input_ids, model_kwargs = self._prepare_inputs(inputs, config, model_kwargs)
+            embeds_only = "inputs_embeds" in model_kwargs and input_ids.shape[1] == 0
+            if pad is not None and input_ids.shape[0] > 1 and input_ids.shape[1] > 0 and \
+                    bool((input_ids[:, -1] == pad).any()):
+                logger.warning("A decoder-only architecture is being used, but right-padding was detected! For "
+                               "correct generation results, please set `padding_side='left'` when initializing the "
+                               "tokenizer.")
+            if not has_mask and "attention_mask" in _parameters(self.forward)[0] and not embeds_only:
+                model_kwargs["attention_mask"] = _infer_attention_mask(input_ids, pad, eos)
+            encoder_input_ids = input_ids
+        if has_mask and model_kwargs["attention_mask"].dim() > 2:
+            raise ValueError("`attention_mask` passed to `generate` must be 2D.")
         batch_size = input_ids.shape[0]
         device = input_ids.device
-        eos, pad = self._prepare_special_tokens(config, has_mask)
-        embeds_only = "inputs_embeds" in model_kwargs and input_ids.shape[1] == 0
-
-        if pad is not None and batch_size > 1 and input_ids.shape[1] > 0 and bool((input_ids[:, -1] == pad).any()):
-            logger.warning("A decoder-only architecture is being used, but right-padding was detected! For correct "
-                           "generation results, please set `padding_side='left'` when initializing the tokenizer.")
-        forward_names, _ = _parameters(self.forward)
-        if not has_mask and "attention_mask" in forward_names and not embeds_only:
-            model_kwargs["attention_mask"] = _infer_attention_mask(input_ids, pad, eos)
-        elif has_mask and model_kwargs["attention_mask"].dim() > 2:
-            raise ValueError("`attention_mask` passed to `generate` must be 2D.")
 
         expand = max(config.num_beams, config.num_return_sequences)
         if expand > 1:
@@ -457,6 +493,10 @@ class GenerationMixin:
             for key, value in model_kwargs.items():
                 if isinstance(value, torch.Tensor) and key != "cache_position":
                     model_kwargs[key] = value.repeat_interleave(expand, dim=0)
+            if "encoder_outputs" in model_kwargs:
+                encoder = model_kwargs["encoder_outputs"]
+                model_kwargs["encoder_outputs"] = type(encoder)(**{
+                    **encoder, "last_hidden_state": encoder.last_hidden_state.repeat_interleave(expand, dim=0)})
         if streamer is not None:
             streamer.put(input_ids.cpu())
 
@@ -475,7 +515,7 @@ class GenerationMixin:
 
         # processors and criteria -----------------------------------------------------------------------------
         processors = self._get_logits_processor(config, input_len, prefix_allowed_tokens_fn, logits_processor,
-                                                device, eos)
+                                                device, eos, encoder_input_ids)
         criteria, native = self._get_stopping_criteria(config, stopping_criteria, tokenizer, eos)
         model_kwargs["use_cache"] = config.use_cache
 
@@ -582,8 +622,6 @@ class GenerationMixin:
                                           "will be identical.")
         if mode == GenerationMode.BEAM_SAMPLE and config.num_beam_groups > 1:
             raise ValueError("Diverse (group) beam search does not sample: set `do_sample=False`.")
-        if getattr(self.config, "is_encoder_decoder", False):
-            raise NotImplementedError("generate() for encoder-decoder models is not implemented yet.")
 
     def _validate_model_kwargs(self, model_kwargs: dict) -> None:
         allowed, var_kw = _parameters(self.prepare_inputs_for_generation)
@@ -619,6 +657,69 @@ class GenerationMixin:
             batch = next((v.shape[0] for v in model_kwargs.values() if isinstance(v, torch.Tensor)), 1)
             inputs = torch.full((batch, 1), _int_or_none(config.bos_token_id), dtype=torch.long, device=self.device)
         return self._check_input_ids(inputs), model_kwargs
+
+    def _prepare_encoder_decoder(self, inputs, config: GenerationConfig, model_kwargs: dict, eos, pad):
+        """Encode once (unless `encoder_outputs` are given) and find where the decoder starts: `decoder_input_ids`
+        (with the start token put first when none of them begins with it) or the start token alone. Returns
+        (decoder ids, the encoder's input ids, model kwargs now holding `encoder_outputs`)."""
+        from ..seq2seq import as_encoder_output
+
+        name = getattr(self, "main_input_name", "input_ids")
+        given = model_kwargs.pop(name, None)
+        if given is not None and inputs is not None:
+            raise ValueError(f"`inputs` were passed alongside `{name}`, which is not allowed. Pass one of them.")
+        inputs = inputs if inputs is not None else given
+        embeds = model_kwargs.pop("inputs_embeds", None)
+        encoder_outputs = model_kwargs.get("encoder_outputs")
+        if encoder_outputs is None:
+            if inputs is None and embeds is None:
+                raise ValueError(f"{type(self).__name__} is an encoder-decoder: generate() needs what the encoder "
+                                 f"reads (`{name}`, `inputs_embeds` or precomputed `encoder_outputs`).")
+            if name == "input_ids" and inputs is not None:
+                inputs = self._check_input_ids(inputs)
+                if model_kwargs.get("attention_mask") is None:
+                    model_kwargs["attention_mask"] = _infer_attention_mask(inputs, pad, eos)
+            encoder = self.get_encoder()
+            names, var_kw = _parameters(encoder.forward)
+            encoder_kwargs = {k: v for k, v in model_kwargs.items() if v is not None and (var_kw or k in names)
+                              and not k.startswith(("decoder_", "cross_attn")) and k not in (
+                                  "use_cache", "past_key_values", "cache_position", "encoder_outputs")}
+            encoder_kwargs[name if inputs is not None else "inputs_embeds"] = inputs if inputs is not None else embeds
+            encoder_outputs = encoder(**encoder_kwargs, return_dict=True)
+        else:
+            encoder_outputs = as_encoder_output(encoder_outputs)
+        model_kwargs["encoder_outputs"] = encoder_outputs
+        batch = encoder_outputs.last_hidden_state.shape[0]
+        if inputs is None or name != "input_ids":  # (as the reference: no encoder ids to compare n-grams with)
+            inputs = torch.full((batch, encoder_outputs.last_hidden_state.shape[1]), -100, dtype=torch.long,
+                                device=encoder_outputs.last_hidden_state.device)
+
+        start = config.decoder_start_token_id
+        if start is None:
+            start = config.bos_token_id
+        if start is None:
+            raise ValueError("`decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder "
+                             "generation. Set model.generation_config.decoder_start_token_id (or pass "
+                             "decoder_start_token_id= to generate()).")
+        starts = torch.as_tensor(start, dtype=torch.long, device=inputs.device).reshape(-1, 1)
+        if starts.shape[0] not in (1, batch):
+            raise ValueError(f"`decoder_start_token_id` has {starts.shape[0]} ids but the batch has {batch} rows.")
+        starts = starts.expand(batch, 1)
+        vocab = getattr(self.config, "vocab_size", None)
+        if vocab is not None and bool(((starts < 0) | (starts >= vocab)).any()):
+            raise ValueError(f"`decoder_start_token_id` {starts[:, 0].tolist()} lies outside the vocabulary "
+                             f"[0, {vocab}).")
+        decoder_ids = model_kwargs.pop("decoder_input_ids", None)
+        if decoder_ids is None:
+            decoder_ids = starts
+        else:
+            decoder_ids = self._check_input_ids(decoder_ids, allow_empty=True)
+            if decoder_ids.shape[1] == 0 or bool((decoder_ids[:, 0] != starts[:, 0]).all()):
+                decoder_ids = torch.cat([starts, decoder_ids], dim=-1)
+                mask = model_kwargs.get("decoder_attention_mask")
+                if mask is not None:
+                    model_kwargs["decoder_attention_mask"] = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=-1)
+        return decoder_ids, inputs, model_kwargs
 
     @staticmethod
     def _check_input_ids(input_ids, allow_empty: bool = False) -> torch.Tensor:
@@ -750,7 +851,8 @@ class GenerationMixin:
         self._cache = cache
         return cache
 
-    def _get_logits_processor(self, config, input_len, prefix_allowed_tokens_fn, custom, device, eos):
+    def _get_logits_processor(self, config, input_len, prefix_allowed_tokens_fn, custom, device, eos,
+                              encoder_input_ids=None):
         p = LogitsProcessorList()
         if config.sequence_bias is not None:
             p.append(SequenceBiasLogitsProcessor(sequence_bias=config.sequence_bias))
@@ -758,10 +860,20 @@ class GenerationMixin:
             p.append(HammingDiversityLogitsProcessor(diversity_penalty=config.diversity_penalty,
                                                      num_beams=config.num_beams,
                                                      num_beam_groups=config.num_beam_groups))
+        encoder_ids = encoder_input_ids if encoder_input_ids is not None and encoder_input_ids.shape[-1] else None
+        for setting, wanted in (("encoder_repetition_penalty", config.encoder_repetition_penalty not in (None, 1.0)),
+                                ("encoder_no_repeat_ngram_size", bool(config.encoder_no_repeat_ngram_size))):
+            if wanted and encoder_ids is None:
+                warnings.warn(f"Passing `{setting}` requires some form of `input_ids` to be passed to `generate`, "
+                              f"ignoring the argument.", UserWarning)
+        if encoder_ids is not None and config.encoder_repetition_penalty not in (None, 1.0):
+            p.append(EncoderRepetitionPenaltyLogitsProcessor(config.encoder_repetition_penalty, encoder_ids))
         if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
             p.append(RepetitionPenaltyLogitsProcessor(penalty=config.repetition_penalty))
         if config.no_repeat_ngram_size is not None and config.no_repeat_ngram_size > 0:
             p.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
+        if encoder_ids is not None and config.encoder_no_repeat_ngram_size:
+            p.append(EncoderNoRepeatNGramLogitsProcessor(config.encoder_no_repeat_ngram_size, encoder_ids))
         if config.bad_words_ids is not None:
             p.append(NoBadWordsLogitsProcessor(config.bad_words_ids, eos))
         if config.min_length is not None and eos is not None and config.min_length > 0:
@@ -845,7 +957,7 @@ class GenerationMixin:
         max_length = native["max"].max_length if native["max"] is not None else None
         capacity = max_length if max_length is not None else start + 64
         want = config.return_dict_in_generate
-        kept = _Kept(config)
+        kept = _Kept(config, self._is_encoder_decoder)
         do_sample = config.do_sample
         extra = native["extra"]
         pads = native["pads"]
@@ -903,9 +1015,7 @@ class GenerationMixin:
         sequences = buffer.view.contiguous()
         if not want:
             return sequences
-        return GenerateDecoderOnlyOutput(sequences=sequences, scores=kept.scores, logits=kept.logits,
-                                         attentions=kept.attentions, hidden_states=kept.hidden_states,
-                                         past_key_values=stepper.cache)
+        return self._output(False, model_kwargs, kept, stepper, sequences=sequences)
 
     def _maybe_compile(self, stepper: _Stepper, config: GenerationConfig) -> None:
         """Compile the decode step when a static cache is used and compilation is asked for (or on CUDA)."""
@@ -943,7 +1053,7 @@ class GenerationMixin:
         length_penalty = config.length_penalty
         do_sample = config.do_sample
         want = config.return_dict_in_generate
-        kept = _Kept(config)
+        kept = _Kept(config, self._is_encoder_decoder)
 
         eos_t = torch.tensor(eos, dtype=torch.long, device=device) if eos is not None else None
         n_eos = len(eos) if eos is not None else 0
@@ -1052,11 +1162,8 @@ class GenerationMixin:
         origin = origin[:, :generated]
         if not want:
             return sequences
-        return GenerateBeamDecoderOnlyOutput(
-            sequences=sequences, sequences_scores=sequence_scores if kept.scores is not None else None,
-            scores=kept.scores, logits=kept.logits, beam_indices=origin, attentions=kept.attentions,
-            hidden_states=kept.hidden_states,
-            past_key_values=stepper.cache)
+        return self._output(True, model_kwargs, kept, stepper, sequences=sequences, beam_indices=origin,
+                            sequences_scores=sequence_scores if kept.scores is not None else None)
 
     # ---------------------------------------------------------------------------------------------------------
     # diverse (group) beam search
@@ -1069,7 +1176,7 @@ class GenerationMixin:
         size = beams // groups
         batch = rows // beams
         want = config.return_dict_in_generate
-        kept = _Kept(config)
+        kept = _Kept(config, self._is_encoder_decoder)
         n_eos = len(eos) if eos is not None else 0
         eos_set = set(eos) if eos is not None else set()
         hyps = [_Hypotheses(size, config.length_penalty, config.early_stopping, config.max_length)
@@ -1130,10 +1237,25 @@ class GenerationMixin:
         seqs, seq_scores, origin = result
         if not want:
             return seqs
-        return GenerateBeamDecoderOnlyOutput(
-            sequences=seqs, sequences_scores=seq_scores if kept.scores is not None else None, scores=kept.scores,
-            logits=kept.logits, beam_indices=origin, attentions=kept.attentions, hidden_states=kept.hidden_states,
-            past_key_values=stepper.cache)
+        return self._output(True, model_kwargs, kept, stepper, sequences=seqs, beam_indices=origin,
+                            sequences_scores=seq_scores if kept.scores is not None else None)
+
+    def _output(self, beams: bool, model_kwargs: dict, kept: _Kept, stepper, **fields):
+        """The Generate*Output of a finished search: `fields` (sequences, beam scores...) and what was kept."""
+        fields.update(scores=kept.scores, logits=kept.logits, past_key_values=stepper.cache)
+        if not self._is_encoder_decoder:
+            cls = GenerateBeamDecoderOnlyOutput if beams else GenerateDecoderOnlyOutput
+            return cls(attentions=kept.attentions, hidden_states=kept.hidden_states, **fields)
+        cls = GenerateBeamEncoderDecoderOutput if beams else GenerateEncoderDecoderOutput
+        encoder = model_kwargs.get("encoder_outputs")
+        return cls(encoder_attentions=getattr(encoder, "attentions", None),
+                   encoder_hidden_states=getattr(encoder, "hidden_states", None),
+                   decoder_attentions=kept.attentions, cross_attentions=kept.cross_attentions,
+                   decoder_hidden_states=kept.hidden_states, **fields)
+
+    @property
+    def _is_encoder_decoder(self) -> bool:
+        return bool(getattr(self.config, "is_encoder_decoder", False))
 
     @staticmethod
     def _group_step(hyps, done, group_ids, top_scores, tokens, source, g, groups, size, batch, eos_set, pad,
