@@ -58,6 +58,9 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
+                                                   "EncoderModel", "ForSequenceClassification",
+                                                   "ForTokenClassification", "ForQuestionAnswering")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:

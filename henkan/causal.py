@@ -39,6 +39,7 @@ class Step:
     rotary: Any = None
     extra: Any = None
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
+    bias: Any = None  # an additive attention bias every layer shares (T5's relative positions, mask folded in)
 
 
 def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
