@@ -549,7 +549,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     kv_heads = k.shape[1]
     if need_weights or head_mask is not None:
         k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
-        scores = (q @ k.transpose(-1, -2)) * scaling
+        scores = q @ k.transpose(-1, -2)
+        if scaling != 1.0:  # (T5 does not scale)
+            scores = scores * scaling
         if is_causal:
             mask = torch.full((q_len, k.shape[2]), torch.finfo(scores.dtype).min, dtype=scores.dtype,
                               device=scores.device).triu(1)
@@ -563,7 +565,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         out = weights @ v
     elif q_len == 1:
         group = heads // kv_heads
-        scores = (q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)) * scaling
+        scores = q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)
+        if scaling != 1.0:
+            scores = scores * scaling
         if mask is not None:
             scores = scores + (mask.reshape(mask.shape[0], kv_heads, group, -1) if mask.shape[1] > 1
                                else mask.reshape(mask.shape[0], 1, 1, -1))

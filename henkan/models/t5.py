@@ -29,8 +29,8 @@ from ..causal import Step
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..heads import ForTokenClassification
-from ..layers import (CausalMasks, Holder, RMSNorm, activation, causal_attention, check_inputs, linear_layer,
-                      padding_mask, per_layer_head_mask)
+from ..layers import (CausalMasks, Holder, RMSNorm, activation, causal_attention, check_inputs, compiling,
+                      linear_layer, padding_mask, per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions
 from ..seq2seq import (EncoderDecoderBase, Seq2SeqClassification, Seq2SeqClassificationHead, Seq2SeqLM,
@@ -129,6 +129,8 @@ class T5Attention(nn.Module):
             self.relative_attention_bias = nn.Embedding(config.relative_attention_num_buckets, self.n_heads)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1:  # [batch, 1, heads * dim] already is [batch, heads, 1, dim] in memory
+            return x.view(x.shape[0], self.n_heads, 1, self.key_value_proj_dim)
         return x.view(x.shape[0], x.shape[1], self.n_heads, self.key_value_proj_dim).transpose(1, 2)
 
     def project_kv(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,7 +160,8 @@ class T5DenseActDense(nn.Module):
         self.dropout = config.dropout_rate
 
     def forward(self, x):
-        return self.wo(F.dropout(self.act(self.wi(x)), self.dropout, self.training))
+        h = self.act(self.wi(x))
+        return self.wo(F.dropout(h, self.dropout, True) if self.training else h)
 
 
 class T5DenseGatedActDense(nn.Module):
@@ -173,7 +176,8 @@ class T5DenseGatedActDense(nn.Module):
         self.dropout = config.dropout_rate
 
     def forward(self, x):
-        return self.wo(F.dropout(self.act(self.wi_0(x)) * self.wi_1(x), self.dropout, self.training))
+        h = self.act(self.wi_0(x)) * self.wi_1(x)
+        return self.wo(F.dropout(h, self.dropout, True) if self.training else h)
 
 
 def _clamped(x: torch.Tensor) -> torch.Tensor:
@@ -202,21 +206,20 @@ class T5Block(nn.Module):
         self.layer = nn.ModuleList(parts)
 
     def _add(self, x, out):
-        return _clamped(x + F.dropout(out, self.dropout, self.training))
+        return _clamped(x + (F.dropout(out, self.dropout, True) if self.training else out))
 
     def forward(self, x, step: Step):
-        attention = self.layer[0]
+        attention, *cross_attention, feed_forward = self.layer._modules.values()
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
         out, weights = attention.SelfAttention(attention.layer_norm(x), step.bias, step, head_mask=head_mask)
         x = self._add(x, out)
         cross = step.cross
         if cross is not None:
-            attention = self.layer[1]
+            attention = cross_attention[0]
             out, cross_weights = attention.EncDecAttention(attention.layer_norm(x), cross.mask, step, cross=cross,
                                                            head_mask=cross.head_mask(self.layer_idx))
             x = self._add(x, out)
             weights = (weights, cross_weights)
-        feed_forward = self.layer[-1]
         return self._add(x, feed_forward.DenseReluDense(feed_forward.layer_norm(x))), weights
 
 
@@ -307,6 +310,18 @@ class T5Stack(T5PreTrainedModel):
                                            config.relative_attention_max_distance)
         return self.block[0].layer[0].SelfAttention.relative_attention_bias(buckets).permute(2, 0, 1)[None]
 
+    def _decode_bias(self, key_length: int) -> torch.Tensor:
+        """The position bias of one new token after key_length - 1 cached ones, sliced from the bias of the longest
+        row computed so far, which is kept until the table's weights change: decode steps compute no buckets."""
+        weight = self.block[0].layer[0].SelfAttention.relative_attention_bias.weight
+        version = (weight.data_ptr(), weight._version, weight.device, weight.dtype)
+        kept = self.__dict__.get("_last_row_bias")
+        if kept is None or kept[0] != version or kept[1].shape[-1] < key_length:
+            size = max(64, 2 * key_length)
+            row = self.position_bias(torch.tensor([size - 1], device=weight.device), size)
+            kept = self._last_row_bias = (version, row)
+        return kept[1][..., kept[1].shape[-1] - key_length:]
+
     def _bias(self, attention_mask, step: Step, length: int, dtype) -> torch.Tensor | None:
         """The position bias plus the mask (causal and padding in the decoder, padding in the encoder)."""
         if self.is_decoder:
@@ -320,7 +335,13 @@ class T5Stack(T5PreTrainedModel):
             mask, key_length = padding_mask(attention_mask, dtype), length
         if not len(self.block):
             return mask
-        bias = self.position_bias(step.cache_position, key_length).to(dtype)
+        table = self.block[0].layer[0].SelfAttention.relative_attention_bias.weight
+        if (self.is_decoder and length == 1 and masks.dense and not compiling()
+                and not (torch.is_grad_enabled() and table.requires_grad)):
+            bias = self._decode_bias(key_length)
+        else:
+            bias = self.position_bias(step.cache_position, key_length)
+        bias = bias.to(dtype)
         return bias if mask is None else bias + mask
 
     def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
@@ -352,9 +373,11 @@ class T5Stack(T5PreTrainedModel):
             step.extra = per_layer_head_mask(head_mask, len(self.block), inputs_embeds.dtype)
         if step.cross is not None and cross_attn_head_mask is not None:
             step.cross.head_masks = per_layer_head_mask(cross_attn_head_mask, len(self.block), inputs_embeds.dtype)
-        x = F.dropout(inputs_embeds, config.dropout_rate, self.training)
+        x = F.dropout(inputs_embeds, config.dropout_rate, True) if self.training else inputs_embeds
         x, hidden_states, attentions = causal.run_layers(self, self.block, x, step)
-        x = F.dropout(self.final_layer_norm(x), config.dropout_rate, self.training)
+        x = self.final_layer_norm(x)
+        if self.training:
+            x = F.dropout(x, config.dropout_rate, True)
         return causal.finish(step, x, hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions)
 
 
