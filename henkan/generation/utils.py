@@ -370,6 +370,10 @@ class GenerationMixin:
     """Adds `generate()` to a model whose forward returns `.logits` (and `.past_key_values` with `use_cache`)."""
 
     _is_stateful = False
+    # An encoder-decoder whose cross-attention takes encoder states with fewer rows than the decoder's (each row
+    # serving consecutive decoder rows, see layers.causal_attention) sets this: beams and returned sequences then
+    # share their input's encoder states and cross-attention keys instead of copies.
+    _rows_share_encoder_states = False
 
     # ---------------------------------------------------------------------------------------------------------
     def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, past_key_values=None, attention_mask=None,
@@ -490,10 +494,13 @@ class GenerationMixin:
         expand = max(config.num_beams, config.num_return_sequences)
         if expand > 1:
             input_ids = input_ids.repeat_interleave(expand, dim=0)
+            # the decoder's cross-attention may read each input's encoder states once for all its rows
+            shared = self._is_encoder_decoder and self._rows_share_encoder_states
             for key, value in model_kwargs.items():
-                if isinstance(value, torch.Tensor) and key != "cache_position":
+                if isinstance(value, torch.Tensor) and key != "cache_position" and not (
+                        shared and key == "attention_mask"):
                     model_kwargs[key] = value.repeat_interleave(expand, dim=0)
-            if "encoder_outputs" in model_kwargs:
+            if "encoder_outputs" in model_kwargs and not shared:
                 encoder = model_kwargs["encoder_outputs"]
                 model_kwargs["encoder_outputs"] = type(encoder)(**{
                     **encoder, "last_hidden_state": encoder.last_hidden_state.repeat_interleave(expand, dim=0)})

@@ -286,6 +286,7 @@ class BartDecoderLayer(_FeedForward):
 class BartPreTrainedModel(PreTrainedModel):
     config_class = BartConfig
     base_model_prefix = "model"
+    _rows_share_encoder_states = True
     _no_split_modules = ["BartEncoderLayer", "BartDecoderLayer"]
     _keys_to_ignore_on_load_unexpected = [r"encoder\.version", r"decoder\.version"]
 
