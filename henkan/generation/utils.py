@@ -370,10 +370,6 @@ class GenerationMixin:
     """Adds `generate()` to a model whose forward returns `.logits` (and `.past_key_values` with `use_cache`)."""
 
     _is_stateful = False
-    # An encoder-decoder whose cross-attention takes encoder states with fewer rows than the decoder's (each row
-    # serving consecutive decoder rows, see layers.causal_attention) sets this: beams and returned sequences then
-    # share their input's encoder states and cross-attention keys instead of copies.
-    _rows_share_encoder_states = False
 
     # ---------------------------------------------------------------------------------------------------------
     def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, past_key_values=None, attention_mask=None,
@@ -495,7 +491,9 @@ class GenerationMixin:
         if expand > 1:
             input_ids = input_ids.repeat_interleave(expand, dim=0)
             # the decoder's cross-attention may read each input's encoder states once for all its rows
-            shared = self._is_encoder_decoder and self._rows_share_encoder_states
+            # (an encoder-decoder whose cross-attention takes encoder states with fewer rows than the decoder's,
+            # each serving consecutive rows (layers.causal_attention), sets `_rows_share_encoder_states`)
+            shared = self._is_encoder_decoder and getattr(self, "_rows_share_encoder_states", False)
             for key, value in model_kwargs.items():
                 if isinstance(value, torch.Tensor) and key != "cache_position" and not (
                         shared and key == "attention_mask"):
@@ -890,6 +888,13 @@ class GenerationMixin:
         if prefix_allowed_tokens_fn is not None:
             p.append(PrefixConstrainedLogitsProcessor(prefix_allowed_tokens_fn,
                                                       config.num_beams // max(1, config.num_beam_groups)))
+        vocab = getattr(self.config, "vocab_size", None)
+        for name in ("forced_bos_token_id", "forced_eos_token_id"):
+            forced = _token_list(getattr(config, name))
+            if forced and vocab is not None and any(not 0 <= int(t) < vocab for t in forced):
+                raise ValueError(f"`{name}`={getattr(config, name)} lies outside the vocabulary [0, {vocab}): no "
+                                 f"such token can be generated. Use the tokenizer's id for it (e.g. "
+                                 f"tokenizer.convert_tokens_to_ids(...) or tokenizer.lang_code_to_id[...]).")
         if config.forced_bos_token_id is not None:
             p.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
         if config.forced_eos_token_id is not None:
