@@ -18,7 +18,7 @@ import types
 import pytest
 
 import henkan
-import henkan.tokenization_auto as auto
+import henkan.tokenization.auto as auto
 from henkan import (
     AddedToken,
     AutoTokenizer,

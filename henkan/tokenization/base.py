@@ -5,8 +5,8 @@ pure-Python tokenizers (`PreTrainedTokenizer`, `BertTokenizer`, ...) are served 
 produce the same ids, so code written for either kind runs unchanged.
 
 This module holds what every tokenizer does: special tokens, encoding with padding and truncation, decoding and
-`pad`. Calls return a `BatchEncoding` (henkan.batch_encoding); folders are read and written by
-henkan.tokenization_files; the model tokenizers and `AutoTokenizer` are in henkan.tokenization_auto.
+`pad`. Calls return a `BatchEncoding` (.batch_encoding); folders are read and written by the mixin of .files;
+the model tokenizers are in .families and `AutoTokenizer` in .auto.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 from tokenizers import AddedToken, Tokenizer
 
+from ..logging import get_logger
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
 from .chat import ChatTemplateMixin, normalize_chat_template
-from .logging import get_logger
-from .tokenization_files import TOKENIZER_FILE, TokenizerFilesMixin
+from .files import TOKENIZER_FILE, TokenizerFilesMixin
 
 logger = get_logger(__name__)
 

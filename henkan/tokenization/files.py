@@ -17,10 +17,10 @@ import tempfile
 
 from tokenizers import AddedToken
 
+from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
+from ..logging import get_logger
+from ..utils import read_json
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
-from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
-from .logging import get_logger
-from .utils import read_json
 
 logger = get_logger(__name__)
 
@@ -31,9 +31,18 @@ ADDED_TOKENS_FILE = "added_tokens.json"
 
 _MISSING = object()
 
+# tokenizer classes by name, as tokenizer_config.json's "tokenizer_class" spells them: henkan's own (added as they
+# are defined) and those given to AutoTokenizer.register
+KNOWN_CLASSES: dict[str, type] = {}
+
 
 class TokenizerFilesMixin(PushToHubMixin):
     """`from_pretrained` and `save_pretrained` of the tokenizers (part of `PreTrainedTokenizerBase`)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("henkan.") and not cls.__name__.startswith("_"):
+            KNOWN_CLASSES[cls.__name__] = cls
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *init_inputs, cache_dir=None, force_download=False,
@@ -224,9 +233,7 @@ class TokenizerFilesMixin(PushToHubMixin):
 
 def _warn_if_other_class(saved_class: str | None, cls: type) -> None:
     """The reference warns when a folder saved by one tokenizer class is loaded with another known one."""
-    from .tokenization_auto import tokenizer_class_from_name  # (the model classes build on this module)
-
-    if saved_class and tokenizer_class_from_name(saved_class) is not None \
+    if saved_class in KNOWN_CLASSES \
             and saved_class.replace("Fast", "") != cls.__name__.replace("Fast", ""):
         logger.warning(
             "The tokenizer class you load from this checkpoint is not the same type as the class this function is "
