@@ -85,8 +85,8 @@ def _chat_template_error_class() -> type:
 
 
 def __getattr__(name: str):
-    # ChatTemplateError subclasses a Jinja class; it is created on first use so that importing henkan.tokenization.chat
-    # does not import Jinja.
+    # ChatTemplateError subclasses a Jinja class; it is created on first use so that importing
+    # henkan.tokenization.chat does not import Jinja.
     if name == "ChatTemplateError":
         return _chat_template_error_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
