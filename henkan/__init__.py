@@ -89,7 +89,11 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "AlbertTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast", "LlamaTokenizer", "LlamaTokenizerFast",
               "CodeLlamaTokenizer", "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast",
               "Qwen2Tokenizer", "Qwen2TokenizerFast", "BloomTokenizerFast", "CodeGenTokenizer",
-              "CodeGenTokenizerFast"):
+              "CodeGenTokenizerFast", "T5Tokenizer", "T5TokenizerFast", "MT5Tokenizer", "MT5TokenizerFast",
+              "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
+              "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
+              "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "causal", "tokenization", "sentence", "utils", "cli"}

@@ -8,12 +8,19 @@ from ..hub import pop_hub_kwargs, resolve_file
 from ..logging import get_logger
 from .base import PreTrainedTokenizerFast
 from .families import (
-    AlbertTokenizer, AlbertTokenizerFast, BertTokenizer, BertTokenizerFast, BloomTokenizerFast, CamembertTokenizer,
-    CamembertTokenizerFast, CodeGenTokenizer, CodeGenTokenizerFast, DistilBertTokenizer, DistilBertTokenizerFast,
-    GPT2Tokenizer, GPT2TokenizerFast, LlamaTokenizer, LlamaTokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
-    RobertaTokenizer, RobertaTokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast,
+    BartTokenizer, BartTokenizerFast, BertTokenizer, BertTokenizerFast, BlenderbotSmallTokenizer, BlenderbotTokenizer,
+    BlenderbotTokenizerFast, BloomTokenizerFast, ByT5Tokenizer, CodeGenTokenizer, CodeGenTokenizerFast,
+    DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
+    RobertaTokenizer, RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
+from .sentencepiece_families import (
+    AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
+    BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
+    LlamaTokenizer, LlamaTokenizerFast, MarianTokenizer, MBart50Tokenizer, MBart50TokenizerFast, MBartTokenizer,
+    MBartTokenizerFast, MT5Tokenizer, MT5TokenizerFast, PegasusTokenizer, PegasusTokenizerFast, T5Tokenizer,
+    T5TokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast,
+)
 
 logger = get_logger(__name__)
 
@@ -33,6 +40,21 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "qwen2": (Qwen2Tokenizer, Qwen2TokenizerFast),
     "bloom": (None, BloomTokenizerFast),
     "codegen": (CodeGenTokenizer, CodeGenTokenizerFast),
+    "code_llama": (CodeLlamaTokenizer, CodeLlamaTokenizerFast),
+    "t5": (T5Tokenizer, T5TokenizerFast),
+    "mt5": (MT5Tokenizer, MT5TokenizerFast),
+    "byt5": (ByT5Tokenizer, None),
+    "bart": (BartTokenizer, BartTokenizerFast),
+    "mbart": (MBartTokenizer, MBartTokenizerFast),
+    "mbart50": (MBart50Tokenizer, MBart50TokenizerFast),
+    "marian": (MarianTokenizer, None),
+    "pegasus": (PegasusTokenizer, PegasusTokenizerFast),
+    "bigbird_pegasus": (PegasusTokenizer, PegasusTokenizerFast),
+    "blenderbot": (BlenderbotTokenizer, BlenderbotTokenizerFast),
+    "blenderbot-small": (BlenderbotSmallTokenizer, None),
+    "barthez": (BarthezTokenizer, BarthezTokenizerFast),
+    "bartpho": (BartphoTokenizer, None),
+    "bert-generation": (BertGenerationTokenizer, None),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 

@@ -62,7 +62,7 @@ class TokenizerFilesMixin(PushToHubMixin):
         files = {key: resolve_file(name, filename, required=False, **hub) for key, filename in wanted.items()}
         files["chat_template"] = load_chat_templates(lambda rel: resolve_file(name, rel, required=False, **hub),
                                                      template_names=list_chat_template_names(name, **hub))
-        if not any(files[key] or kwargs.get(key) for key in cls.vocab_files_names):
+        if cls.vocab_files_names and not any(files[key] or kwargs.get(key) for key in cls.vocab_files_names):
             if not os.path.isdir(name):  # a Hub id: the hub says why (offline and not cached, no such file, ...)
                 resolve_file(name, TOKENIZER_FILE, **hub)
             raise OSError(
