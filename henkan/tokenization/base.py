@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from tokenizers import AddedToken, Tokenizer
+from tokenizers import AddedToken, Encoding, Tokenizer
 
 from ..logging import get_logger
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
@@ -808,7 +808,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         try:
             encodings = self._encode_batch(batch, opts["add_special_tokens"], opts["is_split_into_words"])
         except Exception as e:  # the Rust tokenizer's errors are plain Exceptions
-            if not (self._lenient_truncation and "Truncation error" in str(e)):
+            if not (self._slow_mode and "Truncation error" in str(e)):
                 raise
             encodings = self._encode_leniently(batch, opts["add_special_tokens"], opts["is_split_into_words"])
 
@@ -826,7 +826,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             if asked or (asked is None and key in self.model_input_names):
                 data[key] = [getattr(e, field) for e in encodings]
         if opts["return_length"]:
-            data["length"] = [len(e.ids) for e in encodings]
+            data["length"] = [sum(e.attention_mask) if self._slow_mode else len(e.ids) for e in encodings]
         if overflow:
             data["overflow_to_sample_mapping"] = sample_of
         if max_length is None and opts["verbose"]:
@@ -841,8 +841,39 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
     def _encode_batch(self, batch: list, add_special_tokens: bool, is_split_into_words: bool) -> list:
         """The Rust encodings of a batch, with the backend's truncation and padding. Families override this for
         inputs the Rust pipeline cannot take in one pass (and build those with `_encode_mixed`)."""
+        settings = self._tokenizer.truncation
+        if self._slow_mode and settings and settings["strategy"] == "longest_first":
+            pairs = {i: self._slow_pair(item, add_special_tokens, is_split_into_words, settings)
+                     for i, item in enumerate(batch) if isinstance(item, tuple) and item[1] is not None}
+            if pairs:
+                return self._encode_mixed(batch, pairs, add_special_tokens, is_split_into_words)
         return self._tokenizer.encode_batch(batch, add_special_tokens=add_special_tokens,
                                             is_pretokenized=is_split_into_words)
+
+    def _slow_pair(self, pair: tuple, add_special_tokens: bool, is_split_into_words: bool, settings: dict):
+        """A pair truncated 'longest_first' as the slow tokenizers do: the longer sequence is cut down to the
+        shorter one, then both evenly, the second losing the odd token (the Rust tokenizer gives it the first)."""
+        def make():
+            self._tokenizer.no_truncation()
+            try:
+                first, second = (self._tokenizer.encode(text, add_special_tokens=False,
+                                                        is_pretokenized=is_split_into_words) for text in pair)
+            finally:
+                self._tokenizer.enable_truncation(**settings)
+            post = self._tokenizer.post_processor
+            n_added = post.num_special_tokens_to_add(True) if post is not None and add_special_tokens else 0
+            remove = len(first) + len(second) + n_added - settings["max_length"]
+            if remove > 0:
+                gap = min(abs(len(second) - len(first)), remove)
+                rest = remove - gap
+                cut_first = gap + rest // 2 if len(first) > len(second) else rest // 2
+                for encoding, cut in ((first, cut_first), (second, remove - cut_first)):
+                    if cut:
+                        encoding.truncate(max(len(encoding) - cut, 0), direction=settings["direction"])
+            if post is None:
+                return Encoding.merge([first, second], growing_offsets=False)
+            return post.process(first, second, add_special_tokens=add_special_tokens)
+        return make
 
     def _encode_mixed(self, batch: list, custom: dict, add_special_tokens: bool, is_split_into_words: bool) -> list:
         """Encode a batch in which the items `custom` maps (index -> function returning an Encoding, truncated and
@@ -866,7 +897,9 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
                       pad_type_id=padding["pad_type_id"], pad_token=padding["pad_token"])
         return encodings
 
-    _lenient_truncation = False  # the slow tokenizers log a sequence they cannot truncate and keep it whole
+    # whether to behave as the reference's slow tokenizers where they differ from its fast ones: a sequence that
+    # cannot be truncated as asked is logged and kept whole, `length` counts the tokens before padding
+    _slow_mode = False
 
     def _encode_leniently(self, batch: list, add_special_tokens: bool, is_split_into_words: bool) -> list:
         """Encode each item with truncation; one that cannot be truncated as asked is logged and kept whole."""

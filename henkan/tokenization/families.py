@@ -77,7 +77,7 @@ class _SlowDecoding:
     _spaces_between_special_tokens = True
 
     @property
-    def _lenient_truncation(self) -> bool:
+    def _slow_mode(self) -> bool:
         return self._from_files
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
@@ -311,14 +311,17 @@ class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizerFast):
         return self._latin1(tokens) if isinstance(tokens, str) or tokens is None else [self._latin1(t) for t in tokens]
 
     def convert_tokens_to_ids(self, tokens):
+        """A byte's character gives the byte's id, an added token its id, anything else None (as the reference)."""
         if isinstance(tokens, str):
-            if len(tokens) == 1 and tokens not in self.get_added_vocab():
-                return ord(tokens) + self._offset if ord(tokens) < 256 else None
-            return super().convert_tokens_to_ids(tokens)
+            added = self.get_added_vocab()
+            if tokens in added:
+                return added[tokens]
+            return ord(tokens) + self._offset if len(tokens) == 1 and ord(tokens) < 256 else None
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
     def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
-        return [self._latin1(t) for t in super().tokenize(text, pair, add_special_tokens, **kwargs)]
+        return self.convert_ids_to_tokens(self.encode_plus(text, pair, add_special_tokens=add_special_tokens,
+                                                           **kwargs)["input_ids"])
 
     def get_vocab(self) -> dict[str, int]:
         return {**{chr(b): b + self._offset for b in range(256)}, **self.get_added_vocab()}
@@ -397,8 +400,23 @@ class BlenderbotSmallTokenizer(_SlowDecoding, PreTrainedTokenizerFast):
         return token[:-4] if token.endswith("</w>") else token + "@@"
 
     def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
-        tokens = super().tokenize(text, pair, add_special_tokens, **kwargs)
-        return [self._spelled(t) for t in tokens] if self._from_files else tokens
+        """The tokens as the reference spells them; an unknown piece shows its (lowercased) text."""
+        encoding = self.encode_plus(text, pair, add_special_tokens=add_special_tokens, **kwargs)
+        tokens = encoding.tokens()
+        if not self._from_files or not encoding.encodings:
+            return tokens
+        found, unk = encoding.encodings[0], self.unk_token_id
+        words, sequences = found.word_ids, found.sequence_ids
+        out = []
+        for i, (token, index, (start, end)) in enumerate(zip(tokens, found.ids, found.offsets)):
+            source = text if sequences[i] == 0 else pair
+            if index == unk and isinstance(source, str) and source[start:end] != str(self.unk_token):
+                inside = i + 1 < len(tokens) and words[i + 1] is not None and words[i + 1] == words[i] and \
+                    sequences[i + 1] == sequences[i]
+                out.append(source[start:end].lower() + ("@@" if inside else ""))
+            else:
+                out.append(self._spelled(token))
+        return out
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
         if not self._from_files:

@@ -16,10 +16,11 @@ first (`legacy`), and how tokens become text again (`_tokens_to_text`).
 
 from __future__ import annotations
 
+import functools
 import json
-import warnings
+import sys
 
-from tokenizers import AddedToken, Tokenizer, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, normalizers, pre_tokenizers, processors
 
 from ..logging import get_logger
 from .base import PreTrainedTokenizer, PreTrainedTokenizerFast, _to_ids, layout_pieces
@@ -269,17 +270,34 @@ class AlbertTokenizerFast(_SentencePieceTokenizerFast):
     _mask_lstrip = True
 
     def _extra_normalizers(self, kwargs):
-        from tokenizers import Regex
-
         steps = []
         if kwargs["remove_space"]:
             steps += [normalizers.Replace(Regex(r"\s+"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
         steps += [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
-        if not kwargs["keep_accents"]:
-            steps += [normalizers.NFKD(), normalizers.StripAccents()]
+        if not kwargs["keep_accents"]:  # NFKD, then the characters with a combining class go (the slow one's rule)
+            steps += [normalizers.NFKD(), normalizers.Replace(Regex(_combining_characters()), "")]
         if kwargs["do_lower_case"]:
             steps += [normalizers.Lowercase()]
         return tuple(steps)
+
+
+@functools.cache
+def _combining_characters() -> str:
+    """A regex class of the characters whose canonical combining class is not 0 (e.g. accents, but not the
+    variation selectors that tokenizers' StripAccents also removes)."""
+    import unicodedata
+
+    ranges, start, last = [], None, None
+    for code in range(0x300, sys.maxunicode + 1):
+        if unicodedata.combining(chr(code)):
+            if start is None:
+                start = code
+            elif code != last + 1:
+                ranges.append((start, last))
+                start = code
+            last = code
+    ranges.append((start, last))
+    return "[" + "".join(f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges) + "]"
 
 
 class BertGenerationTokenizer(_SentencePieceTokenizerFast, PreTrainedTokenizer):
@@ -327,6 +345,20 @@ class PegasusTokenizerFast(_SentencePieceTokenizerFast):
         unk = str(kwargs["unk_token"])
         return vocab, next(i for i, (piece, _) in enumerate(vocab) if piece == unk)
 
+    def _prepare_backend(self, backend, kwargs):
+        """Words split at whitespace first, as the reference's fast Pegasus tokenizer does (same pieces: no piece
+        spans a "▁" and the character map makes all whitespace spaces; each "▁" then points at its word)."""
+        state = json.loads(backend.pre_tokenizer.__getstate__())
+        spec = self._proto.normalizer_spec
+        if state.get("split") and spec.precompiled_charsmap and spec.remove_extra_whitespaces:
+            # the same text, with repeated spaces as one "▁" that points at the last of them
+            backend.normalizer = normalizers.Sequence([
+                normalizers.Precompiled(spec.precompiled_charsmap), normalizers.Replace(Regex(r"[ \u2581]+\z"), ""),
+                normalizers.Replace(Regex(" {2,}"), SPIECE_UNDERLINE)])
+            backend.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.WhitespaceSplit(),
+                pre_tokenizers.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=state["prepend_scheme"])])
+
     def _tokens_to_text(self, tokens):
         return self._join_around_specials(tokens, space_before=False, strip=True)
 
@@ -335,6 +367,9 @@ class PegasusTokenizerFast(_SentencePieceTokenizerFast):
         special = set(self.all_special_ids) - {self.unk_token_id}
         marks = [int(i in special) for i in token_ids_0 + (token_ids_1 or [])]
         return marks if already_has_special_tokens else marks + [1]
+
+    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+        return [0] * len(token_ids_0) + [1] * len(token_ids_1 or [])
 
 
 # ---------------------------------------------------------------------------------------------------- T5
@@ -729,6 +764,12 @@ class MBart50TokenizerFast(MBartTokenizerFast):
     def _tokens_to_text(self, tokens):
         return self._join_around_specials(tokens, space_before=True, strip=True)
 
+    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+        """As the reference's slow class counts them (which knows no language code): 0 for the first sequence
+        with one <s> and </s>, 1 for the second with one </s>."""
+        first = [0] * (len(token_ids_0) + 2)
+        return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
+
 
 # ---------------------------------------------------------------------- families with their own vocabulary file
 
@@ -746,12 +787,16 @@ class _OwnVocabulary(_SentencePieceTokenizerFast):
         unknown id, and the numbers the ids are mapped with (also made the current ones)."""
         scores = {p.piece: p.score for p in proto.pieces if p.type in (1, 4)}  # normal and user-defined pieces
         low = min(scores.values(), default=0.0)
+        alphabet = {char for piece in scores for char in piece}
         vocab: list = [None] * (max(ids.values()) + 1 if ids else 0)
         for token, index in ids.items():
             if token in scores:
                 vocab[index] = (token, scores[token])
             elif token in keep:
                 vocab[index] = (token, low)
+            elif len(token) == 1 and token not in alphabet:
+                # a character the model does not know: the slow tokenizer looks its (unknown) piece up by its text
+                vocab[index] = (token, low - 20.0)
         vocab = [v if v is not None else (f"\ue000{i}\ue000", low) for i, v in enumerate(vocab)]
         foreign = [(piece, score) for piece, score in scores.items() if piece not in ids]
         self._side = {"ids": dict(ids), "tokens": {i: t for t, i in ids.items()}, "size": len(vocab),
@@ -971,6 +1016,9 @@ class MarianTokenizer(_OwnVocabulary, PreTrainedTokenizer):
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 1
+
+    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+        return [0] * len(token_ids_0) + [1] * len(token_ids_1 or [])
 
     def get_src_vocab(self) -> dict[str, int]:
         return {**self.encoder, **self.get_added_vocab()}
