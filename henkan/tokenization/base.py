@@ -500,6 +500,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             kwargs["mask_token"] = AddedToken(kwargs["mask_token"], lstrip=True, rstrip=False, normalized=False,
                                               special=True)
         self.vocab_file = files.get("vocab_file")
+        self._source_files = {key: os.fspath(path) for key, path in files.items() if path}
         have_files = all(files[key] for key in file_keys if key not in self._optional_files)
         if tokenizer_file is not None and have_files and self._files_first and isinstance(self, PreTrainedTokenizer):
             tokenizer_file = None

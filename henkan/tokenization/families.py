@@ -300,15 +300,19 @@ class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizerFast):
     def vocab_size(self) -> int:
         return 256
 
-    def _latin1(self, token: str | None) -> str | None:
+    def _latin1(self, token: str | None, added=None) -> str | None:
         """A byte token as the reference spells it (the character of the byte's code), other tokens as they are."""
-        if token is None or self._tokenizer.token_to_id(token) is None or token in self.get_added_vocab():
+        added = self.get_added_vocab() if added is None else added
+        if token is None or token in added or self._tokenizer.token_to_id(token) is None:
             return token
         return chr(_byte_of(token))
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
         tokens = super().convert_ids_to_tokens(ids, skip_special_tokens)
-        return self._latin1(tokens) if isinstance(tokens, str) or tokens is None else [self._latin1(t) for t in tokens]
+        if isinstance(tokens, str) or tokens is None:
+            return self._latin1(tokens)
+        added = self.get_added_vocab()
+        return [self._latin1(t, added) for t in tokens]
 
     def convert_tokens_to_ids(self, tokens):
         """A byte's character gives the byte's id, an added token its id, anything else None (as the reference)."""
@@ -326,11 +330,18 @@ class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizerFast):
     def get_vocab(self) -> dict[str, int]:
         return {**{chr(b): b + self._offset for b in range(256)}, **self.get_added_vocab()}
 
+    def _slow_decode(self, ids: list[int], skip_special_tokens: bool, spaces: bool) -> str:
+        self._added_now = self.get_added_vocab()
+        try:
+            return super()._slow_decode(ids, skip_special_tokens, spaces)
+        finally:
+            del self._added_now
+
     def _id_to_token(self, index: int) -> str:
-        return self._latin1(super()._id_to_token(index))
+        return self._latin1(super()._id_to_token(index), getattr(self, "_added_now", None))
 
     def _tokens_to_text(self, tokens: list[str]) -> str:
-        added = self.get_added_vocab()
+        added = getattr(self, "_added_now", None) or self.get_added_vocab()
         data = b"".join(t.encode() if t in added else bytes([ord(t)]) for t in tokens if t)
         return data.decode("utf-8", errors="ignore")
 
@@ -360,6 +371,7 @@ class BlenderbotSmallTokenizer(_SlowDecoding, PreTrainedTokenizerFast):
     model_input_names = ["input_ids", "attention_mask"]
     _defaults = dict(bos_token="__start__", eos_token="__end__", unk_token="__unk__", pad_token="__null__")
     _files_first = True
+    _copies_files = True
 
     def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
         import json

@@ -185,14 +185,17 @@ class TokenizerFilesMixin(PushToHubMixin):
         """The vocabulary files of the model's original tokenizer (vocab.txt, ...), without tokenizer.json."""
         return [name for key, name in self.vocab_files_names.items() if key != "tokenizer_file"]
 
+    # the model's files cannot be written from the Rust tokenizer (a SentencePiece model, Marian's vocabularies,
+    # ...): they are copied from where the tokenizer was loaded
+    _copies_files = False
+
     @property
     def can_save_slow_tokenizer(self) -> bool:
-        """Whether the vocabulary files of the model's tokenizer can be written (a SentencePiece model is only
-        copied, so it needs the original file)."""
-        names = self._model_file_names
-        if names and names[0].endswith(".model"):
-            return bool(self.vocab_file) and os.path.isfile(self.vocab_file)
-        return bool(names)
+        """Whether the vocabulary files of the model's tokenizer can be written (copied ones need the originals)."""
+        if self._copies_files:
+            files = getattr(self, "_source_files", {})
+            return bool(files) and all(os.path.isfile(path) for path in files.values())
+        return bool(self._model_file_names)
 
     def _saved_class_name(self) -> str:
         name = type(self).__name__
@@ -213,21 +216,28 @@ class TokenizerFilesMixin(PushToHubMixin):
             self._tokenizer.no_truncation()  # the file carries no per-call settings
             self._tokenizer.no_padding()
             self._backend_state = None
-            self._tokenizer.save(path)
+            self._backend_to_save().save(path)
             written.append(path)
         return written
 
+    def _backend_to_save(self):
+        """The Rust tokenizer written to tokenizer.json (a family may write the one the reference's fast class
+        expects)."""
+        return self._tokenizer
+
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         """Write the vocabulary files of the model's tokenizer (vocab.txt, or vocab.json + merges.txt, ...)."""
-        names = self._model_file_names
-        if names and names[0].endswith(".model"):
+        if self._copies_files:
             if not self.can_save_slow_tokenizer:
                 raise ValueError("Your fast tokenizer does not have the necessary information to save the vocabulary "
                                  "for a slow tokenizer.")
-            target = _prefixed(save_directory, filename_prefix, names[0])
-            if os.path.abspath(self.vocab_file) != os.path.abspath(target):
-                shutil.copyfile(self.vocab_file, target)
-            return (target,)
+            written = []
+            for key, path in self._source_files.items():
+                target = _prefixed(save_directory, filename_prefix, self.vocab_files_names[key])
+                if os.path.abspath(path) != os.path.abspath(target):
+                    shutil.copyfile(path, target)
+                written.append(target)
+            return tuple(written)
         return tuple(self._tokenizer.model.save(save_directory, name=filename_prefix))
 
 

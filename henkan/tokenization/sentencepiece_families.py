@@ -46,6 +46,7 @@ class _SentencePieceTokenizerFast(_SlowDecoding, PreTrainedTokenizerFast):
 
     vocab_files_names = {"vocab_file": "spiece.model", "tokenizer_file": TOKENIZER_FILE}
     _files_first = True
+    _copies_files = True
     _dummy_prefix_used = "always"
 
     def __init__(self, *args, **kwargs):
@@ -614,6 +615,17 @@ class CodeLlamaTokenizerFast(LlamaTokenizerFast):
         if tokens and tokens[0].startswith(SPIECE_UNDERLINE):
             tokens[0] = tokens[0][1:]
         return self._join_around_specials(tokens, space_before=False, strip=False)
+
+    def _backend_to_save(self) -> Tokenizer:
+        """The reference's fast Code Llama tokenizer builds its infilling inputs for a tokenizer.json that puts
+        "▁" before every piece of text (in the normalizer); built from the model file, henkan writes that one."""
+        if not self._from_files or self._proto.normalizer_spec.remove_extra_whitespaces:
+            return self._tokenizer
+        backend = Tokenizer.from_str(self._tokenizer.to_str())
+        backend.normalizer = normalizers.Sequence([normalizers.Prepend(SPIECE_UNDERLINE),
+                                                   normalizers.Replace(" ", SPIECE_UNDERLINE)])
+        backend.pre_tokenizer = None
+        return backend
 
 
 class GemmaTokenizerFast(LlamaTokenizerFast):
