@@ -11,6 +11,9 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +152,187 @@ def test_golden(name):
                             f"  henkan:    {json.dumps(got, ensure_ascii=False)[:700]}\n"
                             f"  reference: {json.dumps(expected, ensure_ascii=False)[:700]}")
     assert not failures, f"{len(failures)} of {len(golden['cases'])} cases differ:\n" + "\n".join(failures[:8])
+
+
+# ------------------------------------------------------------------------------------------ loading and saving
+
+
+@pytest.mark.parametrize("name", ["t5", "xlmr", "llama", "code_llama", "mbart50", "marian", "bartpho", "pegasus",
+                                  "byt5", "blenderbot_small"])
+def test_slow_class_name_gives_the_same_ids(name):
+    golden = _golden(name)
+    by_name = getattr(henkan, golden["slow"]).from_pretrained(os.path.join(sp.ROOT, golden["folder"]),
+                                                             **golden["kwargs"])
+    auto = load(name)
+    texts = list(sp.HARD.values())
+    assert by_name(texts)["input_ids"] == auto(texts)["input_ids"]
+    assert by_name.batch_decode(by_name(texts)["input_ids"]) == auto.batch_decode(auto(texts)["input_ids"])
+
+
+def test_padding_sides_follow_the_reference_classes():
+    folder = os.path.join(sp.ROOT, "llama")
+    assert henkan.LlamaTokenizer.from_pretrained(folder).padding_side == "right"  # the slow class
+    assert henkan.LlamaTokenizerFast.from_pretrained(folder).padding_side == "left"
+
+
+@pytest.mark.parametrize("name", ["t5_nonlegacy", "llama", "code_llama", "mbart", "marian", "bartpho", "albert",
+                                  "byt5", "blenderbot_small", "bert_generation"])
+def test_save_pretrained_round_trip(name, tmp_path):
+    golden = _golden(name)
+    tok = load(name)
+    written = {os.path.basename(p) for p in tok.save_pretrained(tmp_path)}
+    shipped = set(os.listdir(os.path.join(sp.ROOT, golden["folder"]))) - {"config.json"}
+    assert shipped <= written and "tokenizer.json" in written  # the model files, and a tokenizer.json
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == golden["slow"]
+    texts = list(sp.HARD.values()) + ["hobbitses and more"]
+    again = AutoTokenizer.from_pretrained(tmp_path)  # from tokenizer.json: the fast class
+    assert again(texts)["input_ids"] == tok(texts)["input_ids"] or name in ("marian", "llama", "code_llama")
+    slow = getattr(henkan, golden["slow"]).from_pretrained(tmp_path)  # the slow name reads the model files again
+    assert slow(texts)["input_ids"] == tok(texts)["input_ids"]
+    assert slow.batch_decode(slow(texts)["input_ids"]) == tok.batch_decode(tok(texts)["input_ids"])
+
+
+def test_sentencepiece_is_imported_only_to_convert(tmp_path):
+    code = ("import sys, henkan; t = henkan.AutoTokenizer.from_pretrained({!r}); t('hi'); "
+            "print('sentencepiece' in sys.modules)")
+    saved = tmp_path / "saved"
+    load("t5").save_pretrained(saved, legacy_format=False)  # a tokenizer.json only
+    for folder, imported in ((saved, "False"), (os.path.join(sp.ROOT, "t5"), "True")):
+        out = subprocess.run([sys.executable, "-c", code.format(str(folder))], capture_output=True, text=True,
+                             check=True, cwd=os.path.dirname(HERE)).stdout
+        assert out.strip() == imported
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("content", [b"", b"this is a text file, not a model\n" * 20, "truncated"])
+def test_a_file_that_is_not_a_sentencepiece_model(tmp_path, content):
+    folder = tmp_path / "t5"
+    shutil.copytree(os.path.join(sp.ROOT, "t5"), folder)
+    if content == "truncated":
+        data = (folder / "spiece.model").read_bytes()
+        content = data[: len(data) // 3]
+    (folder / "spiece.model").write_bytes(content)
+    with pytest.raises(ValueError, match=r"spiece\.model \(\d+ bytes\) (is empty|is not a (complete )?"
+                                         r"SentencePiece model)"):
+        AutoTokenizer.from_pretrained(folder)
+
+
+def test_missing_sentencepiece_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)
+    monkeypatch.setitem(sys.modules, "sentencepiece.sentencepiece_model_pb2", None)
+    with pytest.raises(ImportError, match="pip install sentencepiece"):
+        AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "t5"))
+
+
+def test_unknown_language_codes():
+    tok = load("mbart")
+    with pytest.raises(ValueError, match=r"src_lang='xx_YY' is not a language code of MBartTokenizerFast; use one "
+                                         r"of ar_AR, cs_CZ, .*, zh_CN\."):
+        tok.src_lang = "xx_YY"
+    assert tok.src_lang == "en_XX" and tok("a")["input_ids"][-1] == tok.lang_code_to_id["en_XX"]
+    with pytest.raises(ValueError, match="tgt_lang='de' is not a language code"):
+        tok.set_tgt_lang_special_tokens("de")
+    tok.tgt_lang = None
+    with pytest.raises(ValueError, match="has no tgt_lang"):
+        tok(text_target="a")
+    with pytest.raises(ValueError, match="src_lang='en' is not a language code"):
+        AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "mbart50"), src_lang="en")
+
+
+# ----------------------------------------------------------------------------------------- the seed examples
+
+
+def test_code_llama_infilling_seed_example():
+    tok = load("code_llama")
+    prompt = 'def remove_non_ascii(s: str) -> str:\n    """ <FILL_ME>\n    return result\n'
+    ids = tok(prompt, return_tensors="pt")["input_ids"]
+    assert ids[0, :2].tolist() == [tok.bos_token_id, tok.prefix_id] and ids[0, -1].item() == tok.middle_id
+    assert tok.suffix_id in ids[0].tolist() and tok.convert_tokens_to_ids("<FILL_ME>") == tok.unk_token_id
+    generated = ids.tolist()[0] + tok.encode(" Remove non-ASCII.", add_special_tokens=False) + [tok.eot_id]
+    filling = tok.batch_decode([generated[ids.shape[1]:]], skip_special_tokens=True)[0]
+    assert prompt.replace("<FILL_ME>", filling) == ('def remove_non_ascii(s: str) -> str:\n    """  Remove '
+                                                     'non-ASCII.\n    return result\n')
+    prefix, suffix = prompt.split("<FILL_ME>")
+    assert tok(prefix, suffix=suffix)["input_ids"] == ids[0].tolist()  # the same as an explicit suffix
+    first = tok(prompt, suffix_first=True)["input_ids"]
+    assert first[:3] == [tok.bos_token_id, tok.prefix_id, tok.suffix_id] and sorted(first) == sorted(ids[0].tolist())
+
+
+def test_byt5_seed_examples():
+    tok = AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "byt5"))
+    assert type(tok).__name__ == "ByT5Tokenizer"
+    batch = tok(["Life is like a box of chocolates.", "Today is Monday."], padding="longest", return_tensors="pt")
+    assert batch["input_ids"][0].tolist() == [b + 3 for b in b"Life is like a box of chocolates."] + [1]
+    assert batch["attention_mask"][1].tolist() == [1] * 17 + [0] * 17
+    input_ids = tok("The dog chases a ball in the park.").input_ids
+    masked = input_ids[:8] + [258] + input_ids[14:21] + [257] + input_ids[28:]
+    assert masked == [87, 107, 104, 35, 103, 114, 106, 35, 258, 35, 100, 35, 101, 100, 111, 111, 257, 35, 115, 100,
+                      117, 110, 49, 1]
+    output_ids = [0, 258, 108, 118, 35, 119, 107, 104, 35, 114, 113, 104, 35, 122, 107, 114, 35, 103, 114, 104, 118,
+                  257, 35, 108, 113, 35, 119, 107, 104, 35, 103, 108, 118, 102, 114, 256, 108, 113, 35, 119, 107, 104,
+                  35, 115, 100, 117, 110, 49, 35, 87, 107, 104, 35, 103, 114, 106, 35, 108, 118, 35, 119, 107, 104, 35,
+                  114, 113, 104, 35, 122, 107, 114, 35, 103, 114, 104, 118, 35, 100, 35, 101, 100, 111, 111, 35, 108,
+                  113, 255, 35, 108, 113, 35, 119, 107, 104, 35, 115, 100, 117, 110, 49]
+    parts, start, sentinel = [], 0, 258
+    while sentinel in output_ids:
+        split = output_ids.index(sentinel)
+        parts.append(output_ids[start:split])
+        start, sentinel = split, sentinel - 1
+    parts.append(output_ids[start:])
+    assert tok.batch_decode(parts) == ['<pad>', 'is the one who does', ' in the disco',
+                                       'in the park. The dog is the one who does a ball in', ' in the park.']
+
+
+def test_translation_and_summarization_seed_preprocessing():
+    tok = load("t5")
+    inputs = ["translate English to French: " + s for s in ("The weather is nice today.", "Hello world")]
+    targets = ["Le café est très bon.", "Le renard brun saute."]
+    model_inputs = tok(inputs, text_target=targets, max_length=128, truncation=True)
+    assert model_inputs["labels"] == tok(targets)["input_ids"] and set(model_inputs) == {
+        "input_ids", "attention_mask", "labels"}
+    labels = tok(text_target=targets, max_length=4, truncation=True)
+    assert [len(x) for x in labels["input_ids"]] == [4, 4] and labels["input_ids"][0][-1] == tok.eos_token_id
+    import numpy as np
+
+    padded = np.array(tok(targets, padding=True)["input_ids"])
+    with_ignored = np.where(padded != tok.pad_token_id, padded, -100)
+    restored = np.where(with_ignored != -100, with_ignored, tok.pad_token_id)
+    assert tok.batch_decode(restored, skip_special_tokens=True) == targets
+
+
+def test_targets_use_the_target_language_and_model():
+    mbart = load("mbart")
+    out = mbart("Hello", text_target="Salut")
+    assert out["input_ids"][-2:] == [mbart.eos_token_id, mbart.lang_code_to_id["en_XX"]]
+    assert out["labels"][-2:] == [mbart.eos_token_id, mbart.lang_code_to_id["ro_RO"]]
+    with pytest.warns(UserWarning, match="as_target_tokenizer"):
+        with mbart.as_target_tokenizer():
+            assert mbart("Salut")["input_ids"] == out["labels"]
+    assert mbart("Hello")["input_ids"] == out["input_ids"]  # back to the source language
+    mbart50 = load("mbart50")
+    assert mbart50("Hello")["input_ids"][0] == mbart50.lang_code_to_id["en_XX"]
+    forced = mbart50._build_translation_inputs("Hello", "pt", src_lang="de_DE", tgt_lang="fr_XX")
+    assert forced["forced_bos_token_id"] == mbart50.lang_code_to_id["fr_XX"]
+    assert forced["input_ids"][0, 0].item() == mbart50.lang_code_to_id["de_DE"]
+    marian = load("marian")
+    source, target = marian("Le café"), marian(text_target="Le café")
+    assert source["input_ids"] != target["input_ids"]  # the target model knows French
+    with pytest.warns(UserWarning):
+        with marian.as_target_tokenizer():
+            assert marian("Le café")["input_ids"] == target["input_ids"]
+    assert marian(">>fr<< Hello")["input_ids"][0] == marian.convert_tokens_to_ids(">>fr<<")
+    assert marian.supported_language_codes == [">>fr<<", ">>de<<", ">>ro<<"]
+
+
+def test_bartpho_seed_example():
+    tok = AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "bartpho"))
+    line = "Chúng tôi là những nghiên cứu viên."
+    ids = tok(line, return_tensors="pt")["input_ids"]
+    assert ids[0, 0].item() == tok.cls_token_id and ids[0, -1].item() == tok.sep_token_id
+    masked = tok(["Chúng tôi là <mask> nghiên cứu viên."], return_tensors="pt")["input_ids"]
+    assert (masked[0] == tok.mask_token_id).nonzero().numel() == 1
+    assert tok.decode(ids[0], skip_special_tokens=True) == line
+    assert tok("Hello")["input_ids"].count(tok.unk_token_id) >= 1  # pieces outside dict.txt are unknown

@@ -246,7 +246,7 @@ class BlenderbotTokenizerFast(BartTokenizerFast):
                                              special_tokens=[(eos, backend.token_to_id(eos))])
 
 
-class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizerFast):
+class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizer):
     """ByT5's tokenizer: no vocabulary file; the UTF-8 bytes of the text, shifted by 3 (<pad>, </s>, <unk>), and
     `extra_ids` sentinels after them; </s> after the text."""
 
@@ -362,7 +362,7 @@ def _byte_of(char: str) -> int:
     return others[code - 256]
 
 
-class BlenderbotSmallTokenizer(_SlowDecoding, PreTrainedTokenizerFast):
+class BlenderbotSmallTokenizer(_SlowDecoding, PreTrainedTokenizer):
     """Blenderbot-Small's tokenizer: lowercased words, punctuation split off, a word-level BPE whose vocabulary
     marks the pieces that do not end a word with "@@" (vocab.json + merges.txt). Newlines after a word become
     "__newln__"."""
