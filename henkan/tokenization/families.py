@@ -111,8 +111,9 @@ class _SlowDecoding:
         additional = set(self.additional_special_tokens)
         alone = {t.content for i, t in self.added_tokens_decoder.items()
                  if i >= vocab_size and (t.content not in specials or t.content in additional)}
+        added = {i: t.content for i, t in self.added_tokens_decoder.items()}
         texts, run = [], []
-        for token in (self._id_to_token(i) for i in ids if i not in skipped):
+        for token in (added[i] if i in added else self._id_to_token(i) for i in ids if i not in skipped):
             if skip_special_tokens and token in specials:
                 continue
             if token in alone:

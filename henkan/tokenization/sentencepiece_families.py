@@ -270,6 +270,13 @@ class AlbertTokenizerFast(_SentencePieceTokenizerFast):
     _template = _BERT_LAYOUT
     _mask_lstrip = True
 
+    def _vocabulary(self, proto, files, kwargs):
+        """The model's pieces; those ending in a digit and a comma ("▁1,") are made unlikely: the slow ALBERT
+        splits such a piece into the number's pieces and the comma."""
+        vocab = [(piece, score - 100.0 if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit() else score)
+                 for piece, score in model_pieces(proto)]
+        return vocab, proto.trainer_spec.unk_id
+
     def _extra_normalizers(self, kwargs):
         steps = []
         if kwargs["remove_space"]:
@@ -812,7 +819,7 @@ class _OwnVocabulary(_SentencePieceTokenizerFast):
         vocab = [v if v is not None else (f"\ue000{i}\ue000", low) for i, v in enumerate(vocab)]
         foreign = [(piece, score) for piece, score in scores.items() if piece not in ids]
         self._side = {"ids": dict(ids), "tokens": {i: t for t, i in ids.items()}, "size": len(vocab),
-                      "foreign": len(foreign)}
+                      "foreign": len(foreign), "unk": ids[unk]}
         return vocab + foreign, ids[unk]
 
     @property
@@ -824,10 +831,11 @@ class _OwnVocabulary(_SentencePieceTokenizerFast):
             return super().__len__()
         return self._tokenizer.get_vocab_size(with_added_tokens=True) - self._side["foreign"]
 
-    def _map_ids(self, ids: list[int]) -> list[int]:
+    def _map_ids(self, ids: list[int], side: dict | None = None) -> list[int]:
         if not self._from_files:
             return ids
-        size, foreign, unk = self._side["size"], self._side["foreign"], self.unk_token_id
+        side = side or self._side
+        size, foreign, unk = side["size"], side["foreign"], side["unk"]
         return [i if i < size else unk if i < size + foreign else i - foreign for i in ids]
 
     def _rust_id(self, index: int) -> int:
@@ -846,9 +854,13 @@ class _OwnVocabulary(_SentencePieceTokenizerFast):
         return dict(zip(self._map_ids(list(found)), found.values()))
 
     def convert_tokens_to_ids(self, tokens):
+        """Added tokens first (with the ids they were given), then the vocabulary file of the current side."""
         if not self._from_files:
             return super().convert_tokens_to_ids(tokens)
         if isinstance(tokens, str):
+            added = self._added_ids()
+            if tokens in added:
+                return added[tokens]
             if tokens in self._side["ids"]:
                 return self._side["ids"][tokens]
             index = self._tokenizer.token_to_id(tokens)
@@ -861,13 +873,26 @@ class _OwnVocabulary(_SentencePieceTokenizerFast):
         token = self._tokenizer.id_to_token(self._rust_id(index))
         return str(self.unk_token) if token is None else token
 
+    def _added_ids(self) -> dict[str, int]:
+        """The added tokens with the ids they got on the source side (the reference keeps those in target mode)."""
+        backend = self.__dict__.get("_source_backend", self._tokenizer)
+        side = self.__dict__.get("_source_side", self._side)
+        key = backend.get_vocab_size(with_added_tokens=True)
+        cached = self.__dict__.get("_added_source_ids")
+        if cached is None or cached[0] != key:
+            found = backend.get_added_tokens_decoder()
+            cached = (key, dict(zip((t.content for t in found.values()), self._map_ids(list(found), side))))
+            self.__dict__["_added_source_ids"] = cached
+        return cached[1]
+
     def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
         if not self._from_files:
             return super().convert_ids_to_tokens(ids, skip_special_tokens)
+        added = {i: t for t, i in self._added_ids().items()}
         if isinstance(ids, int) or getattr(ids, "ndim", None) == 0:
-            return self._id_to_token(int(ids))
+            return added.get(int(ids)) or self._id_to_token(int(ids))
         skip = set(self.all_special_ids) if skip_special_tokens else ()
-        return [self._id_to_token(i) for i in _to_ids(ids) if i not in skip]
+        return [added[i] if i in added else self._id_to_token(i) for i in _to_ids(ids) if i not in skip]
 
 
 class BartphoTokenizer(_OwnVocabulary, PreTrainedTokenizer):
@@ -943,6 +968,13 @@ class MarianTokenizer(_OwnVocabulary, PreTrainedTokenizer):
         self._source_pieces_text = PieceDecoder(self._proto)
         return self._source_backend
 
+    def _id_to_token(self, index: int) -> str:
+        """Ids that are no added token are read in the target vocabulary when the sides have their own (they are
+        what the model generates)."""
+        if self._from_files and self.init_kwargs.get("separate_vocabs"):
+            return self._target_side["tokens"].get(index, str(self.unk_token))
+        return super()._id_to_token(index)
+
     def _switch_to_input_mode(self) -> None:
         if self._from_files and self._tokenizer is not self._source_backend:
             self._use_side(self._source_backend, self._source_side)
@@ -982,7 +1014,7 @@ class MarianTokenizer(_OwnVocabulary, PreTrainedTokenizer):
         code, rest = text[:end], text[end:]
 
         def make():
-            plain = self._variant("plain-" + str(id(self._tokenizer)), lambda backend: None)
+            plain = self._variant("plain", lambda backend: None)
             head = processors.TemplateProcessing(single=f"{code}:0 $A:0", pair="$A $B",
                                                  special_tokens=[(code, self._rust_id(self.convert_tokens_to_ids(
                                                      code)))])
