@@ -17,10 +17,10 @@ import tempfile
 
 from tokenizers import AddedToken
 
+from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
+from ..logging import get_logger
+from ..utils import read_json
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
-from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
-from .logging import get_logger
-from .utils import read_json
 
 logger = get_logger(__name__)
 
@@ -31,9 +31,18 @@ ADDED_TOKENS_FILE = "added_tokens.json"
 
 _MISSING = object()
 
+# tokenizer classes by name, as tokenizer_config.json's "tokenizer_class" spells them: henkan's own (added as they
+# are defined) and those given to AutoTokenizer.register
+KNOWN_CLASSES: dict[str, type] = {}
+
 
 class TokenizerFilesMixin(PushToHubMixin):
     """`from_pretrained` and `save_pretrained` of the tokenizers (part of `PreTrainedTokenizerBase`)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("henkan.") and not cls.__name__.startswith("_"):
+            KNOWN_CLASSES[cls.__name__] = cls
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *init_inputs, cache_dir=None, force_download=False,
@@ -53,7 +62,7 @@ class TokenizerFilesMixin(PushToHubMixin):
         files = {key: resolve_file(name, filename, required=False, **hub) for key, filename in wanted.items()}
         files["chat_template"] = load_chat_templates(lambda rel: resolve_file(name, rel, required=False, **hub),
                                                      template_names=list_chat_template_names(name, **hub))
-        if not any(files[key] or kwargs.get(key) for key in cls.vocab_files_names):
+        if cls.vocab_files_names and not any(files[key] or kwargs.get(key) for key in cls.vocab_files_names):
             if not os.path.isdir(name):  # a Hub id: the hub says why (offline and not cached, no such file, ...)
                 resolve_file(name, TOKENIZER_FILE, **hub)
             raise OSError(
@@ -176,14 +185,17 @@ class TokenizerFilesMixin(PushToHubMixin):
         """The vocabulary files of the model's original tokenizer (vocab.txt, ...), without tokenizer.json."""
         return [name for key, name in self.vocab_files_names.items() if key != "tokenizer_file"]
 
+    # the model's files cannot be written from the Rust tokenizer (a SentencePiece model, Marian's vocabularies,
+    # ...): they are copied from where the tokenizer was loaded
+    _copies_files = False
+
     @property
     def can_save_slow_tokenizer(self) -> bool:
-        """Whether the vocabulary files of the model's tokenizer can be written (a SentencePiece model is only
-        copied, so it needs the original file)."""
-        names = self._model_file_names
-        if names and names[0].endswith(".model"):
-            return bool(self.vocab_file) and os.path.isfile(self.vocab_file)
-        return bool(names)
+        """Whether the vocabulary files of the model's tokenizer can be written (copied ones need the originals)."""
+        if self._copies_files:
+            files = getattr(self, "_source_files", {})
+            return bool(files) and all(os.path.isfile(path) for path in files.values())
+        return bool(self._model_file_names)
 
     def _saved_class_name(self) -> str:
         name = type(self).__name__
@@ -204,29 +216,34 @@ class TokenizerFilesMixin(PushToHubMixin):
             self._tokenizer.no_truncation()  # the file carries no per-call settings
             self._tokenizer.no_padding()
             self._backend_state = None
-            self._tokenizer.save(path)
+            self._backend_to_save().save(path)
             written.append(path)
         return written
 
+    def _backend_to_save(self):
+        """The Rust tokenizer written to tokenizer.json (a family may write the one the reference's fast class
+        expects)."""
+        return self._tokenizer
+
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         """Write the vocabulary files of the model's tokenizer (vocab.txt, or vocab.json + merges.txt, ...)."""
-        names = self._model_file_names
-        if names and names[0].endswith(".model"):
+        if self._copies_files:
             if not self.can_save_slow_tokenizer:
                 raise ValueError("Your fast tokenizer does not have the necessary information to save the vocabulary "
                                  "for a slow tokenizer.")
-            target = _prefixed(save_directory, filename_prefix, names[0])
-            if os.path.abspath(self.vocab_file) != os.path.abspath(target):
-                shutil.copyfile(self.vocab_file, target)
-            return (target,)
+            written = []
+            for key, path in self._source_files.items():
+                target = _prefixed(save_directory, filename_prefix, self.vocab_files_names[key])
+                if os.path.abspath(path) != os.path.abspath(target):
+                    shutil.copyfile(path, target)
+                written.append(target)
+            return tuple(written)
         return tuple(self._tokenizer.model.save(save_directory, name=filename_prefix))
 
 
 def _warn_if_other_class(saved_class: str | None, cls: type) -> None:
     """The reference warns when a folder saved by one tokenizer class is loaded with another known one."""
-    from .tokenization_auto import tokenizer_class_from_name  # (the model classes build on this module)
-
-    if saved_class and tokenizer_class_from_name(saved_class) is not None \
+    if saved_class in KNOWN_CLASSES \
             and saved_class.replace("Fast", "") != cls.__name__.replace("Fast", ""):
         logger.warning(
             "The tokenizer class you load from this checkpoint is not the same type as the class this function is "

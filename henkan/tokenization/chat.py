@@ -32,7 +32,7 @@ import typing
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
-from .logging import get_logger
+from ..logging import get_logger
 
 logger = get_logger(__name__)
 
@@ -85,8 +85,8 @@ def _chat_template_error_class() -> type:
 
 
 def __getattr__(name: str):
-    # ChatTemplateError subclasses a Jinja class; it is created on first use so that importing henkan.chat
-    # does not import Jinja.
+    # ChatTemplateError subclasses a Jinja class; it is created on first use so that importing
+    # henkan.tokenization.chat does not import Jinja.
     if name == "ChatTemplateError":
         return _chat_template_error_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -783,7 +783,7 @@ def list_chat_template_names(name_or_path, *, subfolder: str = "", revision: str
                       if f.endswith(".jinja") and os.path.isfile(os.path.join(folder, f)))
     if os.path.exists(name):  # a single file: it has no template folder
         return []
-    from .hub import default_cache_dir, is_offline
+    from ..hub import default_cache_dir, is_offline
 
     prefix = "/".join(p for p in ((subfolder or "").strip("/"), CHAT_TEMPLATE_DIR) if p)
     if not (local_files_only or is_offline()):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from tokenizers import Encoding
 
-from .logging import get_logger
+from ..logging import get_logger
 
 logger = get_logger(__name__)
 

@@ -5,12 +5,13 @@ pure-Python tokenizers (`PreTrainedTokenizer`, `BertTokenizer`, ...) are served 
 produce the same ids, so code written for either kind runs unchanged.
 
 This module holds what every tokenizer does: special tokens, encoding with padding and truncation, decoding and
-`pad`. Calls return a `BatchEncoding` (henkan.batch_encoding); folders are read and written by
-henkan.tokenization_files; the model tokenizers and `AutoTokenizer` are in henkan.tokenization_auto.
+`pad`. Calls return a `BatchEncoding` (.batch_encoding); folders are read and written by the mixin of .files;
+the model tokenizers are in .families and `AutoTokenizer` in .auto.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -18,12 +19,12 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from tokenizers import AddedToken, Tokenizer
+from tokenizers import AddedToken, Encoding, Tokenizer
 
+from ..logging import get_logger
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
 from .chat import ChatTemplateMixin, normalize_chat_template
-from .logging import get_logger
-from .tokenization_files import TOKENIZER_FILE, TokenizerFilesMixin
+from .files import TOKENIZER_FILE, TokenizerFilesMixin
 
 logger = get_logger(__name__)
 
@@ -250,6 +251,7 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
         self.chat_template = normalize_chat_template(kwargs.pop("chat_template", None))
         self.verbose = kwargs.pop("verbose", False)
         self.deprecation_warnings: dict[str, bool] = {}  # which once-per-tokenizer warnings were given
+        self._in_target_context_manager = False
         self._pad_token_type_id = 0
         self._special_tokens_map: dict[str, Any] = dict.fromkeys(SPECIAL_TOKENS_ATTRIBUTES)
         self._special_tokens_map["additional_special_tokens"] = []
@@ -459,7 +461,10 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
       when building from vocabulary files (as the reference converts its slow tokenizer then);
     - `_template`: where the special tokens go, as (single, pair) layouts such as ("cls $A sep",
       "cls $A sep $B:1 sep:1"), names being special-token attributes and ":1" a token type id;
-    - `_build_backend`: a function (cls, files, kwargs) -> tokenizers.Tokenizer building from vocabulary files;
+    - `_build_backend`: a method (files, kwargs) -> tokenizers.Tokenizer building from vocabulary files (the
+      files named by `vocab_files_names`, all needed but those in `_optional_files`);
+    - `_files_first`: the slow names build from the vocabulary files even when a tokenizer.json is there, as the
+      reference's SentencePiece tokenizers do (their outputs differ from the converted tokenizer.json's);
     - `_backend_options`: {component: {state key: init argument}}, settings of the Rust components that follow
       the init arguments (e.g. BERT's lowercasing);
     - `_mask_lstrip`: a mask token given as a string swallows the space before it.
@@ -470,6 +475,8 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
     _slow_defaults: dict[str, Any] = {}
     _template: tuple[str, str] | None = None
     _build_backend = None
+    _optional_files: tuple[str, ...] = ()
+    _files_first = False
     _backend_options: dict[str, dict[str, str]] = {}
     _mask_lstrip = False
     _words_need_prefix_space = False  # byte-level BPE encodes pre-split words only with add_prefix_space=True
@@ -493,13 +500,19 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             kwargs["mask_token"] = AddedToken(kwargs["mask_token"], lstrip=True, rstrip=False, normalized=False,
                                               special=True)
         self.vocab_file = files.get("vocab_file")
+        self._source_files = {key: os.fspath(path) for key, path in files.items() if path}
+        have_files = all(files[key] for key in file_keys if key not in self._optional_files)
+        if tokenizer_file is not None and have_files and self._files_first and isinstance(self, PreTrainedTokenizer):
+            tokenizer_file = None
+        self._from_files = False  # built from the model's vocabulary files (not from a tokenizer.json)
 
         if tokenizer_object is not None:
             backend = copy.deepcopy(tokenizer_object)
         elif tokenizer_file is not None:
             backend = Tokenizer.from_file(os.fspath(tokenizer_file))
-        elif self._build_backend is not None and all(files.values()):
-            backend = type(self)._build_backend(files, kwargs)
+        elif self._build_backend is not None and have_files:
+            backend = self._build_backend(files, kwargs)
+            self._from_files = True
         elif self._build_backend is None and any(files.values()):
             raise ValueError(
                 f"henkan cannot build a {type(self).__name__} from {sorted(f for f in files.values() if f)} (a "
@@ -548,7 +561,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
                 token.special = token.special or str(token) in specials
             tokens.append(token)
         if tokens:
-            self._tokenizer.add_tokens(tokens)
+            self._tokenizer.add_tokens(self._for_backend(tokens))
 
     def _sync_backend(self, options: dict[str, dict[str, str]]) -> None:
         """Make the backend's components follow the init arguments (e.g. lowercasing) where they differ."""
@@ -615,8 +628,12 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         if not isinstance(new_tokens, (list, tuple)):
             new_tokens = [new_tokens]
         if special_tokens:
-            return self._tokenizer.add_special_tokens(list(new_tokens))
-        return self._tokenizer.add_tokens(list(new_tokens))
+            return self._tokenizer.add_special_tokens(self._for_backend(list(new_tokens), special=True))
+        return self._tokenizer.add_tokens(self._for_backend(list(new_tokens)))
+
+    def _for_backend(self, tokens: list, special: bool = False) -> list:
+        """The tokens to add to the Rust tokenizer (a family may change how they match)."""
+        return tokens
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return self._tokenizer.num_special_tokens_to_add(pair)
@@ -693,14 +710,45 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         )
         if text is None and text_target is None:
             raise ValueError("You need to specify either `text` or `text_target`.")
-        encodings = None if text is None else self._call_one(text, text_pair, options)
-        if text_target is None:
-            return encodings
-        targets = self._call_one(text_target, text_pair_target, options)
-        if encodings is None:
-            return targets
+        encodings = targets = None
+        if text is not None:
+            if not self._in_target_context_manager:
+                self._switch_to_input_mode()
+            encodings = self._call_one(text, text_pair, options)
+        if text_target is not None:
+            self._switch_to_target_mode()
+            try:
+                targets = self._call_one(text_target, text_pair_target, options)
+            finally:
+                self._switch_to_input_mode()
+        if targets is None or encodings is None:
+            return encodings if targets is None else targets
         encodings["labels"] = targets["input_ids"]
         return encodings
+
+    # --- source and target modes (seq2seq tokenizers whose labels are encoded differently, e.g. mBART, Marian)
+
+    def _switch_to_input_mode(self) -> None:
+        """Encode what follows as model inputs (sources)."""
+
+    def _switch_to_target_mode(self) -> None:
+        """Encode what follows as labels (targets)."""
+
+    @contextlib.contextmanager
+    def as_target_tokenizer(self):
+        """Within the block, the tokenizer encodes targets (labels), as `text_target=` does."""
+        warnings.warn(
+            "`as_target_tokenizer` is deprecated and will be removed in v5 of Transformers. You can tokenize your "
+            "labels by using the argument `text_target` of the regular `__call__` method (either in the same call as "
+            "your input texts if you use the same keyword arguments, or in a separate call."
+        )
+        self._switch_to_target_mode()
+        self._in_target_context_manager = True
+        try:
+            yield
+        finally:
+            self._in_target_context_manager = False
+            self._switch_to_input_mode()
 
     def _call_one(self, text, text_pair, options: dict) -> BatchEncoding:
         if not _is_text_input(text) or (text_pair is not None and not _is_text_input(text_pair)):
@@ -758,14 +806,20 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
                              "with pretokenized inputs.")
         self._set_backend_state(padding, truncation, max_length, opts["stride"], opts["pad_to_multiple_of"],
                                 opts["padding_side"], split_special_tokens)
-        encodings = self._tokenizer.encode_batch(
-            batch, add_special_tokens=opts["add_special_tokens"], is_pretokenized=opts["is_split_into_words"])
+        try:
+            encodings = self._encode_batch(batch, opts["add_special_tokens"], opts["is_split_into_words"])
+        except Exception as e:  # the Rust tokenizer's errors are plain Exceptions
+            if not (self._slow_mode and "Truncation error" in str(e)):
+                raise
+            encodings = self._encode_leniently(batch, opts["add_special_tokens"], opts["is_split_into_words"])
 
         overflow = opts["return_overflowing_tokens"]
         if overflow:  # each window of a long sequence becomes a row
             sample_of = [i for i, e in enumerate(encodings) for _ in range(1 + len(e.overflowing))]
             encodings = [part for e in encodings for part in (e, *e.overflowing)]
         data = {"input_ids": [e.ids for e in encodings]}
+        if self._map_ids is not None:
+            data["input_ids"] = [self._map_ids(ids) for ids in data["input_ids"]]
         for key, asked, field in (("token_type_ids", opts["return_token_type_ids"], "type_ids"),
                                   ("attention_mask", opts["return_attention_mask"], "attention_mask"),
                                   ("special_tokens_mask", opts["return_special_tokens_mask"], "special_tokens_mask"),
@@ -773,7 +827,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             if asked or (asked is None and key in self.model_input_names):
                 data[key] = [getattr(e, field) for e in encodings]
         if opts["return_length"]:
-            data["length"] = [len(e.ids) for e in encodings]
+            data["length"] = [sum(e.attention_mask) if self._slow_mode else len(e.ids) for e in encodings]
         if overflow:
             data["overflow_to_sample_mapping"] = sample_of
         if max_length is None and opts["verbose"]:
@@ -782,6 +836,100 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             data = {k: v[0] if v and isinstance(v[0], list) else v for k, v in data.items()}
             return BatchEncoding(data, encodings)
         return BatchEncoding(data, encodings, tensor_type=opts["return_tensors"])
+
+    _map_ids = None  # a family whose Rust vocabulary differs from its ids maps the Rust ids (list -> list)
+
+    def _encode_batch(self, batch: list, add_special_tokens: bool, is_split_into_words: bool) -> list:
+        """The Rust encodings of a batch, with the backend's truncation and padding. Families override this for
+        inputs the Rust pipeline cannot take in one pass (and build those with `_encode_mixed`)."""
+        settings = self._tokenizer.truncation
+        if self._slow_mode and settings and settings["strategy"] == "longest_first":
+            pairs = {i: self._slow_pair(item, add_special_tokens, is_split_into_words, settings)
+                     for i, item in enumerate(batch) if isinstance(item, tuple) and item[1] is not None}
+            if pairs:
+                return self._encode_mixed(batch, pairs, add_special_tokens, is_split_into_words)
+        return self._tokenizer.encode_batch(batch, add_special_tokens=add_special_tokens,
+                                            is_pretokenized=is_split_into_words)
+
+    def _slow_pair(self, pair: tuple, add_special_tokens: bool, is_split_into_words: bool, settings: dict):
+        """A pair truncated 'longest_first' as the slow tokenizers do: the longer sequence is cut down to the
+        shorter one, then both evenly, the second losing the odd token (the Rust tokenizer gives it the first)."""
+        def make():
+            self._tokenizer.no_truncation()
+            try:
+                first, second = (self._tokenizer.encode(text, add_special_tokens=False,
+                                                        is_pretokenized=is_split_into_words) for text in pair)
+            finally:
+                self._tokenizer.enable_truncation(**settings)
+            post = self._tokenizer.post_processor
+            n_added = post.num_special_tokens_to_add(True) if post is not None and add_special_tokens else 0
+            remove = len(first) + len(second) + n_added - settings["max_length"]
+            if remove > 0:
+                gap = min(abs(len(second) - len(first)), remove)
+                rest = remove - gap
+                cut_first = gap + rest // 2 if len(first) > len(second) else rest // 2
+                for encoding, cut in ((first, cut_first), (second, remove - cut_first)):
+                    if cut:
+                        encoding.truncate(max(len(encoding) - cut, 0), direction=settings["direction"])
+            if post is None:
+                return Encoding.merge([first, second], growing_offsets=False)
+            return post.process(first, second, add_special_tokens=add_special_tokens)
+        return make
+
+    def _encode_mixed(self, batch: list, custom: dict, add_special_tokens: bool, is_split_into_words: bool) -> list:
+        """Encode a batch in which the items `custom` maps (index -> function returning an Encoding, truncated and
+        with its special tokens) are built by the family; all items are then padded together as the call asks."""
+        padding = self._tokenizer.padding
+        if padding:
+            self._tokenizer.no_padding()
+            self._backend_state = None
+        others = [i for i in range(len(batch)) if i not in custom]
+        encoded = dict(zip(others, self._tokenizer.encode_batch(
+            [batch[i] for i in others], add_special_tokens=add_special_tokens, is_pretokenized=is_split_into_words)))
+        encoded.update({i: make() for i, make in custom.items()})
+        encodings = [encoded[i] for i in range(len(batch))]
+        if padding:
+            length = padding["length"] or max((len(e.ids) for e in encodings), default=0)
+            multiple = padding["pad_to_multiple_of"]
+            if multiple and length % multiple:
+                length += multiple - length % multiple
+            for e in encodings:
+                e.pad(length, direction=padding["direction"], pad_id=padding["pad_id"],
+                      pad_type_id=padding["pad_type_id"], pad_token=padding["pad_token"])
+        return encodings
+
+    # whether to behave as the reference's slow tokenizers where they differ from its fast ones: a sequence that
+    # cannot be truncated as asked is logged and kept whole, `length` counts the tokens before padding
+    _slow_mode = False
+
+    def _encode_leniently(self, batch: list, add_special_tokens: bool, is_split_into_words: bool) -> list:
+        """Encode each item with truncation; one that cannot be truncated as asked is logged and kept whole."""
+        settings = self._tokenizer.truncation
+
+        def one(item):
+            def make():
+                self._tokenizer.enable_truncation(**settings)
+                try:
+                    return self._tokenizer.encode(*(item if isinstance(item, tuple) else (item,)),
+                                                  add_special_tokens=add_special_tokens,
+                                                  is_pretokenized=is_split_into_words)
+                except Exception as e:
+                    if "Truncation error" not in str(e):
+                        raise
+                    logger.error(f"The sequences cannot be truncated to {settings['max_length']} tokens with "
+                                 f"truncation='{settings['strategy']}': the sequence to cut is too short. Use "
+                                 "another truncation strategy, e.g. 'longest_first'. They are left whole.")
+                    self._tokenizer.no_truncation()
+                    return self._tokenizer.encode(*(item if isinstance(item, tuple) else (item,)),
+                                                  add_special_tokens=add_special_tokens,
+                                                  is_pretokenized=is_split_into_words)
+            return make
+
+        try:
+            return self._encode_mixed(batch, {i: one(item) for i, item in enumerate(batch)}, add_special_tokens,
+                                      is_split_into_words)
+        finally:
+            self._backend_state = None
 
     def _warn_if_too_long(self, input_ids: list[list[int]]) -> None:
         limit = self.model_max_length
