@@ -243,7 +243,12 @@ def _rms_norm(x, eps: float):
 
 
 class RMSNorm(nn.Module):
-    """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype."""
+    """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype.
+
+    `half_weight_sets_dtype`: a float32 input is normed into the weight's dtype when that is float16/bfloat16 (T5,
+    whose float16 models keep float32 layers that turn the residual stream float32)."""
+
+    half_weight_sets_dtype = False
 
     def __init__(self, hidden_size: int, eps: float = 1e-6):
         super().__init__()
@@ -252,7 +257,10 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         if x.dtype == torch.float32:
-            return self.weight * _rms_norm(x, self.variance_epsilon)
+            normed = _rms_norm(x, self.variance_epsilon)
+            if self.half_weight_sets_dtype and self.weight.dtype in (torch.float16, torch.bfloat16):
+                normed = normed.to(self.weight.dtype)
+            return self.weight * normed
         return self.weight * _rms_norm(x.float(), self.variance_epsilon).to(x.dtype)
 
     def extra_repr(self) -> str:

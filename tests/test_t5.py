@@ -394,3 +394,22 @@ def test_relative_position_buckets():
     assert bool((causal[201:] == 0).all())  # the decoder never sees later keys
     assert torch.equal(causal[185:201].flip(0), torch.arange(16))  # one direction: twice the exact buckets
     assert int(causal[0]) == 31 and int(both[0]) == 15 and int(both[-1]) == 31  # past max_distance: the last
+
+
+def test_float16_keeps_wo_in_float32():
+    """As the reference loads it: in float16 the feed-forward output projections stay float32 (T5's activations
+    overflow float16 there); the residual stream turns float32 after them and the next norm brings it back."""
+    _, data = golden("t5-v1_1")
+    path = os.path.join(SEQ2SEQ, "t5-v1_1")
+    half = henkan.T5ForConditionalGeneration.from_pretrained(path, torch_dtype=torch.float16)
+    dtypes = {name: p.dtype for name, p in half.named_parameters()}
+    assert {d for n, d in dtypes.items() if ".wo." in n} == {torch.float32}
+    assert {d for n, d in dtypes.items() if ".wo." not in n} == {torch.float16}
+    with torch.no_grad():
+        out = half(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"],
+                   output_hidden_states=True)
+    assert out.logits.dtype is torch.float16
+    assert [h.dtype for h in out.decoder_hidden_states] == [torch.float16, torch.float32, torch.float16]
+    close(out.logits.float(), data["output.logits"], atol=0.1, msg="float16 logits")
+    bf16 = henkan.T5ForConditionalGeneration.from_pretrained(path, torch_dtype=torch.bfloat16)
+    assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}

@@ -149,6 +149,19 @@ class T5Attention(nn.Module):
         return self.o(out), weights
 
 
+def _into(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """`x` in the dtype of `layer`'s weight: `wo` stays float32 in float16 models (T5PreTrainedModel.
+    _keep_in_fp32_modules), and its float32 output then carries on in the residual stream."""
+    weight = layer.weight
+    return x if x.dtype is weight.dtype or not weight.is_floating_point() else x.to(weight.dtype)
+
+
+class T5LayerNorm(RMSNorm):
+    """T5's RMS norm: after a float32 `wo` in a float16 model, it brings the residual stream back to float16."""
+
+    half_weight_sets_dtype = True
+
+
 class T5DenseActDense(nn.Module):
     """wo(act(wi(x)))."""
 
@@ -161,7 +174,7 @@ class T5DenseActDense(nn.Module):
 
     def forward(self, x):
         h = self.act(self.wi(x))
-        return self.wo(F.dropout(h, self.dropout, True) if self.training else h)
+        return self.wo(_into(F.dropout(h, self.dropout, True) if self.training else h, self.wo))
 
 
 class T5DenseGatedActDense(nn.Module):
@@ -177,7 +190,7 @@ class T5DenseGatedActDense(nn.Module):
 
     def forward(self, x):
         h = self.act(self.wi_0(x)) * self.wi_1(x)
-        return self.wo(F.dropout(h, self.dropout, True) if self.training else h)
+        return self.wo(_into(F.dropout(h, self.dropout, True) if self.training else h, self.wo))
 
 
 def _clamped(x: torch.Tensor) -> torch.Tensor:
@@ -198,11 +211,11 @@ class T5Block(nn.Module):
         d, eps = config.d_model, config.layer_norm_epsilon
         self.layer_idx, self.dropout = layer_idx, config.dropout_rate
         parts = [Holder(SelfAttention=T5Attention(config, has_relative_attention_bias, layer_idx),
-                        layer_norm=RMSNorm(d, eps))]
+                        layer_norm=T5LayerNorm(d, eps))]
         if config.is_decoder:
-            parts.append(Holder(EncDecAttention=T5Attention(config, False, layer_idx), layer_norm=RMSNorm(d, eps)))
+            parts.append(Holder(EncDecAttention=T5Attention(config, False, layer_idx), layer_norm=T5LayerNorm(d, eps)))
         mlp = T5DenseGatedActDense(config) if config.is_gated_act else T5DenseActDense(config)
-        parts.append(Holder(DenseReluDense=mlp, layer_norm=RMSNorm(d, eps)))
+        parts.append(Holder(DenseReluDense=mlp, layer_norm=T5LayerNorm(d, eps)))
         self.layer = nn.ModuleList(parts)
 
     def _add(self, x, out):
@@ -231,6 +244,7 @@ class T5PreTrainedModel(PreTrainedModel):
     base_model_prefix = "transformer"
     input_embeddings_path = "shared"
     _no_split_modules = ["T5Block"]
+    _keep_in_fp32_modules = ["wo"]
     # old checkpoints carry a cross-attention position table that no layer uses
     _keys_to_ignore_on_load_unexpected = [r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"]
 
@@ -299,7 +313,7 @@ class T5Stack(T5PreTrainedModel):
         self.embed_tokens = embed_tokens
         self.is_decoder = config.is_decoder
         self.block = nn.ModuleList(T5Block(config, i == 0, i) for i in range(config.num_layers))
-        self.final_layer_norm = RMSNorm(config.d_model, eps=config.layer_norm_epsilon)
+        self.final_layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
 
     def position_bias(self, query_positions: torch.Tensor, key_length: int) -> torch.Tensor:
         """[1, heads, queries, keys]: the first layer's table read at the bucket of each query/key distance."""
