@@ -67,6 +67,17 @@ def family_class(model_type: str, suffix: str):
     return getattr(importlib.import_module(f"henkan.models.{module}"), name)
 
 
+def architecture_suffix(model_type: str | None, architecture: str) -> str | None:
+    """Which Auto class suffix (AUTO_TASKS' values) the class name `architecture` stands for: exactly for a built-in
+    family, by the name's ending otherwise ("...LMHeadModel" and bare "...Model" names are known only by family)."""
+    if model_type in FAMILIES:
+        _, prefix, tasks = FAMILIES[model_type]
+        return next((suffix for suffix in tasks
+                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture), None)
+    return next((suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)),
+                None)
+
+
 def _config_class(model_type: str) -> type:
     if model_type in _extra_configs:
         return _extra_configs[model_type]
