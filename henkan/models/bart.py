@@ -483,10 +483,12 @@ class BartDecoderWrapper(BartPreTrainedModel):
 
 
 class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
-    """The decoder as a language model (optionally attending to an encoder's states)."""
+    """The decoder as a language model (optionally attending to an encoder's states). Its loss compares position t
+    with labels[t]: the caller shifts the labels, as for the reference's BART-family ...ForCausalLM."""
 
     base_model_class = BartDecoderWrapper
     output_class = CausalLMOutputWithCrossAttentions
+    shift_labels = False
     base_inputs = ("input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask", "head_mask",
                    "cross_attn_head_mask", "past_key_values", "inputs_embeds", "use_cache", "output_attentions",
                    "output_hidden_states", "cache_position")
