@@ -338,13 +338,19 @@ class BartEncoder(BartPreTrainedModel):
     call post_init() to initialise one made on its own.)"""
 
     input_embeddings_path = "embed_tokens"
+    layer_class = BartEncoderLayer
 
     def __init__(self, config, embed_tokens: nn.Embedding | None = None):
         super().__init__(config)
         self.embed_tokens = embed_tokens if embed_tokens is not None else _token_embedding(config, config.vocab_size)
         self.embed_positions = _positions(config)
-        self.layers = nn.ModuleList(BartEncoderLayer(config, i) for i in range(config.encoder_layers))
+        self.layers = nn.ModuleList(self.layer_class(config, i) for i in range(config.encoder_layers))
         _norm_stack(self, config)
+
+    def layer_inputs(self, x, attention_mask):
+        """The states and the mask the layers take (a family's encoder may pad the states to its liking; the last
+        hidden state is cut back to the input's length)."""
+        return x, padding_mask(attention_mask, x.dtype)
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
@@ -359,12 +365,12 @@ class BartEncoder(BartPreTrainedModel):
         if config.layout.embedding_norm:
             x = self.layernorm_embedding(x)
         x = F.dropout(x, config.dropout, self.training)
+        x, mask = self.layer_inputs(x, attention_mask)
         x, hidden_states, attentions = run_layers(
-            self, self.layers, x, mask=padding_mask(attention_mask, x.dtype), head_mask=head_mask,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            layerdrop=config.encoder_layerdrop)
+            self, self.layers, x, mask=mask, head_mask=head_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, layerdrop=config.encoder_layerdrop)
         x, hidden_states = _final_norm(self, x, hidden_states)
-        out = BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
+        out = BaseModelOutput(last_hidden_state=x[:, :length], hidden_states=hidden_states, attentions=attentions)
         return out if return_dict else out.to_tuple()
 
 
