@@ -58,6 +58,9 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
+        "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
+        "ForQuestionAnswering", "ForCausalLM")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -101,7 +104,7 @@ for _name in ("AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokeni
               "CodeGenTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization_auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq",
+               "generation", "seq2seq", "sparse_attention",
                "causal", "tokenization", "tokenization_auto", "tokenization_files", "batch_encoding", "sentence",
                "utils", "cli"}
 
