@@ -1,5 +1,7 @@
-"""BigBird-Pegasus: the block-sparse attention against dense attention over the same pattern, the switch to full
-attention for short inputs, padding to whole blocks, the random blocks of training, and bad input."""
+"""BigBird-Pegasus: the long (block-sparse) inputs of the reference's goldens, the block-sparse attention against
+dense attention over the same pattern, the switch to full attention for short inputs, padding to whole blocks, the
+random blocks of training, and bad input. (tests/test_seq2seq.py checks the short inputs, the cache and the generate
+cases of the same fixtures; see tests/fixtures/make_seq2seq.py.)"""
 
 import logging
 
@@ -9,6 +11,10 @@ import torch
 
 import henkan
 from henkan.sparse_attention import BlockSparseLayout, block_sparse_attention
+from test_seq2seq import check_outputs, close, golden, model_for
+
+LONG_GOLDENS = ["bigbird-pegasus", "bigbird-pegasus-forsequenceclassification",
+                "bigbird-pegasus-forquestionanswering"]
 
 TINY = dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
             decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, block_size=4, num_random_blocks=2,
@@ -23,6 +29,23 @@ def tiny_model(cls="BigBirdPegasusForConditionalGeneration", **overrides):
 
 def ids(length, batch=2, seed=1):
     return torch.randint(3, TINY["vocab_size"], (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("folder", LONG_GOLDENS)
+def test_long_inputs_match_the_reference(folder):
+    """Outputs (the encoder's per-layer states and dense attention weights at the padded length included) and loss
+    of a 2 x 50 batch, row 1 padded by 13, that runs block-sparse with the reference's eval-mode blocks."""
+    meta, data = golden(folder)
+    model = model_for(folder)
+    inputs = {"input_ids": data["input.long.input_ids"], "attention_mask": data["input.long.attention_mask"]}
+    labels = {k[len("input."):]: v for k, v in data.items()
+              if k in ("input.labels", "input.start_positions", "input.end_positions")}
+    decoder = {"decoder_input_ids": data["input.decoder_input_ids"]} if "input.decoder_input_ids" in data else {}
+    with torch.no_grad():
+        out = model(**inputs, **decoder, output_hidden_states=True, output_attentions=True, use_cache=False)
+        loss = model(**inputs, **labels, use_cache=False).loss
+    check_outputs(out, data, "output.long", folder)
+    close(loss, data["output.long.loss"], f"{folder} long loss")
 
 
 @pytest.fixture
@@ -202,31 +225,22 @@ def test_training_draws_blocks_per_layer_and_checkpointing_replays_them():
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
 
 
-def test_save_and_load(tmp_path):
-    model = tiny_model()
-    model.save_pretrained(tmp_path)
-    loaded = henkan.AutoModelForSeq2SeqLM.from_pretrained(tmp_path).eval()
-    assert type(loaded) is henkan.BigBirdPegasusForConditionalGeneration
-    assert "model.encoder.layers.0.self_attn.self.query.weight" in model.state_dict()
-    assert "model.decoder.layers.0.self_attn.q_proj.bias" not in model.state_dict()  # use_bias=False
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(input_ids=ids(LONG), decoder_input_ids=ids(5)).logits,
-                                   model(input_ids=ids(LONG), decoder_input_ids=ids(5)).logits, atol=0, rtol=0)
-    for cls in ("AutoModel", "AutoModelForSequenceClassification", "AutoModelForQuestionAnswering",
-                "AutoModelForCausalLM"):
-        assert type(getattr(henkan, cls).from_pretrained(tmp_path)).__name__.startswith("BigBirdPegasus")
+def test_auto_classes_pick_the_family_classes(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    for auto, name in (("AutoModel", "Model"), ("AutoModelForSeq2SeqLM", "ForConditionalGeneration"),
+                       ("AutoModelForSequenceClassification", "ForSequenceClassification"),
+                       ("AutoModelForQuestionAnswering", "ForQuestionAnswering"),
+                       ("AutoModelForCausalLM", "ForCausalLM")):
+        assert type(getattr(henkan, auto).from_pretrained(tmp_path)) is getattr(henkan, "BigBirdPegasus" + name)
 
 
-def test_config_defaults_and_aliases():
-    config = henkan.BigBirdPegasusConfig()
-    assert (config.attention_type, config.block_size, config.num_random_blocks, config.use_bias) == (
-        "block_sparse", 64, 3, False)
-    assert (config.vocab_size, config.max_position_embeddings, config.d_model, config.activation_function) == (
-        96103, 4096, 1024, "gelu_new")
-    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id, config.decoder_start_token_id) == (0, 2, 1, 2)
-    assert config.scale_embedding and config.num_hidden_layers == 16
+def test_config_aliases_and_positional_arguments():
+    # (the defaults are checked against the reference's repr in test_seq2seq.py)
     config = henkan.BigBirdPegasusConfig(hidden_size=32, num_attention_heads=4, attention_probs_dropout_prob=0.2)
     assert (config.d_model, config.encoder_attention_heads, config.attention_dropout) == (32, 4, 0.2)
+    config = henkan.BigBirdPegasusConfig(1000, 512, 3)
+    assert (config.vocab_size, config.max_position_embeddings, config.encoder_layers, config.num_hidden_layers) == (
+        1000, 512, 3, 3)
 
 
 # bad input ----------------------------------------------------------------------------------------------------
