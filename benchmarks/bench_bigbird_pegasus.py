@@ -16,20 +16,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 
 import torch
-
-THREADS = 2
-
-
-def best_time(run, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
+from bench_generate import THREADS, best_time
 
 
 def main() -> None:
@@ -37,6 +26,8 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.length <= 704:
+        parser.error("--length must exceed (5 + 2 * 3) * 64 = 704 tokens: shorter inputs attend fully")
     torch.set_num_threads(THREADS)
 
     import transformers
