@@ -8,7 +8,8 @@ blocks and `num_random_blocks` more blocks: 5 + num_random_blocks blocks instead
 Random blocks: in eval mode the reference library picks block 0 for every one of them (its random choice only runs
 while training), so each non-global query block sees the first block 1 + num_random_blocks times; henkan computes
 the same. While training they are drawn with torch's generator, for each layer and head, uniformly among the blocks
-outside the query's window and the global blocks.
+outside the query's window and the global blocks. With num_random_blocks=0 (which the reference cannot run) each
+query block sees its window and the global blocks.
 
 Masking is the reference's: a padded key adds -10000 to its score; the padding of the query side also masks the
 window and random keys of the middle query blocks and the random keys of the second and second-to-last blocks (it
