@@ -254,6 +254,8 @@ def test_bad_input():
         tiny_model().get_encoder().set_attention_type("full")
     with pytest.raises(ValueError, match="block_size must be at least 1"):
         tiny_model(block_size=0)
+    with pytest.raises(ValueError, match=r"d_model \(16\) is not a multiple of encoder_attention_heads \(3\)"):
+        tiny_model(encoder_attention_heads=3)
     with pytest.raises(ValueError, match="at most 96 .*max_position_embeddings"):
         tiny_model()(input_ids=ids(97), decoder_input_ids=ids(5))
     with pytest.raises(ValueError, match="multiple of block_size"):
