@@ -12,8 +12,12 @@ and LayerNorms; they differ only in where the norms go and how positions are emb
 | Blenderbot      | pre-norm  | learned                   | -                        | layer_norm                |
 | Blenderbot-Small| post-norm | learned                   | encoder: token + position; decoder: token only | -   |
 
+(Blenderbot-Small's decoder also leaves its token embeddings unscaled whatever `scale_embedding` says.)
+
 mBART has no single decoder start token: labels are shifted with each row's last token (its language code) first.
 Marian may keep separate encoder and decoder vocabularies (`share_encoder_decoder_embeddings=False`).
+BigBird-Pegasus (models/bigbird_pegasus.py) brings its own encoder (`BartModel.encoder_class`) and takes the decoder
+and heads from here under its layout.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class Layout:
     embedding_norm: str = ""  # "", "both" (token + position embeddings), "tokens-in-decoder" (Blenderbot-Small)
     final_norm: str = ""  # the name of the norm after the last layer, if any
     scaled_embedding_module: bool = False  # the token embedding applies sqrt(d_model) itself (BART's way)
+    decoder_scales_embeddings: bool = True  # False: the decoder ignores scale_embedding (Blenderbot-Small)
+    attention_bias: str = ""  # the config key that says whether attention projections have biases ("": they do)
 
 
 _ATTRIBUTE_MAP = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model"}
@@ -128,7 +134,7 @@ class BlenderbotConfig(_BartLikeConfig):
 class BlenderbotSmallConfig(_BartLikeConfig):
     model_type = "blenderbot-small"
     keys_to_ignore_at_inference = ["past_key_values"]
-    layout = Layout(embedding_norm="tokens-in-decoder")
+    layout = Layout(embedding_norm="tokens-in-decoder", decoder_scales_embeddings=False)
     defaults = dict(vocab_size=50265, max_position_embeddings=512, **dict(
         _SHAPE, encoder_layers=8, encoder_ffn_dim=2048, decoder_layers=8, decoder_ffn_dim=2048), use_cache=True,
         is_encoder_decoder=True, **dict(_TRAINING, d_model=512), decoder_start_token_id=1, scale_embedding=False,
@@ -201,12 +207,19 @@ def _positions(config) -> nn.Embedding:
     return LearnedPositions(config.max_position_embeddings, config.d_model, offset=2 if kind == "offset" else 0)
 
 
-def _embed(part, input_ids, inputs_embeds):
+def _attention_bias(config) -> bool:
+    key = config.layout.attention_bias
+    return bool(getattr(config, key)) if key else True
+
+
+def _embed(part, input_ids, inputs_embeds, decoder: bool = False):
     """Token embeddings, scaled as the family scales them (inside the module, or here)."""
     if inputs_embeds is not None:
         return inputs_embeds
     x = part.embed_tokens(input_ids)
-    if not part.config.layout.scaled_embedding_module and part.config.scale_embedding:
+    layout = part.config.layout
+    if not layout.scaled_embedding_module and part.config.scale_embedding and (
+            layout.decoder_scales_embeddings or not decoder):
         x = x * math.sqrt(part.config.d_model)
     return x
 
@@ -242,7 +255,7 @@ class BartEncoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
         self.self_attn = Attention(config.d_model, config.encoder_attention_heads, layer_idx=layer_idx,
-                                   dropout=config.attention_dropout)
+                                   dropout=config.attention_dropout, bias=_attention_bias(config))
         self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
         self._init_common(config, config.encoder_ffn_dim)
 
@@ -256,11 +269,11 @@ class BartEncoderLayer(_FeedForward):
 class BartDecoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
-        heads, d = config.decoder_attention_heads, config.d_model
+        heads, d, bias = config.decoder_attention_heads, config.d_model, _attention_bias(config)
         self.layer_idx = layer_idx
-        self.self_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout)
+        self.self_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.encoder_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout)
+        self.encoder_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
         self._init_common(config, config.decoder_ffn_dim)
 
@@ -286,25 +299,15 @@ class BartDecoderLayer(_FeedForward):
 class BartPreTrainedModel(PreTrainedModel):
     config_class = BartConfig
     base_model_prefix = "model"
+    _rows_share_encoder_states = True
     _no_split_modules = ["BartEncoderLayer", "BartDecoderLayer"]
     _keys_to_ignore_on_load_unexpected = [r"encoder\.version", r"decoder\.version"]
 
     def _init_weights(self, module):
-        std = self.config.init_std
         if isinstance(module, SinusoidalPositions):
             module.reset_parameters()
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=std)
-            if module.padding_idx is not None:
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)  # (with config.init_std)
 
 
 def _norm_stack(part, config) -> None:
@@ -330,13 +333,19 @@ class BartEncoder(BartPreTrainedModel):
     call post_init() to initialise one made on its own.)"""
 
     input_embeddings_path = "embed_tokens"
+    layer_class = BartEncoderLayer
 
     def __init__(self, config, embed_tokens: nn.Embedding | None = None):
         super().__init__(config)
         self.embed_tokens = embed_tokens if embed_tokens is not None else _token_embedding(config, config.vocab_size)
         self.embed_positions = _positions(config)
-        self.layers = nn.ModuleList(BartEncoderLayer(config, i) for i in range(config.encoder_layers))
+        self.layers = nn.ModuleList(self.layer_class(config, i) for i in range(config.encoder_layers))
         _norm_stack(self, config)
+
+    def layer_inputs(self, x, attention_mask):
+        """The states and the mask the layers take (a family's encoder may pad the states to its liking; the last
+        hidden state is cut back to the input's length)."""
+        return x, padding_mask(attention_mask, x.dtype)
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
@@ -351,12 +360,12 @@ class BartEncoder(BartPreTrainedModel):
         if config.layout.embedding_norm:
             x = self.layernorm_embedding(x)
         x = F.dropout(x, config.dropout, self.training)
+        x, mask = self.layer_inputs(x, attention_mask)
         x, hidden_states, attentions = run_layers(
-            self, self.layers, x, mask=padding_mask(attention_mask, x.dtype), head_mask=head_mask,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            layerdrop=config.encoder_layerdrop)
+            self, self.layers, x, mask=mask, head_mask=head_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, layerdrop=config.encoder_layerdrop)
         x, hidden_states = _final_norm(self, x, hidden_states)
-        out = BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
+        out = BaseModelOutput(last_hidden_state=x[:, :length], hidden_states=hidden_states, attentions=attentions)
         return out if return_dict else out.to_tuple()
 
 
@@ -384,7 +393,7 @@ class BartDecoder(BartPreTrainedModel):
             encoder_attention_mask=encoder_attention_mask)
         _check_head_mask(head_mask, config.decoder_layers, "head_mask")
         _check_head_mask(cross_attn_head_mask, config.decoder_layers, "cross_attn_head_mask")
-        x = _embed(self, input_ids, inputs_embeds)
+        x = _embed(self, input_ids, inputs_embeds, decoder=True)
         positions = self.embed_positions(step.cache_position).to(x.dtype)
         if config.layout.embedding_norm == "tokens-in-decoder":
             x = self.layernorm_embedding(x) + positions
@@ -412,12 +421,13 @@ def _check_head_mask(head_mask, layers: int, name: str) -> None:
 
 class BartModel(EncoderDecoderBase, BartPreTrainedModel):
     shift_inputs_when_no_decoder_inputs = True
+    encoder_class = BartEncoder  # a family with its own encoder (BigBird-Pegasus) names it here
 
     def __init__(self, config):
         super().__init__(config)
         shared = getattr(config, "share_encoder_decoder_embeddings", True)
         self.shared = _token_embedding(config, config.vocab_size) if shared else None
-        self.encoder = BartEncoder(config, self.shared)
+        self.encoder = self.encoder_class(config, self.shared)
         self.decoder = BartDecoder(config, self.shared)
         self.post_init()
 
@@ -483,10 +493,12 @@ class BartDecoderWrapper(BartPreTrainedModel):
 
 
 class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
-    """The decoder as a language model (optionally attending to an encoder's states)."""
+    """The decoder as a language model (optionally attending to an encoder's states). Its loss compares position t
+    with labels[t]: the caller shifts the labels, as for the reference's BART-family ...ForCausalLM."""
 
     base_model_class = BartDecoderWrapper
     output_class = CausalLMOutputWithCrossAttentions
+    shifts_labels = False
     base_inputs = ("input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask", "head_mask",
                    "cross_attn_head_mask", "past_key_values", "inputs_embeds", "use_cache", "output_attentions",
                    "output_hidden_states", "cache_position")
@@ -508,14 +520,17 @@ class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
 
 # the other families: the same classes under their names and config classes ----------------------------------------
 
-def _family(prefix: str, config_class: type, heads: tuple[str, ...], **overrides) -> dict[str, type]:
+def _family(prefix: str, config_class: type, heads: tuple[str, ...], module: str = __name__,
+            pretrained: type | None = None, **overrides) -> dict[str, type]:
     """The BART classes renamed for a family: `{class name: class}` for its PreTrainedModel, Model and `heads`
-    (suffixes of the Bart classes); `overrides` maps a suffix to extra class attributes."""
+    (suffixes of the Bart classes), as classes of `module`; `overrides` maps a suffix to extra class attributes.
+    A family that builds modules of its own on its PreTrainedModel passes that class as `pretrained`."""
     def make(name, bases, **attrs):
-        return type(name, bases, {"config_class": config_class, "__module__": __name__, **attrs})
+        return type(name, bases, {"config_class": config_class, "__module__": module, **attrs})
 
-    pretrained = make(prefix + "PreTrainedModel", (BartPreTrainedModel,),
-                      _no_split_modules=[f"{prefix}EncoderLayer", f"{prefix}DecoderLayer"])
+    if pretrained is None:
+        pretrained = make(prefix + "PreTrainedModel", (BartPreTrainedModel,),
+                          _no_split_modules=[f"{prefix}EncoderLayer", f"{prefix}DecoderLayer"])
     made = {"PreTrainedModel": pretrained}
     made["Model"] = make(prefix + "Model", (BartModel, pretrained), **overrides.get("Model", {}))
     made["DecoderWrapper"] = make(prefix + "DecoderWrapper", (BartDecoderWrapper, pretrained))
