@@ -37,6 +37,9 @@ _LAZY: dict[str, str] = {
     "FeatureExtractionPipeline": "henkan.pipelines",
     "TextClassificationPipeline": "henkan.pipelines",
     "TextGenerationPipeline": "henkan.pipelines",
+    "Text2TextGenerationPipeline": "henkan.pipelines",
+    "SummarizationPipeline": "henkan.pipelines",
+    "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
@@ -58,6 +61,9 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
+        "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
+        "ForQuestionAnswering", "ForCausalLM")],
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
@@ -107,7 +113,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli"}
+               "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli"}
 
 
 def __getattr__(name: str):

@@ -37,6 +37,7 @@ FAMILIES = {
     "pegasus": ("bart", "Pegasus", _SEQ2SEQ_TASKS),
     "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
+    "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
 }
@@ -69,6 +70,17 @@ def family_class(model_type: str, suffix: str):
         return None
     name = CLASS_NAMES.get((model_type, suffix), prefix + suffix)
     return getattr(importlib.import_module(f"henkan.models.{module}"), name)
+
+
+def architecture_suffix(model_type: str | None, architecture: str) -> str | None:
+    """Which Auto class suffix (AUTO_TASKS' values) the class name `architecture` stands for: exactly for a built-in
+    family, by the name's ending otherwise ("...LMHeadModel" and bare "...Model" names are known only by family)."""
+    if model_type in FAMILIES:
+        _, prefix, tasks = FAMILIES[model_type]
+        return next((suffix for suffix in tasks
+                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture), None)
+    return next((suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)),
+                None)
 
 
 def _config_class(model_type: str) -> type:
