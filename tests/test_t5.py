@@ -1,102 +1,33 @@
-"""T5, T5 v1.1, mT5, ByT5 and T5EncoderModel against the reference's goldens (tests/fixtures/make_seq2seq.py):
-forward outputs, loss, cached decoding, every generate case; configs, checkpoints written and read, the heads, and
-what bad input gets."""
+"""T5, T5 v1.1, mT5, ByT5 and T5EncoderModel beyond the shared encoder-decoder goldens of test_seq2seq.py (forward,
+loss, cached decoding and every generate case are checked there): T5's own ways (labels keep the cache, the kept
+position-bias row, float16 loading), configs, the checkpoint layouts written and read, the heads, bad input."""
 
 import json
 import os
 
 import pytest
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import henkan
-from conftest import FIXTURES
 from henkan.cache import EncoderDecoderCache
+from test_seq2seq import SEQ2SEQ, close, encoder_inputs, golden, model_for
 
-SEQ2SEQ = os.path.join(FIXTURES, "seq2seq")
 GENERATORS = ["t5", "t5-v1_1", "mt5", "byt5"]
-ATOL = 1e-5
-
-
-def golden(folder):
-    with safe_open(os.path.join(SEQ2SEQ, folder, "golden.safetensors"), "pt") as f:
-        meta = f.metadata()
-        return meta, {k: f.get_tensor(k) for k in f.keys()}
-
-
-_MODELS = {}
-
-
-def model_for(folder):
-    if folder not in _MODELS:
-        meta, _ = golden(folder)
-        _MODELS[folder] = getattr(henkan, meta["class"]).from_pretrained(os.path.join(SEQ2SEQ, folder))
-    return _MODELS[folder]
-
-
-def close(actual, expected, atol=ATOL, msg=""):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=lambda m: f"{msg}: {m}")
-
-
-def encoder_inputs(data):
-    return {"input_ids": data["input.input_ids"], "attention_mask": data["input.attention_mask"]}
-
-
-def indexed(data, prefix):
-    """The goldens `prefix.0`, `prefix.1`, ... in order."""
-    out, i = [], 0
-    while f"{prefix}.{i}" in data:
-        out.append(data[f"{prefix}.{i}"])
-        i += 1
-    return out
 
 
 # forward ----------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("folder", GENERATORS)
-def test_forward_goldens(folder):
+def test_attention_without_weights_gives_the_goldens(folder):
+    """Without attention weights asked for, the encoder and the decoder's prefill take SDPA (with the position
+    bias as its mask); the logits stay those of the reference's eager attention."""
     _, data = golden(folder)
-    model = model_for(folder)
-    inputs = encoder_inputs(data)
-    decoder_ids = data["input.decoder_input_ids"]
     with torch.no_grad():
-        out = model(**inputs, decoder_input_ids=decoder_ids, output_hidden_states=True, output_attentions=True,
-                    use_cache=False)
-        close(out.logits, data["output.logits"], msg="logits")
-        close(out.encoder_last_hidden_state, data["output.encoder_last_hidden_state"], msg="encoder output")
-        for field in ("encoder_hidden_states", "decoder_hidden_states", "encoder_attentions", "decoder_attentions",
-                      "cross_attentions"):
-            expected = indexed(data, f"output.{field}")
-            assert len(out[field]) == len(expected), field
-            for i, (a, b) in enumerate(zip(out[field], expected)):
-                close(a, b, msg=f"{field}.{i}")
-        # without weights: SDPA for the encoder and the decoder's prefill
-        fast = model(**inputs, decoder_input_ids=decoder_ids, use_cache=False)
-        close(fast.logits, data["output.logits"], msg="logits without attention weights")
-        loss = model(**inputs, labels=data["input.labels"]).loss
-        close(loss, data["output.loss"], msg="loss")
-        first = model(**inputs, decoder_input_ids=decoder_ids[:, :4], use_cache=True)
-        assert isinstance(first.past_key_values, EncoderDecoderCache)
-        second = model(encoder_outputs=(first.encoder_last_hidden_state,), attention_mask=inputs["attention_mask"],
-                       decoder_input_ids=decoder_ids[:, 4:], past_key_values=first.past_key_values, use_cache=True)
-    close(torch.cat([first.logits, second.logits], dim=1), data["output.cached.logits"], msg="cached logits")
-
-
-def test_encoder_model_golden():
-    meta, data = golden("t5-encoder")
-    model = model_for("t5-encoder")
-    assert type(model) is henkan.T5EncoderModel
-    with torch.no_grad():
-        out = model(**encoder_inputs(data), output_hidden_states=True, output_attentions=True)
-        close(out.last_hidden_state, data["output.last_hidden_state"], msg="last hidden state")
-        for field in ("hidden_states", "attentions"):
-            expected = indexed(data, f"output.{field}")
-            assert len(out[field]) == len(expected)
-            for i, (a, b) in enumerate(zip(out[field], expected)):
-                close(a, b, msg=f"{field}.{i}")
-        close(model(**encoder_inputs(data)).last_hidden_state, data["output.last_hidden_state"], msg="without weights")
+        out = model_for(folder)(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"],
+                                use_cache=False)
+    close(out.logits, data["output.logits"], f"{folder} logits")
 
 
 def test_labels_keep_the_cache_and_shift_with_the_pad_token():
@@ -110,45 +41,6 @@ def test_labels_keep_the_cache_and_shift_with_the_pad_token():
     shifted = model.prepare_decoder_input_ids_from_labels(labels)
     assert torch.equal(shifted, data["input.decoder_input_ids"])
     assert bool((shifted[:, 0] == model.config.pad_token_id).all())
-
-
-# generate ---------------------------------------------------------------------------------------------------------
-
-
-def generate_cases():
-    for folder in GENERATORS:
-        meta, _ = golden(folder)
-        for case in sorted(json.loads(meta["cases"])):
-            # mt5 is t5-v1_1's network under other class names (same seed, same goldens): a few cases suffice
-            if folder != "mt5" or case.startswith(("greedy", "beam3")):
-                yield folder, case
-
-
-@pytest.mark.parametrize("folder,case", list(generate_cases()))
-def test_generate_cases(folder, case):
-    meta, data = golden(folder)
-    spec = json.loads(meta["cases"])[case]
-    model = model_for(folder)
-    if spec["inputs"] == "single":
-        inputs = {"input_ids": data["generate.single.input_ids"]}
-    else:
-        inputs = encoder_inputs(data)
-    with torch.no_grad():
-        if spec.get("precomputed_encoder_outputs"):
-            inputs["encoder_outputs"] = model.get_encoder()(**inputs)
-            del inputs["input_ids"]
-        if "manual_seed" in spec:
-            torch.manual_seed(spec["manual_seed"])
-        out = model.generate(**inputs, **spec["kwargs"])
-    assert torch.equal(out.sequences, data[f"generate.{case}.sequences"]), (out.sequences,
-                                                                            data[f"generate.{case}.sequences"])
-    if f"generate.{case}.sequences_scores" in data:
-        close(out.sequences_scores, data[f"generate.{case}.sequences_scores"], msg="sequences_scores")
-    if f"generate.{case}.scores" in data:
-        expected = data[f"generate.{case}.scores"]
-        got = torch.stack(out.scores)
-        assert torch.equal(torch.isinf(got), torch.isinf(expected))
-        close(got.masked_fill(torch.isinf(got), 0), expected.masked_fill(torch.isinf(expected), 0), msg="scores")
 
 
 def test_cached_decoding_past_the_kept_bias_row_matches_a_full_forward():
@@ -167,23 +59,10 @@ def test_cached_decoding_past_the_kept_bias_row_matches_a_full_forward():
                         decoder_input_ids=decoder_ids[:, i:i + 1], past_key_values=cache, use_cache=True)
             cache = out.past_key_values
             steps.append(out.logits)
-    close(torch.cat(steps, dim=1), full, msg="step by step")
+    close(torch.cat(steps, dim=1), full, "step by step")
 
 
 # configs ----------------------------------------------------------------------------------------------------------
-
-
-def test_config_reprs_match_reference():
-    with open(os.path.join(SEQ2SEQ, "reprs.json"), encoding="utf-8") as f:
-        reprs = json.load(f)
-    keys = ["t5", "t5-v1_1", "mt5", "byt5", "t5-encoder", "default:T5Config", "default:MT5Config"]
-    for key in keys:
-        if key.startswith("default:"):
-            config = getattr(henkan, key[len("default:"):])()
-        else:
-            config = henkan.AutoConfig.from_pretrained(os.path.join(SEQ2SEQ, key))
-        got = "\n".join(line for line in repr(config).splitlines() if '"transformers_version"' not in line)
-        assert got == reprs[key], key
 
 
 def test_config_feed_forward_kinds():
@@ -263,7 +142,7 @@ def test_hub_checkpoint_variants_load_cleanly(tmp_path):
         assert model.lm_head.weight is model.shared.weight is model.encoder.embed_tokens.weight
         with torch.no_grad():
             logits = model(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"]).logits
-        close(logits, data["output.logits"], msg=name)
+        close(logits, data["output.logits"], name)
 
 
 def test_encoder_model_from_a_full_checkpoint_leaves_the_decoder_out():
@@ -306,8 +185,8 @@ def test_heads_share_the_checkpoint_layout_and_the_base_outputs():
         assert sorted(info["missing_keys"]) == ["qa_outputs.bias", "qa_outputs.weight"]
         out = qa.eval()(**inputs)  # no decoder inputs: input_ids shifted right
         start, end = qa.qa_outputs(decoded).unbind(-1)
-        close(out.start_logits, start)
-        close(out.end_logits, end)
+        close(out.start_logits, start, "start logits")
+        close(out.end_logits, end, "end logits")
         assert "transformer.shared.weight" not in qa.state_dict() and "shared.weight" in qa.state_dict()
 
         classifier, info = henkan.T5ForSequenceClassification.from_pretrained(path, output_loading_info=True)
@@ -316,14 +195,14 @@ def test_heads_share_the_checkpoint_layout_and_the_base_outputs():
         ids[:, -1] = classifier.config.eos_token_id
         out = classifier.eval()(input_ids=ids, labels=torch.tensor([0, 1]))
         hidden = base(input_ids=ids, decoder_input_ids=base.shift_right(ids)).last_hidden_state[:, -1]
-        close(out.logits, classifier.classification_head(hidden))
+        close(out.logits, classifier.classification_head(hidden), "classification")
         assert out.loss is not None
         assert "transformer.encoder.block.0.layer.0.SelfAttention.q.weight" in classifier.state_dict()
 
         tagger, info = henkan.T5ForTokenClassification.from_pretrained(path, output_loading_info=True)
         assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
         out = tagger.eval()(**inputs, labels=torch.zeros_like(inputs["input_ids"]))
-        close(out.logits, tagger.classifier(encoded))
+        close(out.logits, tagger.classifier(encoded), "token classification")
         assert "transformer.shared.weight" in tagger.state_dict()
 
 
@@ -379,7 +258,7 @@ def test_inputs_longer_than_the_bucket_range():
         out = model(input_ids=ids, decoder_input_ids=ids[:, :200]).logits
         again = model(input_ids=padded, attention_mask=mask, decoder_input_ids=ids[:, :200]).logits
     assert out.shape == (1, 200, model.config.vocab_size) and bool(torch.isfinite(out).all())
-    close(again, out)
+    close(again, out, "padded")
 
 
 def test_relative_position_buckets():
@@ -410,6 +289,6 @@ def test_float16_keeps_wo_in_float32():
                    output_hidden_states=True)
     assert out.logits.dtype is torch.float16
     assert [h.dtype for h in out.decoder_hidden_states] == [torch.float16, torch.float32, torch.float16]
-    close(out.logits.float(), data["output.logits"], atol=0.1, msg="float16 logits")
+    close(out.logits.float(), data["output.logits"], "float16 logits", atol=0.1)
     bf16 = henkan.T5ForConditionalGeneration.from_pretrained(path, torch_dtype=torch.bfloat16)
     assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}

@@ -245,6 +245,7 @@ class T5PreTrainedModel(PreTrainedModel):
     input_embeddings_path = "shared"
     _no_split_modules = ["T5Block"]
     _keep_in_fp32_modules = ["wo"]
+    _rows_share_encoder_states = True  # beams read their input's encoder states (see layers.causal_attention)
     # old checkpoints carry a cross-attention position table that no layer uses
     _keys_to_ignore_on_load_unexpected = [r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"]
 
