@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-THREADS = 2
+from bench_generate import THREADS, best_time
 
 
 @dataclass
@@ -47,15 +46,6 @@ CASES = [
     Case("t5-small greedy", "T5ForConditionalGeneration", "T5Config", T5_SMALL, batch=4, source_length=64,
          generate=dict(max_new_tokens=64, min_new_tokens=64, do_sample=False)),
 ]
-
-
-def best_time(run, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def checkpoint(case: Case, folder: str, made: dict) -> str:
