@@ -103,8 +103,22 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
+# training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
+for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
+              "TrainerState", "TrainerControl", "CallbackHandler", "DefaultFlowCallback", "PrinterCallback",
+              "ProgressCallback", "EarlyStoppingCallback", "TensorBoardCallback", "DataCollatorForLanguageModeling",
+              "DataCollatorForSeq2Seq", "DataCollatorForTokenClassification", "DataCollatorForWholeWordMask",
+              "DataCollatorWithPadding", "DefaultDataCollator", "default_data_collator", "Adafactor", "AdamW",
+              "get_scheduler", "get_constant_schedule", "get_constant_schedule_with_warmup",
+              "get_cosine_schedule_with_warmup", "get_cosine_with_hard_restarts_schedule_with_warmup",
+              "get_cosine_with_min_lr_schedule_with_warmup", "get_inverse_sqrt_schedule",
+              "get_linear_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup", "get_wsd_schedule",
+              "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
+              "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first"):
+    _LAZY[_name] = "henkan.training"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli"}
+               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli",
+               "training"}
 
 
 def __getattr__(name: str):
