@@ -598,10 +598,10 @@ class Trainer:
                 self._train_sampler.set_epoch(epoch)
                 self._train_sampler.skip = skip_batches if epoch == epochs_done else 0
             done = skip_batches if epoch == epochs_done else 0
+            self.control = self.callback_handler.on_epoch_begin(args, self.state, self.control)
+            iterator = iter(dataloader)  # draws a worker seed from torch's generator: before the restore below
             if epoch == epochs_done and resume_from_checkpoint is not None:
                 self._load_rng_state(resume_from_checkpoint)
-            self.control = self.callback_handler.on_epoch_begin(args, self.state, self.control)
-            iterator = iter(dataloader)
             while True:
                 window = list(_take(iterator, ga if batches is None else min(ga, batches - done)))
                 if not window:

@@ -123,7 +123,7 @@ def sorted_checkpoints(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         return []
     found = [(checkpoint_step(name), os.path.join(folder, name)) for name in os.listdir(folder)]
-    return [path for step, path in sorted(found) if step is not None and os.path.isdir(path)]
+    return [path for step, path in sorted(f for f in found if f[0] is not None) if os.path.isdir(path)]
 
 
 def get_last_checkpoint(folder: str) -> str | None:
