@@ -160,13 +160,13 @@ def test_accumulation_counts_shifted_targets_of_a_causal_lm(tmp_path):
 
 def run_job(tmp_path, name, *extra, timeout=600):
     env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE), "OMP_NUM_THREADS": "1"}
-    result = str(tmp_path / f"{name}.safetensors")
+    result = str(tmp_path / f"{name}-final")
     cmd = [sys.executable, JOB, "--out", str(tmp_path / name), "--result", result, *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout), result
 
 
 def max_difference(a, b):
-    a, b = load_file(a), load_file(b)
+    a, b = (load_file(os.path.join(folder, "model.safetensors")) for folder in (a, b))
     assert a.keys() == b.keys()
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
@@ -193,14 +193,20 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process_with_their_joint_batch(tmp_path):
+@pytest.mark.parametrize("fsdp", ["", "full_shard auto_wrap"], ids=["ddp", "fsdp"])
+def test_two_gloo_processes_match_one_process_with_their_joint_batch(tmp_path, fsdp):
+    """torchrun, 2 CPU processes (gloo) x batch 8 = 1 process x batch 16, with DistributedDataParallel and with
+    FSDP (sharded by BertLayer); the checkpoints hold the full weights either way."""
     env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE), "OMP_NUM_THREADS": "1"}
-    result = str(tmp_path / "ddp.safetensors")
+    result = str(tmp_path / "ddp-final")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
            "--master_addr=127.0.0.1", JOB, "--out", str(tmp_path / "ddp"), "--result", result, "--batch", "8",
-           "--dropout", "0"]
+           "--dropout", "0", "--fsdp", fsdp]
     ddp = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert {"rng_state_0.pth", "rng_state_1.pth", "model.safetensors"} <= set(
+        os.listdir(tmp_path / "ddp" / "checkpoint-12"))
+    assert max_difference(result, str(tmp_path / "ddp" / "checkpoint-12")) == 0
     single, single_result = run_job(tmp_path, "single", "--batch", "16", "--dropout", "0")
     assert single.returncode == 0, single.stderr[-2000:]
     assert max_difference(single_result, result) < 1e-5

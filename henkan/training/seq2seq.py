@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .trainer import Trainer
@@ -71,13 +73,19 @@ class Seq2SeqTrainer(Trainer):
         generation_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "decoder_input_ids",
                                                                           "decoder_attention_mask")}
         model.eval()
+        gather = contextlib.nullcontext()
+        if self._sharded:  # generate() steps the unwrapped model: gather its full weights for the call
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            gather = FSDP.summon_full_params(self.model_wrapped, writeback=False)
         with torch.no_grad():
-            generated = model.generate(**generation_inputs, **kwargs)
+            with gather:
+                generated = self.model.generate(**generation_inputs, **kwargs)
             loss = None
             if has_labels:
                 with self.compute_loss_context_manager():
                     loss = self.compute_loss(model, dict(inputs)).detach().mean()
-        config = model.generation_config
+        config = self.model.generation_config
         length = kwargs.get("max_length") or config.max_length
         if kwargs.get("max_new_tokens") or config.max_new_tokens:
             length = (kwargs.get("max_new_tokens") or config.max_new_tokens) + 1

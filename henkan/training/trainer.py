@@ -11,6 +11,7 @@ never leaves a partial `checkpoint-N` and never loses the last good one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -188,7 +189,7 @@ class Trainer:
             raise ValueError("Pass either optimizers or optimizer_cls_and_kwargs, not both.")
         self.optimizer_cls_and_kwargs = optimizer_cls_and_kwargs
         self.label_names = args.label_names if args.label_names is not None else self._default_label_names()
-        self.can_return_loss = "return_loss" in inspect.signature(self._unwrapped.forward).parameters
+        self.can_return_loss = "return_loss" in inspect.signature(self.model.forward).parameters
         defaults = [DefaultFlowCallback] + [REPORT_CALLBACKS[name] for name in args.report_to]
         self.callback_handler = CallbackHandler(defaults + list(callbacks or []), self.model, self.processing_class,
                                                 self.optimizer, self.lr_scheduler)
@@ -213,10 +214,6 @@ class Trainer:
     def tokenizer(self, value):
         self.processing_class = value
 
-    @property
-    def _unwrapped(self) -> nn.Module:
-        return self.model
-
     def call_model_init(self, trial=None):
         takes_trial = len(inspect.signature(self.model_init).parameters) == 1
         model = self.model_init(trial) if takes_trial else self.model_init()
@@ -230,8 +227,8 @@ class Trainer:
         model.to(self.args.device)
 
     def _default_label_names(self) -> list[str]:
-        names = [p for p in inspect.signature(self._unwrapped.forward).parameters if "label" in p]
-        if "start_positions" in inspect.signature(self._unwrapped.forward).parameters:
+        names = [p for p in inspect.signature(self.model.forward).parameters if "label" in p]
+        if "start_positions" in inspect.signature(self.model.forward).parameters:
             names += ["start_positions", "end_positions"]
         return names or ["labels"]
 
@@ -253,7 +250,7 @@ class Trainer:
 
     # data -----------------------------------------------------------------------------------------------------
     def _signature_columns(self) -> set[str]:
-        params = inspect.signature(self._unwrapped.forward).parameters
+        params = inspect.signature(self.model.forward).parameters
         return {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)} | \
             {"label", "label_ids", *self.label_names}
 
@@ -270,7 +267,7 @@ class Trainer:
             unused = [c for c in columns if c not in keep]
             if unused and len(unused) == len(columns):
                 raise ValueError(f"No column of the {what} ({columns}) is an argument of "
-                                 f"{type(self._unwrapped).__name__}.forward; tokenize the dataset first, or set "
+                                 f"{type(self.model).__name__}.forward; tokenize the dataset first, or set "
                                  f"remove_unused_columns=False.")
             if unused:
                 logger.info(f"The {what} columns {unused} are not arguments of the model's forward and are left out.")
@@ -298,7 +295,7 @@ class Trainer:
         columns = getattr(dataset, "column_names", None) or []
         if self.args.length_column_name in columns:
             return list(dataset[self.args.length_column_name])
-        name = getattr(self._unwrapped, "main_input_name", "input_ids")
+        name = getattr(self.model, "main_input_name", "input_ids")
         return [len(dataset[i][name]) for i in range(len(dataset))]
 
     def get_train_dataloader(self) -> DataLoader:
@@ -354,9 +351,9 @@ class Trainer:
         """AdamW (or `args.optim`) over the trainable parameters, with weight decay where it belongs."""
         if self.optimizer is not None:
             return self.optimizer
-        model = self._unwrapped
+        model = self.model
         decay = set(self.get_decay_parameter_names(model))
-        params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [(_clean_name(n), p) for n, p in self.model_wrapped.named_parameters() if p.requires_grad]
         groups = [{"params": [p for n, p in params if n in decay], "weight_decay": self.args.weight_decay},
                   {"params": [p for n, p in params if n not in decay], "weight_decay": 0.0}]
         if self.optimizer_cls_and_kwargs is not None:
@@ -413,7 +410,7 @@ class Trainer:
     compute_loss_context_manager = autocast_smart_context_manager
 
     def _shifts_labels(self) -> bool:
-        model = self._unwrapped
+        model = self.model
         if hasattr(model, "shifts_labels"):
             return bool(model.shifts_labels)
         name = type(model).__name__
@@ -537,15 +534,22 @@ class Trainer:
         return math.ceil(args.num_train_epochs * updates), math.ceil(args.num_train_epochs), batches
 
     def _wrap_model(self) -> nn.Module:
-        """The model the loop runs: wrapped in DistributedDataParallel in a multi-process run."""
+        """The model the loop runs: in a multi-process run, wrapped in DistributedDataParallel, or in torch's
+        FullyShardedDataParallel when `fsdp` asks for sharding (its options and fsdp_config mapped onto it)."""
         self.model_wrapped = self.model
-        if self.args.world_size > 1:
-            device_ids = [self.args.device.index] if self.args.device.type == "cuda" else None
+        args = self.args
+        if args.world_size > 1 and args.fsdp:
+            self.model_wrapped = _fsdp_wrap(self.model, args)
+        elif args.world_size > 1:
+            device_ids = [args.device.index] if args.device.type == "cuda" else None
             self.model_wrapped = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=device_ids, find_unused_parameters=bool(self.args.ddp_find_unused_parameters),
-                broadcast_buffers=self.args.ddp_broadcast_buffers is not False,
-                bucket_cap_mb=self.args.ddp_bucket_cap_mb or 25)
+                self.model, device_ids=device_ids, find_unused_parameters=bool(args.ddp_find_unused_parameters),
+                broadcast_buffers=args.ddp_broadcast_buffers is not False, bucket_cap_mb=args.ddp_bucket_cap_mb or 25)
         return self.model_wrapped
+
+    @property
+    def _sharded(self) -> bool:
+        return type(self.model_wrapped).__name__ == "FullyShardedDataParallel"
 
     def _inner_training_loop(self, resume_from_checkpoint, ignore_keys_for_eval):
         args = self.args
@@ -559,13 +563,13 @@ class Trainer:
         self.state.compute_steps(args, max_steps)
         self.state.train_batch_size = args.per_device_train_batch_size
         if args.gradient_checkpointing:
-            self._unwrapped.gradient_checkpointing_enable(args.gradient_checkpointing_kwargs)
+            self.model.gradient_checkpointing_enable(args.gradient_checkpointing_kwargs)
         if resume_from_checkpoint is not None:
             self._load_model_weights(resume_from_checkpoint)
+        model = self._wrap_model()  # before the optimizer: FSDP replaces the parameters it shards
         self.create_optimizer_and_scheduler(max_steps)
         self._scaler = torch.amp.GradScaler(args.device.type) if args.fp16 else None
-        model = self._wrap_model()
-        self.callback_handler.model, self.callback_handler.optimizer = self._unwrapped, self.optimizer
+        self.callback_handler.model, self.callback_handler.optimizer = self.model, self.optimizer
         self.callback_handler.lr_scheduler, self.callback_handler.train_dataloader = self.lr_scheduler, dataloader
         epochs_done, skip_batches = 0, 0
         if resume_from_checkpoint is not None:
@@ -610,8 +614,7 @@ class Trainer:
                 total = self._window_items(window)
                 for i, batch in enumerate(window):
                     last = i == len(window) - 1
-                    sync = model.no_sync() if not last and isinstance(model, nn.parallel.DistributedDataParallel) \
-                        else contextlib.nullcontext()
+                    sync = model.no_sync() if not last and model is not self.model else contextlib.nullcontext()
                     with sync:
                         step_loss = self.training_step(model, batch, num_items_in_batch=total)
                     if args.logging_nan_inf_filter and not torch.isfinite(step_loss):
@@ -667,7 +670,9 @@ class Trainer:
         if self._scaler is not None:
             self._scaler.unscale_(self.optimizer)
         if args.max_grad_norm is not None and args.max_grad_norm > 0:
-            grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm))
+            clip = model.clip_grad_norm_ if self._sharded else functools.partial(nn.utils.clip_grad_norm_,
+                                                                                 model.parameters())
+            grad_norm = float(clip(args.max_grad_norm))
         self.control = self.callback_handler.on_pre_optimizer_step(args, self.state, self.control)
         if self._scaler is not None:
             self._scaler.step(self.optimizer)
@@ -761,11 +766,11 @@ class Trainer:
             shutil.rmtree(staging, ignore_errors=True)
             os.makedirs(staging)
         self._barrier()
-        if self.is_world_process_zero():
-            self.save_model(staging, _internal_call=True)
+        self.save_model(staging, _internal_call=True)
         if not args.save_only_model:
+            optimizer_state = self._fsdp_states(optimizer=True)[1] if self._sharded else self.optimizer.state_dict()
             if self.is_world_process_zero():
-                self._save_tensors(self.optimizer.state_dict(), os.path.join(staging, OPTIMIZER_NAME))
+                self._save_tensors(optimizer_state, os.path.join(staging, OPTIMIZER_NAME))
                 self._save_tensors(self.lr_scheduler.state_dict(), os.path.join(staging, SCHEDULER_NAME))
                 if self._scaler is not None:
                     self._save_tensors(self._scaler.state_dict(), os.path.join(staging, SCALER_NAME))
@@ -852,14 +857,21 @@ class Trainer:
         state = {}
         for name in files:
             state.update(load_file(os.path.join(folder, name)))
-        model = self._unwrapped
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        model = self.model
+        if self._sharded:  # every process loads the full weights into its shards
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            from torch.distributed.fsdp import StateDictType
+
+            with FSDP.state_dict_type(self.model_wrapped, StateDictType.FULL_STATE_DICT):
+                missing, unexpected = self.model_wrapped.load_state_dict(state, strict=False)
+        else:
+            missing, unexpected = model.load_state_dict(state, strict=False)
         tied = _tied_keys(model)
         missing = [k for k in missing if k not in tied]
         if missing or unexpected:
             raise ValueError(f"The weights in {folder} do not fit {type(model).__name__}: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}.")
-        if hasattr(model, "tie_weights"):
+        if hasattr(model, "tie_weights") and not self._sharded:
             model.tie_weights()
 
     def _load_optimizer_and_scheduler(self, checkpoint: str) -> None:
@@ -868,7 +880,12 @@ class Trainer:
             logger.warning(f"{checkpoint} has no {OPTIMIZER_NAME} (saved with save_only_model?): the optimizer "
                            f"starts afresh.")
             return
-        self.optimizer.load_state_dict(_load_tensors(path))
+        state = _load_tensors(path)
+        if self._sharded:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            state = FSDP.optim_state_dict_to_load(self.model_wrapped, self.optimizer, state)
+        self.optimizer.load_state_dict(state)
         self.lr_scheduler.load_state_dict(_load_tensors(os.path.join(checkpoint, SCHEDULER_NAME)))
         if self._scaler is not None and os.path.isfile(os.path.join(checkpoint, SCALER_NAME)):
             self._scaler.load_state_dict(_load_tensors(os.path.join(checkpoint, SCALER_NAME)))
@@ -883,22 +900,36 @@ class Trainer:
                 for key, value in {**saved.get("args", {}), **saved.get("attributes", {})}.items():
                     setattr(callback, key, value)
 
+    def _fsdp_states(self, optimizer: bool = False) -> tuple:
+        """The full (unsharded) model state dict and, if asked, optimizer state of an FSDP model, gathered on the
+        main process (every process must call this)."""
+        from torch.distributed.fsdp import FullOptimStateDictConfig, FullStateDictConfig, StateDictType
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        wrapped = self.model_wrapped
+        with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT,
+                                  FullStateDictConfig(offload_to_cpu=self.args.device.type != "cpu", rank0_only=True),
+                                  FullOptimStateDictConfig(offload_to_cpu=self.args.device.type != "cpu", rank0_only=True)):
+            return wrapped.state_dict(), FSDP.optim_state_dict(wrapped, self.optimizer) if optimizer else None
+
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """Save the model (safetensors + config) and the processing class to `output_dir` (default: output_dir)."""
+        """Save the model (safetensors + config) and the processing class to `output_dir` (default: output_dir).
+        Under FSDP every process must call it (the weights are gathered first)."""
         output_dir = output_dir or self.args.output_dir
+        state = self._fsdp_states()[0] if self._sharded else None
         if not self.is_world_process_zero():
             return
         if os.path.isfile(output_dir):
             raise ValueError(f"Cannot save the model to {output_dir}: it is a file; pass a folder path.")
         os.makedirs(output_dir, exist_ok=True)
-        model = self._unwrapped
+        model = self.model
         if hasattr(model, "save_pretrained"):
-            model.save_pretrained(output_dir)
+            model.save_pretrained(output_dir, state_dict=state)
         else:
             from safetensors.torch import save_file
 
             with atomic_path(os.path.join(output_dir, "model.safetensors")) as tmp:
-                save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp,
+                save_file({k: v.detach().cpu().contiguous() for k, v in (state or model.state_dict()).items()}, tmp,
                           metadata={"format": "pt"})
         if self.processing_class is not None and hasattr(self.processing_class, "save_pretrained"):
             self.processing_class.save_pretrained(output_dir)
@@ -927,10 +958,10 @@ class Trainer:
     def floating_point_ops(self, inputs: dict) -> float:
         """6 x tokens x non-embedding parameters: the usual estimate of a forward and backward pass."""
         if not hasattr(self, "_flop_params"):
-            model = self._unwrapped
+            model = self.model
             embeds = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
             self._flop_params = sum(p.numel() for p in model.parameters() if id(p) not in embeds)
-        name = getattr(self._unwrapped, "main_input_name", "input_ids")
+        name = getattr(self.model, "main_input_name", "input_ids")
         tokens = inputs.get(name) if isinstance(inputs, Mapping) else None
         return 6.0 * tokens.numel() * self._flop_params if isinstance(tokens, torch.Tensor) else 0.0
 
@@ -1030,7 +1061,7 @@ class Trainer:
         the accelerator holds one batch at a time), then the metrics."""
         args = self.args
         prediction_loss_only = args.prediction_loss_only if prediction_loss_only is None else prediction_loss_only
-        model = self._unwrapped
+        model = self.model_wrapped if self._sharded else self.model  # FSDP gathers the shards in its forward
         model.eval()
         self.callback_handler.eval_dataloader = dataloader
         logger.info(f"***** Running {description} *****  batch size: {args.per_device_eval_batch_size}")
@@ -1048,7 +1079,7 @@ class Trainer:
             if label is not None:
                 labels.append(_to_numpy(_nested(lambda t: t.detach().cpu(), label)))
             if want_inputs:
-                name = getattr(model, "main_input_name", "input_ids")
+                name = getattr(self.model, "main_input_name", "input_ids")
                 inputs_kept.append(batch[name].cpu().numpy())
             self.control = self.callback_handler.on_prediction_step(args, self.state, self.control)
         losses, preds, labels, inputs_kept = self._gather_eval(
@@ -1168,6 +1199,40 @@ def _tied_keys(model: nn.Module) -> set[str]:
             tied.add(key)
         seen.add(ident)
     return tied
+
+
+def _clean_name(name: str) -> str:
+    """A parameter name without the wrappers' prefixes (FSDP's `_fsdp_wrapped_module.`, DDP's `module.`)."""
+    return name.replace("_fsdp_wrapped_module.", "").replace("_checkpoint_wrapped_module.", "")
+
+
+def _fsdp_wrap(model: nn.Module, args) -> nn.Module:
+    """torch FullyShardedDataParallel over `model` from the `fsdp` options (full_shard, shard_grad_op, no_shard,
+    hybrid_shard; offload; auto_wrap by transformer layer class or parameter count) and `fsdp_config`."""
+    from torch.distributed.fsdp import CPUOffload, ShardingStrategy
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.distributed.fsdp.wrap import size_based_auto_wrap_policy, transformer_auto_wrap_policy
+
+    options, config = set(args.fsdp), {k.removeprefix("fsdp_"): v for k, v in (args.fsdp_config or {}).items()}
+    strategy = next((s for s in ("full_shard", "shard_grad_op", "no_shard", "hybrid_shard") if s in options),
+                    "full_shard")
+    policy = None
+    if "auto_wrap" in options:
+        names = config.get("transformer_layer_cls_to_wrap") or args.fsdp_transformer_layer_cls_to_wrap or \
+            getattr(model, "_no_split_modules", None)
+        min_params = config.get("min_num_params") or args.fsdp_min_num_params
+        if min_params:
+            policy = functools.partial(size_based_auto_wrap_policy, min_num_params=min_params)
+        elif names:
+            names = {names} if isinstance(names, str) else set(names)
+            classes = {type(m) for m in model.modules() if type(m).__name__ in names}
+            if not classes:
+                raise ValueError(f"fsdp auto_wrap: no module of {type(model).__name__} is a {sorted(names)}; set "
+                                 f"fsdp_config['transformer_layer_cls_to_wrap'] to a layer class name of the model.")
+            policy = functools.partial(transformer_auto_wrap_policy, transformer_layer_cls=classes)
+    device = args.device if args.device.type == "cuda" else torch.device("cpu")
+    return FSDP(model, sharding_strategy=ShardingStrategy[strategy.upper()], auto_wrap_policy=policy,
+                cpu_offload=CPUOffload(offload_params="offload" in options), device_id=device, use_orig_params=True)
 
 
 def _fsync_dir(path: str) -> None:
