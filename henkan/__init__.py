@@ -58,6 +58,9 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
+        "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
+        "ForQuestionAnswering", "ForCausalLM")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -117,7 +120,7 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first"):
     _LAZY[_name] = "henkan.training"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli",
+               "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
                "training"}
 
 
