@@ -443,3 +443,32 @@ def test_predict_prefixes_test_and_moves_outputs_to_numpy(tmp_path):
     assert output.label_ids.tolist() == [i % 2 for i in range(12)]
     assert {"test_loss", "test_accuracy", "test_runtime"} <= set(output.metrics)
     assert math.isfinite(output.metrics["test_loss"])
+
+
+@pytest.mark.parametrize("options", [dict(bf16=True), dict(gradient_checkpointing=True), dict(group_by_length=True),
+                                     dict(optim="adafactor"), dict(label_smoothing_factor=0.1),
+                                     dict(lr_scheduler_type="reduce_lr_on_plateau", eval_strategy="steps",
+                                          eval_steps=2)], ids=lambda o: next(iter(o)))
+def test_training_options_run(tmp_path, options):
+    rows = contains_seven(32, 0)
+    args = quiet_args(tmp_path, max_steps=4, per_device_train_batch_size=4, save_strategy="no", **options)
+    result = Trainer(model=tiny_bert(), args=args, train_dataset=rows, eval_dataset=rows[:8],
+                     data_collator=pad_collate).train()
+    assert result.global_step == 4 and math.isfinite(result.training_loss)
+
+
+def test_whole_word_mask_masks_every_piece_of_a_word():
+    from henkan import DataCollatorForWholeWordMask
+
+    tokenizer = AutoTokenizer.from_pretrained(WORDPIECE)
+    row = tokenizer("unbelievable playing happily")
+    pieces = tokenizer.convert_ids_to_tokens(row["input_ids"])
+    collator = DataCollatorForWholeWordMask(tokenizer, mlm_probability=0.5)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        labels = collator([row])["labels"][0].tolist()
+        chosen = [label != -100 for label in labels]
+        for i, piece in enumerate(pieces):
+            if piece.startswith("##"):
+                assert chosen[i] == chosen[i - 1], (pieces, chosen)  # a word is a target whole or not at all
+        assert not chosen[0] and not chosen[-1]  # never [CLS] / [SEP]
