@@ -472,3 +472,17 @@ def test_whole_word_mask_masks_every_piece_of_a_word():
             if piece.startswith("##"):
                 assert chosen[i] == chosen[i - 1], (pieces, chosen)  # a word is a target whole or not at all
         assert not chosen[0] and not chosen[-1]  # never [CLS] / [SEP]
+
+
+def test_a_stream_trains_for_max_steps_and_counts_tokens(tmp_path):
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(contains_seven(12, 0))
+
+    args = quiet_args(tmp_path, max_steps=5, per_device_train_batch_size=4, save_strategy="no",
+                      include_num_input_tokens_seen=True)
+    trainer = Trainer(model=tiny_bert(), args=args, train_dataset=Stream(), data_collator=pad_collate)
+    assert trainer.train().global_step == 5  # 3 batches a pass: the stream is read again
+    assert trainer.state.num_input_tokens_seen > 0
+    with pytest.raises(ValueError, match="needs max_steps"):
+        Trainer(model=tiny_bert(), args=quiet_args(tmp_path), train_dataset=Stream(), data_collator=pad_collate).train()

@@ -18,6 +18,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Mapping
 
@@ -527,7 +528,7 @@ class Trainer:
         if batches is None:
             if args.max_steps <= 0:
                 raise ValueError("A train_dataset without a length (a stream) needs max_steps > 0.")
-            return args.max_steps, 1, None
+            return args.max_steps, sys.maxsize, None  # a stream is read again until max_steps
         updates = max(math.ceil(batches / args.gradient_accumulation_steps), 1)
         if args.max_steps > 0:
             return args.max_steps, math.ceil(args.max_steps / updates), batches
@@ -580,7 +581,7 @@ class Trainer:
             if batches is not None:
                 updates = math.ceil(batches / ga)
                 epochs_done = self.state.global_step // updates
-                skip_batches = (self.state.global_step % updates) * ga
+                skip_batches = 0 if args.ignore_data_skip else (self.state.global_step % updates) * ga
             logger.info(f"Resuming from {resume_from_checkpoint} at step {self.state.global_step}.")
         self.state.max_steps, self.state.num_train_epochs = max_steps, epochs
         start_step = self.state.global_step
@@ -609,6 +610,9 @@ class Trainer:
             while True:
                 window = list(_take(iterator, ga if batches is None else min(ga, batches - done)))
                 if not window:
+                    if done == 0 and batches is None:  # a stream that yields nothing: stop, not spin
+                        logger.warning("The training stream yielded no batch; stopping.")
+                        self.control.should_training_stop = True
                     break
                 self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
                 total = self._window_items(window)
@@ -621,6 +625,8 @@ class Trainer:
                         step_loss = tr_loss / (1 + self.state.global_step - self._last_logged) / len(window)
                     tr_loss += step_loss
                     self.current_flos += self.floating_point_ops(batch)
+                    if args.include_num_input_tokens_seen:
+                        self.state.num_input_tokens_seen += self._input_tokens(batch)
                     if not last:
                         self.control = self.callback_handler.on_substep_end(args, self.state, self.control)
                 done += len(window)
@@ -652,6 +658,23 @@ class Trainer:
         self._rotate_checkpoints()
         self.control = self.callback_handler.on_train_end(args, self.state, self.control)
         return TrainOutput(self.state.global_step, train_loss, metrics)
+
+    def _input_tokens(self, batch) -> int:
+        """Input tokens of a batch on all processes (non-padding ones with include_num_input_tokens_seen=
+        "non_padding")."""
+        name = getattr(self.model, "main_input_name", "input_ids")
+        if name not in batch:
+            return 0
+        mask = batch.get("attention_mask")
+        count = int(mask.sum()) if self.args.include_num_input_tokens_seen == "non_padding" and mask is not None \
+            else batch[name].numel()
+        if self.args.world_size > 1:
+            import torch.distributed as dist
+
+            total = torch.tensor([count], device=self.args.device, dtype=torch.long)
+            dist.all_reduce(total)
+            count = int(total.item())
+        return count
 
     def _window_items(self, window: list) -> int:
         """Targets in an accumulation window, summed over all processes."""
