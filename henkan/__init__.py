@@ -117,7 +117,7 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "get_cosine_with_min_lr_schedule_with_warmup", "get_inverse_sqrt_schedule",
               "get_linear_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup", "get_wsd_schedule",
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
-              "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first"):
+              "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",

@@ -486,3 +486,28 @@ def test_a_stream_trains_for_max_steps_and_counts_tokens(tmp_path):
     assert trainer.state.num_input_tokens_seen > 0
     with pytest.raises(ValueError, match="needs max_steps"):
         Trainer(model=tiny_bert(), args=quiet_args(tmp_path), train_dataset=Stream(), data_collator=pad_collate).train()
+
+
+def test_hf_argument_parser_reads_training_arguments_from_the_command_line(tmp_path):
+    from dataclasses import dataclass, field
+
+    from henkan import HfArgumentParser, Seq2SeqTrainingArguments
+
+    @dataclass
+    class ModelArguments:
+        model_name_or_path: str = field(metadata={"help": "checkpoint"})
+        freeze: bool = False
+
+    parser = HfArgumentParser((ModelArguments, Seq2SeqTrainingArguments))
+    model_args, args = parser.parse_args_into_dataclasses(
+        ["--model_name_or_path", "bert", "--freeze", "--output_dir", str(tmp_path), "--learning_rate", "1e-3",
+         "--eval_strategy", "epoch", "--report_to", "none", "--no_remove_unused_columns", "--predict_with_generate",
+         "true", "--label_names", "labels", "start_positions"])
+    assert model_args.model_name_or_path == "bert" and model_args.freeze is True
+    assert args.learning_rate == 1e-3 and args.eval_strategy == "epoch" and args.report_to == []
+    assert args.remove_unused_columns is False and args.predict_with_generate is True
+    assert args.label_names == ["labels", "start_positions"]
+    with pytest.raises(ValueError, match="not used by the HfArgumentParser"):
+        parser.parse_args_into_dataclasses(["--model_name_or_path", "x", "--output_dir", "o", "--lerning_rate", "1"])
+    (model_args, args) = parser.parse_dict({"model_name_or_path": "m", "output_dir": str(tmp_path), "seed": 7})
+    assert args.seed == 7

@@ -9,6 +9,7 @@ from .callbacks import (CallbackHandler, DefaultFlowCallback, EarlyStoppingCallb
 from .data_collator import (DataCollatorForLanguageModeling, DataCollatorForSeq2Seq,
                             DataCollatorForTokenClassification, DataCollatorForWholeWordMask, DataCollatorWithPadding,
                             DefaultDataCollator, default_data_collator)
+from .hf_argparser import HfArgumentParser
 from .optimization import (Adafactor, AdafactorSchedule, AdamW, get_adafactor_schedule, get_constant_schedule,
                            get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup,
                            get_cosine_with_hard_restarts_schedule_with_warmup,
@@ -34,4 +35,4 @@ __all__ = ["CallbackHandler", "DefaultFlowCallback", "EarlyStoppingCallback", "E
            "get_wsd_schedule", "Seq2SeqTrainer", "Trainer", "EvalPrediction", "HubStrategy", "IntervalStrategy",
            "PredictionOutput", "SaveStrategy", "SchedulerType", "TrainOutput", "enable_full_determinism",
            "get_last_checkpoint", "set_seed", "torch_distributed_zero_first", "Seq2SeqTrainingArguments",
-           "TrainingArguments"]
+           "TrainingArguments", "HfArgumentParser"]
