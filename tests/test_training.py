@@ -511,3 +511,13 @@ def test_hf_argument_parser_reads_training_arguments_from_the_command_line(tmp_p
         parser.parse_args_into_dataclasses(["--model_name_or_path", "x", "--output_dir", "o", "--lerning_rate", "1"])
     (model_args, args) = parser.parse_dict({"model_name_or_path": "m", "output_dir": str(tmp_path), "seed": 7})
     assert args.seed == 7
+
+
+def test_every_field_of_the_reference_arguments_is_accepted():
+    import dataclasses
+
+    from henkan import Seq2SeqTrainingArguments
+
+    for cls in (TrainingArguments, Seq2SeqTrainingArguments):
+        ours = {f.name for f in dataclasses.fields(cls) if f.init}
+        assert ours == set(GOLDEN["argument_fields"][cls.__name__]) | {"evaluation_strategy"}  # + the old name
