@@ -276,12 +276,10 @@ class Trainer:
             return dataset, None
         return dataset, keep
 
-    def _collator(self, keep, collator=None) -> _CheckedCollator:
-        return _CheckedCollator(collator or self.data_collator, keep)
-
-    def _loader(self, dataset, batch_sampler=None, batch_size=None, keep=None, collator=None) -> DataLoader:
+    def _loader(self, dataset, batch_sampler=None, batch_size=None, keep=None) -> DataLoader:
         args = self.args
-        options = dict(collate_fn=self._collator(keep, collator), num_workers=args.dataloader_num_workers,
+        options = dict(collate_fn=_CheckedCollator(self.data_collator, keep),
+                       num_workers=args.dataloader_num_workers,
                        pin_memory=args.dataloader_pin_memory and args.device.type == "cuda",
                        persistent_workers=args.dataloader_persistent_workers and args.dataloader_num_workers > 0)
         if args.dataloader_num_workers > 0 and args.dataloader_prefetch_factor is not None:
@@ -308,7 +306,7 @@ class Trainer:
         seed = args.data_seed if args.data_seed is not None else args.seed
         self._train_sampler = _BatchSampler(len(dataset), args.per_device_train_batch_size, True, seed,
                                             args.dataloader_drop_last, args.world_size, args.process_index,
-                                            self._lengths(dataset))
+                                            self._lengths(self.train_dataset))  # before columns are dropped
         return self._loader(dataset, batch_sampler=self._train_sampler, keep=keep)
 
     def _eval_loader(self, dataset, what: str) -> DataLoader:
@@ -929,10 +927,10 @@ class Trainer:
         from torch.distributed.fsdp import FullOptimStateDictConfig, FullStateDictConfig, StateDictType
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
-        wrapped = self.model_wrapped
+        wrapped, offload = self.model_wrapped, self.args.device.type != "cpu"  # CPU weights: no copy (it crashes)
         with FSDP.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT,
-                                  FullStateDictConfig(offload_to_cpu=self.args.device.type != "cpu", rank0_only=True),
-                                  FullOptimStateDictConfig(offload_to_cpu=self.args.device.type != "cpu", rank0_only=True)):
+                                  FullStateDictConfig(offload_to_cpu=offload, rank0_only=True),
+                                  FullOptimStateDictConfig(offload_to_cpu=offload, rank0_only=True)):
             return wrapped.state_dict(), FSDP.optim_state_dict(wrapped, self.optimizer) if optimizer else None
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:

@@ -7,7 +7,7 @@ import os
 import re
 from typing import NamedTuple
 
-from ..utils import ExplicitEnum, set_seed  # noqa: F401 - part of this module's public names, as users import it from here
+from ..utils import ExplicitEnum, set_seed  # noqa: F401 - set_seed: users import it from here too
 
 PREFIX_CHECKPOINT_DIR = "checkpoint"
 _CHECKPOINT_RE = re.compile(r"^" + PREFIX_CHECKPOINT_DIR + r"-(\d+)$")
