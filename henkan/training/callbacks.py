@@ -345,10 +345,9 @@ class EarlyStoppingCallback(TrainerCallback, ExportableState):
         self.early_stopping_patience_counter = 0
 
     def check_metric_value(self, args, state, control, metric_value) -> None:
-        better = metric_value > state.best_metric if state.best_metric is not None and args.greater_is_better \
-            else state.best_metric is not None and metric_value < state.best_metric
-        if state.best_metric is None or (better and abs(metric_value - state.best_metric)
-                                         > self.early_stopping_threshold):
+        best = state.best_metric
+        better = best is None or (metric_value > best if args.greater_is_better else metric_value < best)
+        if better and (best is None or abs(metric_value - best) > self.early_stopping_threshold):
             self.early_stopping_patience_counter = 0
         else:
             self.early_stopping_patience_counter += 1
