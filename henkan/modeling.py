@@ -525,6 +525,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
                                                                        if len(shards) > 1 else set()))
         config = self.config
         config.architectures = [type(self).__name__]
+        config.dtype = str(self.dtype).removeprefix("torch.")  # (the reference records it on every save)
         generation_config = getattr(self, "generation_config", None) if self.can_generate() else None
         if generation_config is not None:
             misplaced = config.misplaced_generation_settings()
