@@ -58,6 +58,11 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bert": ["BertLMHeadModel"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
+                        "BertGenerationDecoder"],
+    "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
