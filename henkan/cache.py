@@ -146,6 +146,19 @@ class DynamicCache(Cache):
         for layer_idx, (keys, values) in enumerate(ddp_cache_data or ()):
             self.update(keys, values, layer_idx)
 
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Reorder the rows in place, and only the filled positions (not the spare room of the buffers)."""
+        for layer in self.layers:
+            if layer.k is None:
+                continue
+            if layer.k.requires_grad and torch.is_grad_enabled():
+                layer.apply(lambda t: t.index_select(0, beam_idx.to(t.device)))
+                continue
+            index = beam_idx.to(layer.k.device)
+            for buffer in (layer.k, layer.v):
+                filled = buffer[:, :, : layer.length]
+                filled.copy_(filled.index_select(0, index))
+
     def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
         layer = self._layer(layer_idx)
         new = key_states.shape[-2]

@@ -168,11 +168,15 @@ def flags(config, output_attentions, output_hidden_states, use_cache, return_dic
             config.use_return_dict if return_dict is None else return_dict)
 
 
-def causal_lm_loss(logits, labels, num_items_in_batch=None, ignore_index: int = -100) -> torch.Tensor:
-    """Next-token cross-entropy (in float32): position t predicts labels[t + 1]; `ignore_index` labels do not count.
-    With `num_items_in_batch` the summed loss is divided by it (token-normalised gradient accumulation)."""
+def causal_lm_loss(logits, labels, num_items_in_batch=None, ignore_index: int = -100,
+                   shift: bool = True) -> torch.Tensor:
+    """Next-token cross-entropy (in float32): position t predicts labels[t + 1] (labels[t] without `shift`: labels
+    already aligned with the logits); `ignore_index` labels do not count. With `num_items_in_batch` the summed loss
+    is divided by it (token-normalised gradient accumulation)."""
     logits = logits.float()
-    targets = F.pad(labels, (0, 1), value=ignore_index)[..., 1:].reshape(-1).to(logits.device)
+    if shift:
+        labels = F.pad(labels, (0, 1), value=ignore_index)[..., 1:]
+    targets = labels.reshape(-1).to(logits.device)
     reduction = "sum" if num_items_in_batch is not None else "mean"
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, ignore_index=ignore_index,
                            reduction=reduction)
@@ -198,6 +202,7 @@ class CausalLM:
     base_model_class: type = None
     base_model_kwargs: dict = {}
     output_class = CausalLMOutputWithPast
+    shifts_labels = True  # position t predicts labels[t + 1]; False: labels[t] (the BART family's decoders)
     lm_head_bias = False
     logits_in_float32 = False
     base_inputs = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache",
@@ -247,7 +252,7 @@ class CausalLM:
         loss = None
         labels = arguments.get("labels")
         if labels is not None:
-            loss = causal_lm_loss(logits, labels, num_items)
+            loss = causal_lm_loss(logits, labels, num_items, shift=self.shifts_labels)
             if self.logits_in_float32:
                 loss = loss.to(outputs.last_hidden_state.dtype)
         cross = {"cross_attentions": outputs.cross_attentions} if "cross_attentions" in outputs else {}

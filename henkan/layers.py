@@ -544,8 +544,14 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     [batch, heads, q_len, k_len] (padding, causality, ALiBi...). Returns ([batch, q_len, heads * dim], weights).
 
     Three paths: explicit weights when they are asked for (or a head mask is given); for a single query (a decode
-    step) a matmul that groups the query heads of each kv head, so keys are never copied; otherwise SDPA."""
+    step) a matmul that groups the query heads of each kv head, so keys are never copied; otherwise SDPA.
+
+    Keys and values may have fewer rows than the queries (never with `is_causal`): each key row then serves
+    `q rows / k rows` consecutive query rows, as one input's encoder states serve all its beams, read once."""
     batch, heads, q_len, dim = q.shape
+    if k.shape[0] != batch:
+        return _shared_rows_attention(q, k, v, mask, scaling=scaling, dropout=dropout, need_weights=need_weights,
+                                      head_mask=head_mask, softmax_dtype=softmax_dtype)
     kv_heads = k.shape[1]
     if need_weights or head_mask is not None:
         k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
@@ -633,3 +639,25 @@ class Attention(nn.Module):
                                         dropout=self.dropout if self.training else 0.0, need_weights=need_weights,
                                         head_mask=head_mask, softmax_dtype=None)
         return self.out_proj(out), weights
+
+
+def _shared_rows_attention(q, k, v, mask, **options):
+    """causal_attention for queries in groups of consecutive rows that share one row of keys and values: each
+    group's queries are stacked as one row's queries, attended, and split back."""
+    batch, heads, q_len, dim = q.shape
+    rows = k.shape[0]
+    if batch % rows:
+        raise ValueError(f"Attention got {batch} rows of queries for {rows} rows of keys; the query rows must be a "
+                         f"whole multiple (the beams or returned sequences of each input).")
+    group = batch // rows
+    q = q.view(rows, group, heads, q_len, dim).transpose(1, 2).reshape(rows, heads, group * q_len, dim)
+    if mask is not None:
+        if mask.shape[0] == batch and rows != batch:
+            mask = mask[::group]
+        if mask.shape[-2] == q_len and q_len > 1:
+            mask = mask.repeat(1, 1, group, 1)
+    out, weights = causal_attention(q, k, v, mask, **options)
+    out = out.view(rows, group, q_len, -1).reshape(batch, q_len, -1)
+    if weights is not None:
+        weights = weights.view(rows, heads, group, q_len, -1).transpose(1, 2).reshape(batch, heads, q_len, -1)
+    return out, weights

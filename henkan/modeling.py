@@ -124,7 +124,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         self.tie_weights()
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = getattr(self.config, "initializer_range", 0.02)
+        std = getattr(self.config, "initializer_range", getattr(self.config, "init_std", 0.02))
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:

@@ -239,6 +239,11 @@ class Seq2SeqLM(Seq2SeqHead):
         reject_unknown(self, arguments.pop("kwargs", None) or {})
         labels = arguments.get("labels")
         if labels is not None:
+            limit = getattr(self.config, "max_position_embeddings", None)
+            if limit is not None and labels.shape[-1] > limit:
+                raise ValueError(f"labels have {labels.shape[-1]} tokens but the decoder has positions for {limit} "
+                                 f"only (max_position_embeddings). Truncate the targets: tokenizer(text_target=..., "
+                                 f"truncation=True, max_length={limit}).")
             if arguments.get("use_cache"):
                 logger.warning("The `use_cache` argument is changed to `False` since `labels` is provided.")
             arguments["use_cache"] = False

@@ -490,10 +490,15 @@ class GenerationMixin:
         expand = max(config.num_beams, config.num_return_sequences)
         if expand > 1:
             input_ids = input_ids.repeat_interleave(expand, dim=0)
+            # the decoder's cross-attention may read each input's encoder states once for all its rows
+            # (an encoder-decoder whose cross-attention takes encoder states with fewer rows than the decoder's,
+            # each serving consecutive rows (layers.causal_attention), sets `_rows_share_encoder_states`)
+            shared = self._is_encoder_decoder and getattr(self, "_rows_share_encoder_states", False)
             for key, value in model_kwargs.items():
-                if isinstance(value, torch.Tensor) and key != "cache_position":
+                if isinstance(value, torch.Tensor) and key != "cache_position" and not (
+                        shared and key == "attention_mask"):
                     model_kwargs[key] = value.repeat_interleave(expand, dim=0)
-            if "encoder_outputs" in model_kwargs:
+            if "encoder_outputs" in model_kwargs and not shared:
                 encoder = model_kwargs["encoder_outputs"]
                 model_kwargs["encoder_outputs"] = type(encoder)(**{
                     **encoder, "last_hidden_state": encoder.last_hidden_state.repeat_interleave(expand, dim=0)})
@@ -888,6 +893,13 @@ class GenerationMixin:
         if prefix_allowed_tokens_fn is not None:
             p.append(PrefixConstrainedLogitsProcessor(prefix_allowed_tokens_fn,
                                                       config.num_beams // max(1, config.num_beam_groups)))
+        vocab = getattr(self.config, "vocab_size", None)
+        for name in ("forced_bos_token_id", "forced_eos_token_id"):
+            forced = _token_list(getattr(config, name))
+            if forced and vocab is not None and any(not 0 <= int(t) < vocab for t in forced):
+                raise ValueError(f"`{name}`={getattr(config, name)} lies outside the vocabulary [0, {vocab}): no "
+                                 f"such token can be generated. Use the tokenizer's id for it (e.g. "
+                                 f"tokenizer.convert_tokens_to_ids(...) or tokenizer.lang_code_to_id[...]).")
         if config.forced_bos_token_id is not None:
             p.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
         if config.forced_eos_token_id is not None:

@@ -12,6 +12,8 @@ and LayerNorms; they differ only in where the norms go and how positions are emb
 | Blenderbot      | pre-norm  | learned                   | -                        | layer_norm                |
 | Blenderbot-Small| post-norm | learned                   | encoder: token + position; decoder: token only | -   |
 
+(Blenderbot-Small's decoder also leaves its token embeddings unscaled whatever `scale_embedding` says.)
+
 mBART has no single decoder start token: labels are shifted with each row's last token (its language code) first.
 Marian may keep separate encoder and decoder vocabularies (`share_encoder_decoder_embeddings=False`).
 """
@@ -46,6 +48,7 @@ class Layout:
     embedding_norm: str = ""  # "", "both" (token + position embeddings), "tokens-in-decoder" (Blenderbot-Small)
     final_norm: str = ""  # the name of the norm after the last layer, if any
     scaled_embedding_module: bool = False  # the token embedding applies sqrt(d_model) itself (BART's way)
+    decoder_scales_embeddings: bool = True  # False: the decoder ignores scale_embedding (Blenderbot-Small)
 
 
 _ATTRIBUTE_MAP = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model"}
@@ -128,7 +131,7 @@ class BlenderbotConfig(_BartLikeConfig):
 class BlenderbotSmallConfig(_BartLikeConfig):
     model_type = "blenderbot-small"
     keys_to_ignore_at_inference = ["past_key_values"]
-    layout = Layout(embedding_norm="tokens-in-decoder")
+    layout = Layout(embedding_norm="tokens-in-decoder", decoder_scales_embeddings=False)
     defaults = dict(vocab_size=50265, max_position_embeddings=512, **dict(
         _SHAPE, encoder_layers=8, encoder_ffn_dim=2048, decoder_layers=8, decoder_ffn_dim=2048), use_cache=True,
         is_encoder_decoder=True, **dict(_TRAINING, d_model=512), decoder_start_token_id=1, scale_embedding=False,
@@ -201,12 +204,14 @@ def _positions(config) -> nn.Embedding:
     return LearnedPositions(config.max_position_embeddings, config.d_model, offset=2 if kind == "offset" else 0)
 
 
-def _embed(part, input_ids, inputs_embeds):
+def _embed(part, input_ids, inputs_embeds, decoder: bool = False):
     """Token embeddings, scaled as the family scales them (inside the module, or here)."""
     if inputs_embeds is not None:
         return inputs_embeds
     x = part.embed_tokens(input_ids)
-    if not part.config.layout.scaled_embedding_module and part.config.scale_embedding:
+    layout = part.config.layout
+    if not layout.scaled_embedding_module and part.config.scale_embedding and (
+            layout.decoder_scales_embeddings or not decoder):
         x = x * math.sqrt(part.config.d_model)
     return x
 
@@ -286,25 +291,15 @@ class BartDecoderLayer(_FeedForward):
 class BartPreTrainedModel(PreTrainedModel):
     config_class = BartConfig
     base_model_prefix = "model"
+    _rows_share_encoder_states = True
     _no_split_modules = ["BartEncoderLayer", "BartDecoderLayer"]
     _keys_to_ignore_on_load_unexpected = [r"encoder\.version", r"decoder\.version"]
 
     def _init_weights(self, module):
-        std = self.config.init_std
         if isinstance(module, SinusoidalPositions):
             module.reset_parameters()
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=std)
-            if module.padding_idx is not None:
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)  # (with config.init_std)
 
 
 def _norm_stack(part, config) -> None:
@@ -384,7 +379,7 @@ class BartDecoder(BartPreTrainedModel):
             encoder_attention_mask=encoder_attention_mask)
         _check_head_mask(head_mask, config.decoder_layers, "head_mask")
         _check_head_mask(cross_attn_head_mask, config.decoder_layers, "cross_attn_head_mask")
-        x = _embed(self, input_ids, inputs_embeds)
+        x = _embed(self, input_ids, inputs_embeds, decoder=True)
         positions = self.embed_positions(step.cache_position).to(x.dtype)
         if config.layout.embedding_norm == "tokens-in-decoder":
             x = self.layernorm_embedding(x) + positions
@@ -487,6 +482,7 @@ class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
 
     base_model_class = BartDecoderWrapper
     output_class = CausalLMOutputWithCrossAttentions
+    shifts_labels = False
     base_inputs = ("input_ids", "attention_mask", "encoder_hidden_states", "encoder_attention_mask", "head_mask",
                    "cross_attn_head_mask", "past_key_values", "inputs_embeds", "use_cache", "output_attentions",
                    "output_hidden_states", "cache_position")
