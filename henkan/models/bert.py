@@ -38,6 +38,7 @@ class BertConfig(PretrainedConfig):
 class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
+    _rows_share_encoder_states = True  # (as a decoder: see EncoderDecoderModel)
     input_embeddings_path = "embeddings.word_embeddings"
 
     def classifier_dropout(self, config) -> float:

@@ -120,6 +120,12 @@ class EncoderDecoderModel(GenerationMixin, PreTrainedModel):
                              f"BERT-Generation or GPT-2 as AutoModelForCausalLM with add_cross_attention=True).")
         self.tie_weights()
 
+    @property
+    def _rows_share_encoder_states(self) -> bool:
+        """Whether the decoder's cross-attention reads each input's encoder states once for all of its beams
+        (henkan's decoders do: their cross-attention is layers.causal_attention)."""
+        return getattr(self.decoder, "_rows_share_encoder_states", False)
+
     # parts and weights -----------------------------------------------------------------------------------------
     def get_encoder(self):
         return self.encoder

@@ -120,6 +120,7 @@ class GPT2Block(nn.Module):
 class GPT2PreTrainedModel(PreTrainedModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    _rows_share_encoder_states = True  # (as a decoder: see EncoderDecoderModel)
     input_embeddings_path = "wte"
     _no_split_modules = ["GPT2Block"]
 
