@@ -282,7 +282,6 @@ class BertLMHeadModel(GenerationMixin, CausalLM, BertPreTrainedModel):
                    "encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache",
                    "output_attentions", "output_hidden_states", "cache_position")
     _tied_weights_keys = ["cls.predictions.decoder.bias", "cls.predictions.decoder.weight"]
-    _keys_to_ignore_on_load_unexpected = [r"pooler"]
 
     def __init__(self, config):
         if not config.is_decoder:
