@@ -81,6 +81,17 @@ def linear_layer(in_features: int, out_features: int, bias: bool = True, device=
     return layer
 
 
+class LMPredictionHead(nn.Module):
+    """Base of the LM heads of the BERT-like families: `decoder` projects to the vocabulary (its weight tied to the
+    word embeddings) and adds the head's own `bias` (one parameter under both names; zero when initialised)."""
+
+    def __init__(self, width: int, vocab_size: int):
+        super().__init__()
+        self.decoder = linear_layer(width, vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.decoder.bias = self.bias
+
+
 def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
                  check_ids: bool = True) -> tuple[int, int]:
     """Batch size and sequence length of a model's input, with clear errors for the mistakes that embedding layers

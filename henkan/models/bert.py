@@ -17,7 +17,7 @@ from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import (CausalMasks, Holder, activation, attend, causal_attention, check_inputs, encoder_mask,
+from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs, encoder_mask,
                       keys_values, linear_layer, per_layer_head_mask, run_layers)
 from ..logging import get_logger
 from ..modeling import PreTrainedModel
@@ -224,17 +224,14 @@ class BertModel(BertPreTrainedModel):
         return causal.finish(step, x, hidden_states, attentions, self.output_class, **pooled)
 
 
-class BertLMHead(nn.Module):
+class BertLMHead(LMPredictionHead):
     """`cls.predictions`: transform, then a decoder tied to the word embeddings, with its own bias."""
 
     def __init__(self, config):
-        super().__init__()
+        super().__init__(config.hidden_size, config.vocab_size)
         h = config.hidden_size
         self.transform = Holder(dense=linear_layer(h, h), LayerNorm=nn.LayerNorm(h, eps=config.layer_norm_eps))
         self.act = activation(config.hidden_act)
-        self.decoder = linear_layer(h, config.vocab_size, bias=False)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias
 
     def forward(self, hidden):
         t = self.transform

@@ -4,11 +4,10 @@ are left out). Its keys sit at the top level (`embeddings.*`, `encoder.layer.N.*
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..config import PretrainedConfig
-from ..layers import linear_layer
+from ..layers import LMPredictionHead
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions
 from .bert import BertEmbeddings, BertLMHeadModel, BertModel, BertPreTrainedModel
 
@@ -45,14 +44,11 @@ class BertGenerationEncoder(BertGenerationPreTrainedModel, BertModel):
         return self.run(locals())
 
 
-class BertGenerationOnlyLMHead(nn.Module):
+class BertGenerationOnlyLMHead(LMPredictionHead):
     """`lm_head`: one projection to the vocabulary (tied to the word embeddings) with its own `bias`."""
 
     def __init__(self, config):
-        super().__init__()
-        self.decoder = linear_layer(config.hidden_size, config.vocab_size)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias
+        super().__init__(config.hidden_size, config.vocab_size)
 
     def forward(self, hidden):
         return self.decoder(hidden)

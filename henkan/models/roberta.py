@@ -8,7 +8,7 @@ from torch import nn
 
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import activation, linear_layer
+from ..layers import LMPredictionHead, activation, linear_layer
 from .bert import BertConfig, BertEmbeddings, BertLMHeadModel, BertModel, BertPreTrainedModel
 
 
@@ -69,14 +69,11 @@ class RobertaClassificationHead(nn.Module):
         return self.out_proj(x)
 
 
-class RobertaLMHead(nn.Module):
+class RobertaLMHead(LMPredictionHead):
     def __init__(self, config):
-        super().__init__()
+        super().__init__(config.hidden_size, config.vocab_size)
         self.dense = linear_layer(config.hidden_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = linear_layer(config.hidden_size, config.vocab_size)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias
         self.act = activation("gelu")
 
     def forward(self, hidden):
