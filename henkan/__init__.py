@@ -93,22 +93,23 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
               "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
     _LAZY[_name] = "henkan.outputs"
-for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken"):
-    _LAZY[_name] = "henkan.tokenization"
-for _name in ("BatchEncoding", "PaddingStrategy", "TruncationStrategy", "TensorType", "CharSpan", "TokenSpan"):
-    _LAZY[_name] = "henkan.batch_encoding"
-for _name in ("AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer",
+# tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
+for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
+              "BatchEncoding", "PaddingStrategy", "TruncationStrategy", "TensorType", "CharSpan", "TokenSpan",
+              "AutoTokenizer", "TokenizersBackend", "BertTokenizer", "BertTokenizerFast", "DistilBertTokenizer",
               "DistilBertTokenizerFast", "RobertaTokenizer", "RobertaTokenizerFast", "XLMRobertaTokenizer",
               "XLMRobertaTokenizerFast", "CamembertTokenizer", "CamembertTokenizerFast", "AlbertTokenizer",
               "AlbertTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast", "LlamaTokenizer", "LlamaTokenizerFast",
               "CodeLlamaTokenizer", "CodeLlamaTokenizerFast", "GemmaTokenizer", "GemmaTokenizerFast",
               "Qwen2Tokenizer", "Qwen2TokenizerFast", "BloomTokenizerFast", "CodeGenTokenizer",
-              "CodeGenTokenizerFast"):
-    _LAZY[_name] = "henkan.tokenization_auto"
+              "CodeGenTokenizerFast", "T5Tokenizer", "T5TokenizerFast", "MT5Tokenizer", "MT5TokenizerFast",
+              "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
+              "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
+              "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
+    _LAZY[_name] = "henkan.tokenization"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq",
-               "causal", "tokenization", "tokenization_auto", "tokenization_files", "batch_encoding", "sentence",
-               "utils", "cli"}
+               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli"}
 
 
 def __getattr__(name: str):

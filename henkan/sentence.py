@@ -54,7 +54,7 @@ class SentenceEmbedder:
 
     def __init__(self, model_name_or_path: str | os.PathLike | None = None, device: str | None = None, **kwargs):
         from .auto import AutoModel
-        from .tokenization_auto import AutoTokenizer
+        from .tokenization import AutoTokenizer
 
         path = os.fspath(model_name_or_path) if model_name_or_path is not None else default_model_path()
         hub = pop_hub_kwargs(kwargs)

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import FIXTURES
 
-import henkan.chat as chat
-from henkan.chat import (
+import henkan.tokenization.chat as chat
+from henkan.tokenization.chat import (
     ChatTemplateMixin, compile_chat_template, get_json_schema, load_chat_templates, render_chat_template,
     render_chat_template_batch, save_chat_templates,
 )
@@ -159,7 +159,7 @@ def test_raise_exception_gives_a_clear_error():
         render_chat_template(TEMPLATES["gemma"], [{"role": "system", "content": "x"}], bos_token="<bos>")
     assert str(excinfo.value) == "System role not supported"
     assert isinstance(excinfo.value, TemplateError)
-    assert type(excinfo.value).__module__ == "henkan.chat"
+    assert type(excinfo.value).__module__ == "henkan.tokenization.chat"
 
 
 def test_strftime_now():

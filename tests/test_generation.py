@@ -499,7 +499,7 @@ TEXT = _json("text.json")
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from henkan.tokenization_auto import AutoTokenizer
+    from henkan.tokenization import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(os.path.join(HERE, "fixtures", "tokenizers", "gpt2"))
 

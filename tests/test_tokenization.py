@@ -18,7 +18,7 @@ import types
 import pytest
 
 import henkan
-import henkan.tokenization_auto as auto
+import henkan.tokenization.auto as auto
 from henkan import (
     AddedToken,
     AutoTokenizer,
@@ -401,3 +401,16 @@ def test_rust_settings_set_once_per_change(minilm, monkeypatch):
         minilm(["a", "b c"], padding=True)
     minilm("a")
     assert calls == ["no_truncation", "enable_padding", "no_padding"]
+
+
+def test_tokenization_modules_import_one_way():
+    """Each module of henkan.tokenization imports only modules listed before it (no import cycle)."""
+    import re
+
+    order = ["batch_encoding", "chat", "files", "base", "sentencepiece", "families", "sentencepiece_families", "auto"]
+    folder = os.path.join(os.path.dirname(HERE), "henkan", "tokenization")
+    assert sorted(order + ["__init__"]) == sorted(name[:-3] for name in os.listdir(folder) if name.endswith(".py"))
+    for module in order:
+        with open(os.path.join(folder, f"{module}.py"), encoding="utf-8") as f:
+            imported = set(re.findall(r"^\s*from \.(\w+) import", f.read(), re.M))
+        assert all(order.index(other) < order.index(module) for other in imported), (module, imported)
