@@ -17,8 +17,8 @@ from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs, encoder_mask,
-                      keys_values, linear_layer, per_layer_head_mask, run_layers)
+from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs,
+                      encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
 from ..logging import get_logger
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions
