@@ -12,134 +12,64 @@ import os
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
 
 import henkan
-from conftest import FIXTURES
+import test_seq2seq as seq2seq  # the BART family's parity checks, run on the composed folders too
+from test_seq2seq import SEQ2SEQ, close, encoder_inputs, golden
 
-SEQ2SEQ = os.path.join(FIXTURES, "seq2seq")
 PARTS = os.path.join(SEQ2SEQ, "parts")
 COMPOSED = ["bert2bert", "roberta2roberta", "bert2gpt2", "bert-generation"]
 DECODERS = ["bert-lmhead", "roberta-forcausallm", "bert-lmhead-cross", "roberta-forcausallm-cross", "gpt2-cross"]
-ATOL = 1e-5
 CACHE_SPLIT = 4
 _BERT = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
              max_position_embeddings=64)
 
 
-def golden(folder):
-    with safe_open(os.path.join(SEQ2SEQ, folder, "golden.safetensors"), "pt") as f:
-        meta = f.metadata()
-    return meta, load_file(os.path.join(SEQ2SEQ, folder, "golden.safetensors"))
-
-
-_MODELS = {}
-
-
-def model_for(folder):
-    if folder not in _MODELS:
-        _MODELS[folder] = henkan.AutoModelForSeq2SeqLM.from_pretrained(os.path.join(SEQ2SEQ, folder))
-    return _MODELS[folder]
-
-
-def close(actual, expected, msg, atol=ATOL):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=lambda m: f"{msg}: {m}")
-
-
-def encoder_inputs(data):
-    return {"input_ids": data["input.input_ids"], "attention_mask": data["input.attention_mask"]}
-
-
-def check_outputs(out, data, msg):
-    """Every `output.*` golden but the loss and the cached logits equals the same field of `out` (tuples by index),
-    and `out` has no field the golden lacks."""
-    expected = {k[len("output."):]: v for k, v in data.items()
-                if k.startswith("output.") and not k.startswith(("output.loss", "output.cached"))}
-    got = {}
-    for name, value in out.items():
-        if name == "past_key_values":
-            continue
-        if isinstance(value, torch.Tensor):
-            got[name] = value
-        else:
-            got.update({f"{name}.{i}": t for i, t in enumerate(value)})
-    assert sorted(got) == sorted(expected), msg
-    for name, value in expected.items():
-        close(got[name], value, f"{msg} {name}")
-
-
-# forward ------------------------------------------------------------------------------------------------------------
+# the composed folders -----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("folder", COMPOSED)
-def test_forward_matches_reference(folder):
-    meta, data = golden(folder)
-    model = model_for(folder)
-    assert type(model).__name__ == meta["class"] == "EncoderDecoderModel"
-    with torch.no_grad():
-        out = model(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"],
-                    output_hidden_states=True, output_attentions=True, use_cache=False)
-    check_outputs(out, data, folder)
-
-
-@pytest.mark.parametrize("folder", COMPOSED)
-def test_loss_shifts_labels_as_the_reference(folder):
+def test_forward_and_loss_match_reference(folder):
+    """Logits, encoder/decoder hidden states and attentions, cross-attentions; the loss of labels shifted with the
+    composed config's decoder_start_token_id and pad_token_id (padding masked in the decoder)."""
+    seq2seq.test_forward_and_loss(folder)
     _, data = golden(folder)
-    model = model_for(folder)
-    assert torch.equal(model.prepare_decoder_input_ids_from_labels(labels=data["input.labels"]),
+    assert torch.equal(seq2seq.model_for(folder).prepare_decoder_input_ids_from_labels(labels=data["input.labels"]),
                        data["input.decoder_input_ids"])
-    with torch.no_grad():
-        out = model(**encoder_inputs(data), labels=data["input.labels"])
-    close(out.loss, data["output.loss"], f"{folder} loss")
 
 
 @pytest.mark.parametrize("folder", COMPOSED)
 def test_decoding_in_two_pieces_through_the_cache(folder):
-    _, data = golden(folder)
-    model = model_for(folder)
-    dec = data["input.decoder_input_ids"]
-    with torch.no_grad():
-        first = model(**encoder_inputs(data), decoder_input_ids=dec[:, :CACHE_SPLIT], use_cache=True)
-        assert isinstance(first.past_key_values, henkan.EncoderDecoderCache)
-        second = model(encoder_outputs=(first.encoder_last_hidden_state,),
-                       attention_mask=data["input.attention_mask"], decoder_input_ids=dec[:, CACHE_SPLIT:],
-                       past_key_values=first.past_key_values, use_cache=True)
-    close(torch.cat([first.logits, second.logits], dim=1), data["output.cached.logits"], f"{folder} cached")
+    seq2seq.test_cached_decoding_in_two_pieces(folder)
 
 
-# generation ---------------------------------------------------------------------------------------------------------
-
-
-def _cases():
-    out = []
-    for folder in COMPOSED:
-        meta, _ = golden(folder)
-        out += [(folder, name) for name in sorted(json.loads(meta["cases"]))]
-    return out
-
-
-@pytest.mark.parametrize("folder,case", _cases())
+@pytest.mark.parametrize("folder,case", [(folder, case) for folder in COMPOSED
+                                         for case in sorted(json.loads(golden(folder)[0]["cases"]))])
 def test_generate_matches_reference(folder, case):
-    meta, data = golden(folder)
-    spec = json.loads(meta["cases"])[case]
-    model = model_for(folder)
-    if spec["inputs"] == "single":
-        inputs = {"input_ids": data["generate.single.input_ids"]}
-    else:
-        inputs = encoder_inputs(data)
-    if spec.get("precomputed_encoder_outputs"):
-        inputs["encoder_outputs"] = model.get_encoder()(**inputs)
-        del inputs["input_ids"]
-    if "manual_seed" in spec:
-        torch.manual_seed(spec["manual_seed"])
-    out = model.generate(**inputs, **spec["kwargs"])
-    prefix = f"generate.{case}"
-    assert torch.equal(out.sequences, data[f"{prefix}.sequences"]), \
-        f"{folder} {case}: {out.sequences.tolist()} != {data[f'{prefix}.sequences'].tolist()}"
-    if f"{prefix}.sequences_scores" in data:
-        close(out.sequences_scores, data[f"{prefix}.sequences_scores"], f"{folder} {case} sequences_scores")
-    if f"{prefix}.scores" in data:
-        close(torch.stack(out.scores), data[f"{prefix}.scores"], f"{folder} {case} scores")
+    seq2seq.test_generate(folder, case)
+
+
+@pytest.mark.parametrize("folder", COMPOSED)
+def test_save_writes_the_reference_files_and_reloads(folder, tmp_path):
+    seq2seq.test_save_writes_the_reference_keys_and_reloads(folder, tmp_path)
+    for name in ("config.json", "generation_config.json"):
+        with open(os.path.join(SEQ2SEQ, folder, name), encoding="utf-8") as f:
+            expected = json.load(f)
+        with open(os.path.join(tmp_path, name), encoding="utf-8") as f:
+            assert json.load(f) == expected, name
+
+
+def test_auto_class_and_config_reprs():
+    model = henkan.AutoModelForSeq2SeqLM.from_pretrained(os.path.join(SEQ2SEQ, "bert2gpt2"))
+    assert (type(model).__name__, type(model.encoder).__name__, type(model.decoder).__name__) == \
+        ("EncoderDecoderModel", "BertModel", "GPT2LMHeadModel")
+    with open(os.path.join(SEQ2SEQ, "reprs.json"), encoding="utf-8") as f:
+        reprs = json.load(f)
+    for key in COMPOSED + DECODERS:
+        config = henkan.AutoConfig.from_pretrained(os.path.join(SEQ2SEQ, key))
+        assert (type(config) is henkan.EncoderDecoderConfig) == (key in COMPOSED)
+        got = "\n".join(line for line in repr(config).splitlines() if '"transformers_version"' not in line)
+        assert got == reprs[key], key
 
 
 # the decoders on their own ------------------------------------------------------------------------------------------
@@ -155,7 +85,9 @@ def test_decoder_on_its_own_matches_reference(folder):
     inputs = encoder_inputs(data)
     with torch.no_grad():
         out = model(**inputs, output_hidden_states=True, output_attentions=True, use_cache=False, **cross)
-        check_outputs(out, data, folder)
+        seq2seq.check_outputs(out, data, "output", folder)
+        assert len(out.hidden_states) == 3 and len(out.attentions) == 2
+        assert (out.cross_attentions is not None) == bool(cross)
         loss = model(**inputs, labels=data["input.labels"], **cross).loss
         close(loss, data["output.loss"], f"{folder} loss")
         first = model(input_ids=inputs["input_ids"][:, :CACHE_SPLIT],
@@ -173,51 +105,7 @@ def test_decoder_on_its_own_matches_reference(folder):
         close(beam.sequences_scores, data["generate.beam3.sequences_scores"], f"{folder} beam scores")
 
 
-def test_generate_needs_a_start_token():
-    model = henkan.EncoderDecoderModel(henkan.EncoderDecoderConfig.from_encoder_decoder_configs(
-        henkan.BertConfig(**_BERT), henkan.BertConfig(**_BERT)))
-    with pytest.raises(ValueError, match="decoder_start_token_id"):
-        model.generate(torch.tensor([[5, 6, 7]]), max_new_tokens=2)
-
-
-# configs, saving, loading -------------------------------------------------------------------------------------------
-
-
-def test_config_reprs_match_reference():
-    with open(os.path.join(SEQ2SEQ, "reprs.json"), encoding="utf-8") as f:
-        reprs = json.load(f)
-    checked = 0
-    for key, expected in reprs.items():
-        if key in COMPOSED or key in DECODERS:
-            config = henkan.AutoConfig.from_pretrained(os.path.join(SEQ2SEQ, key))
-            assert (type(config) is henkan.EncoderDecoderConfig) == (key in COMPOSED)
-        elif key == "default:BertGenerationConfig":
-            config = henkan.BertGenerationConfig()
-        else:
-            continue
-        got = "\n".join(line for line in repr(config).splitlines() if '"transformers_version"' not in line)
-        assert got == expected, key
-        checked += 1
-    assert checked == len(COMPOSED) + len(DECODERS) + 1
-
-
-@pytest.mark.parametrize("folder", COMPOSED)
-def test_save_writes_the_reference_layout_and_reloads(folder, tmp_path):
-    _, data = golden(folder)
-    model = model_for(folder)
-    model.save_pretrained(tmp_path)
-    with safe_open(os.path.join(SEQ2SEQ, folder, "model.safetensors"), "pt") as ref, \
-            safe_open(os.path.join(tmp_path, "model.safetensors"), "pt") as ours:
-        assert sorted(ours.keys()) == sorted(ref.keys())
-    for name in ("config.json", "generation_config.json"):
-        with open(os.path.join(SEQ2SEQ, folder, name), encoding="utf-8") as f:
-            expected = json.load(f)
-        with open(os.path.join(tmp_path, name), encoding="utf-8") as f:
-            assert json.load(f) == expected, name
-    reloaded = henkan.EncoderDecoderModel.from_pretrained(tmp_path)
-    with torch.no_grad():
-        logits = reloaded(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"]).logits
-    close(logits, data["output.logits"], f"{folder} reloaded")
+# composing two part checkpoints ------------------------------------------------------------------------------------
 
 
 def _from_parts_record():
@@ -334,7 +222,8 @@ def test_seed_bert2bert_example(minilm_path):
     assert out[0, 0].item() == 101 and out.shape[1] <= 4
 
 
-# decoders on their own, hostile inputs ------------------------------------------------------------------------------
+# auto classes, bad input ---------------------------------------------------------------------------------------------
+
 
 def test_auto_classes_for_decoders():
     assert henkan.AutoModelForCausalLM.from_config(henkan.BertConfig(**_BERT, is_decoder=True)).__class__ \
@@ -344,6 +233,13 @@ def test_auto_classes_for_decoders():
     assert isinstance(henkan.AutoModelForCausalLM.from_config(henkan.BertGenerationConfig(**_BERT, is_decoder=True)),
                       henkan.BertGenerationDecoder)
     assert isinstance(henkan.AutoModel.from_config(henkan.BertGenerationConfig(**_BERT)), henkan.BertGenerationEncoder)
+
+
+def test_generate_needs_a_start_token():
+    model = henkan.EncoderDecoderModel(henkan.EncoderDecoderConfig.from_encoder_decoder_configs(
+        henkan.BertConfig(**_BERT), henkan.BertConfig(**_BERT)))
+    with pytest.raises(ValueError, match="decoder_start_token_id"):
+        model.generate(torch.tensor([[5, 6, 7]]), max_new_tokens=2)
 
 
 def test_labels_need_start_and_pad_tokens():
