@@ -37,6 +37,7 @@ FAMILIES = {
     "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
     "encoder-decoder": ("encoder_decoder", "EncoderDecoder", ("ForConditionalGeneration",)),
+    "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
