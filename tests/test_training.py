@@ -445,7 +445,8 @@ def test_predict_prefixes_test_and_moves_outputs_to_numpy(tmp_path):
     assert math.isfinite(output.metrics["test_loss"])
 
 
-@pytest.mark.parametrize("options", [dict(bf16=True), dict(gradient_checkpointing=True), dict(group_by_length=True),
+@pytest.mark.parametrize("options", [dict(bf16=True), dict(fp16=True), dict(gradient_checkpointing=True),
+                                     dict(group_by_length=True),
                                      dict(optim="adafactor"), dict(label_smoothing_factor=0.1),
                                      dict(lr_scheduler_type="reduce_lr_on_plateau", eval_strategy="steps",
                                           eval_steps=2)], ids=lambda o: next(iter(o)))
