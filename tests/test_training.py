@@ -80,6 +80,7 @@ def classifier_run(tmp_path_factory):
     return trainer, result, trainer.evaluate()
 
 
+@pytest.mark.slow  # shares a 64-step run with 9 evaluations
 def test_classifier_learns_and_logs_like_the_reference(classifier_run):
     trainer, result, final = classifier_run
     assert final["eval_accuracy"] >= 0.95
@@ -98,6 +99,7 @@ def test_classifier_learns_and_logs_like_the_reference(classifier_run):
     assert train_logs[0]["learning_rate"] == pytest.approx(5e-3 * (64 - 3) / 64)
 
 
+@pytest.mark.slow
 def test_checkpoints_have_the_reference_layout_and_rotation_keeps_the_best(classifier_run):
     trainer, _, _ = classifier_run
     out = trainer.args.output_dir
