@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--prefill-chunk", type=_positive, default=512,
                        help="prompt tokens prefilled per engine step (default 512)")
     serve.add_argument("--max-waiting", type=int, default=None,
-                       help="requests that may wait for a slot before the server answers 503 (default 4 x "
-                            "--max-batch-size)")
+                       help="requests (choices) that may wait for a free slot before the server answers 503 "
+                            "(default 4 x --max-batch-size)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
     if args.command == "serve":

@@ -318,9 +318,10 @@ class Server:
         def logprobs(choice, offset):
             if choice.logprob is None:
                 return None
-            token = self._token_text(choice.token_id, as_ids)
-            top = {self._token_text(t, as_ids): lp for t, lp in choice.logprob[1]}
-            return {"tokens": [token], "token_logprobs": [choice.logprob[0]], "top_logprobs": [top],
+            text, logprob, top = choice.logprob
+            token = f"token_id:{choice.token_id}" if as_ids else text
+            alternatives = {(f"token_id:{t}" if as_ids else s): lp for t, s, lp in top}
+            return {"tokens": [token], "token_logprobs": [logprob], "top_logprobs": [alternatives],
                     "text_offset": [offset]}
 
         if body.stream:
@@ -365,15 +366,14 @@ class Server:
                                 "finish_reason": pieces[-1].finish_reason})
         return {**head, "choices": choices, "usage": stream.usage()}
 
-    def _token_text(self, token_id: int, as_ids: bool) -> str:
-        return f"token_id:{token_id}" if as_ids else self.tokenizer.decode([token_id])
-
-    def _token_logprob(self, token_id: int, logprob, as_ids: bool) -> dict:
-        def entry(t, lp):
-            text = self._token_text(t, as_ids)
+    @staticmethod
+    def _token_logprob(token_id: int, logprob, as_ids: bool) -> dict:
+        def entry(t, text, lp):
+            text = f"token_id:{t}" if as_ids else text
             return {"token": text, "logprob": lp, "bytes": list(text.encode("utf-8"))}
 
-        return {**entry(token_id, logprob[0]), "top_logprobs": [entry(t, lp) for t, lp in logprob[1]]}
+        text, value, top = logprob
+        return {**entry(token_id, text, value), "top_logprobs": [entry(*alternative) for alternative in top]}
 
     # ---------------------------------------------------------------------------------------------------------
     # embeddings

@@ -71,7 +71,9 @@ class Choice:
     index: int
     token_id: int
     text: str  # the new text (held back while it may be the start of a stop string or an unfinished character)
-    logprob: tuple | None  # (chosen log-probability, [(token id, log-probability), ...] top ones)
+    # with log-probabilities: (the token's text, its log-probability, [(token id, text, log-probability), ...] of the
+    # most likely tokens); a token's text is what it adds to the decoded text (spaces included)
+    logprob: tuple | None
     finish_reason: str | None  # "stop", "length", or None while generating
 
 
@@ -109,7 +111,8 @@ class _Sequence:
         self.generated: list[int] = []
         self.pending = None  # the last token, fed at the next decode step
         self.sent = 0  # characters of text already emitted
-        self.text = ""
+        self.text = ""  # the text so far, cut at a stop string
+        self.decoded = ""  # the text of every generated token
         params = request.params
         self.plain = not request.do_sample and not request.processors
         self.ids = None
@@ -128,8 +131,8 @@ class Engine:
 
     `max_batch_size` sequences decode at once (the slots of the cache), each at most `max_model_len` tokens long
     (prompt + generated). Prompts are prefilled at most `prefill_chunk` tokens per step, so a long prompt does not
-    stall the requests that are decoding. When `max_waiting` requests already wait for a slot, `submit` raises
-    `Overloaded`.
+    stall the requests that are decoding. When every slot is taken and `max_waiting` more choices wait for one,
+    `submit` raises `Overloaded`.
     """
 
     def __init__(self, model, tokenizer, *, max_batch_size: int = 16, max_model_len: int | None = None,
@@ -170,7 +173,8 @@ class Engine:
         self._waiting: deque[Request] = deque()
         self._rows: list[_Sequence] = []
         self._filling: Request | None = None
-        self._pending = 0
+        self._pending = 0  # requests submitted and not yet admitted
+        self._load = 0  # choices submitted and not yet finished
         self._thread = None
         self._stopping = False
         self.served = self.cancelled = 0
@@ -210,10 +214,11 @@ class Engine:
         request = Request(list(prompt), params, emit)
         self._configure(request)
         with self._lock:
-            if self._pending >= self.max_waiting:
-                raise Overloaded(f"The server is busy: {self._pending} requests are waiting for a slot. Retry "
-                                 f"shortly.")
+            if self._load + params.n > self.max_batch_size + self.max_waiting:
+                raise Overloaded(f"The server is busy: every one of its {self.max_batch_size} slots is taken and "
+                                 f"{self._pending} requests wait for one. Retry shortly.")
             self._pending += 1
+            self._load += params.n
             self._inbox.append(request)
             self._lock.notify()
         return request
@@ -225,7 +230,10 @@ class Engine:
             self._lock.notify()
 
     def stats(self) -> dict:
-        return {"running": len(self._rows), "waiting": self._pending, "filling": self._filling is not None,
+        """Counts for monitoring: `active` choices submitted and not finished, `running` decoding ones, `waiting`
+        requests not yet admitted, free slots, requests served and cancelled so far."""
+        return {"active": self._load, "running": len(self._rows), "waiting": self._pending,
+                "filling": self._filling is not None,
                 "free_slots": self.max_batch_size - len(self._rows) - (self._filling.params.n if self._filling
                                                                         else 0),
                 "served": self.served, "cancelled": self.cancelled}
@@ -298,19 +306,24 @@ class Engine:
         with self._lock:
             self._pending -= 1
 
+    def _release(self, request: Request) -> None:
+        with self._lock:
+            self._load -= request.params.n
+
     def _drop_cancelled(self) -> None:
         if any(r.cancelled for r in self._waiting):
             for request in [r for r in self._waiting if r.cancelled]:
                 self._waiting.remove(request)
                 self._admitted(request)
+                self._release(request)
                 self.cancelled += 1
         if self._filling is not None and self._filling.cancelled:
             self.cache.free(len(self._rows))
+            self._release(self._filling)
             self._filling = None
             self.cancelled += 1
         gone = [s for s in self._rows if s.request.cancelled]
         if gone:
-            self.cancelled += len({id(s.request) for s in gone})
             self._remove(gone)
 
     def _fail_all(self, error: Exception) -> None:
@@ -320,6 +333,7 @@ class Engine:
         self._remove(list(self._rows))
         if self._filling is not None:
             self.cache.free(len(self._rows))
+            self._release(self._filling)
             self._filling = None
         for request in requests.values():
             request.emit(error)
@@ -421,14 +435,10 @@ class Engine:
         reports: dict[int, tuple[Request, list]] = {}
         finished = []
         for i, (s, token) in enumerate(zip(sequences, chosen)):
-            logprob = None
-            k = s.request.params.logprobs
-            if k is not None:
+            values = None
+            if s.request.params.logprobs is not None:
                 values = torch.log_softmax(logits[i], dim=-1)
-                top = values.topk(k) if k else None
-                logprob = (float(values[token]), [] if top is None else
-                           list(zip(top.indices.tolist(), top.values.tolist())))
-            choice = self._advance(s, token, logprob)
+            choice = self._advance(s, token, values)
             reports.setdefault(id(s.request), (s.request, []))[1].append(choice)
             if choice.finish_reason is not None:
                 finished.append(s)
@@ -438,9 +448,19 @@ class Engine:
         if finished:
             self._remove(finished)
 
-    def _advance(self, s: _Sequence, token: int, logprob) -> Choice:
+    def _token_text(self, previous: int | None, token: int) -> str:
+        """What `token` adds to the text after `previous` (decoding it alone would lose a leading space)."""
+        if previous is None:
+            return self.tokenizer.decode([token])
+        head = self.tokenizer.decode([previous])
+        both = self.tokenizer.decode([previous, token])
+        return both[len(head):] if both.startswith(head) else self.tokenizer.decode([token])
+
+    def _advance(self, s: _Sequence, token: int, logprobs: torch.Tensor | None) -> Choice:
         """Append `token` to a sequence: its new text (stop strings and unfinished characters held back) and
-        whether it is done."""
+        whether it is done; with `logprobs` (the step's log-softmax), the token's and the top ones'."""
+        previous = s.generated[-1] if s.generated else None
+        decoded = s.decoded
         s.generated.append(token)
         s.pending = token
         if s.ids is not None:
@@ -450,7 +470,7 @@ class Engine:
         if token in self.eos:
             finish = "stop"
         else:
-            text = self.tokenizer.decode(s.generated, skip_special_tokens=True)
+            text = s.decoded = self.tokenizer.decode(s.generated, skip_special_tokens=True)
             if s.stops:
                 start = max(0, len(s.text) - s.hold)
                 hits = [at for at in (text.find(stop, start) for stop in s.stops) if at >= 0]
@@ -469,6 +489,14 @@ class Engine:
                 end = min(end, len(visible) - cut)
         end = max(end, s.sent)
         delta, s.sent = s.text[s.sent:end], end
+        logprob = None
+        if logprobs is not None:
+            own = s.decoded[len(decoded):] if s.decoded != decoded and s.decoded.startswith(decoded) else \
+                self.tokenizer.decode([token])
+            k = params.logprobs
+            top = logprobs.topk(k) if k else None
+            logprob = (own, float(logprobs[token]), [] if top is None else [
+                (t, self._token_text(previous, t), v) for t, v in zip(top.indices.tolist(), top.values.tolist())])
         return Choice(s.index, token, delta, logprob, finish)
 
     def _remove(self, sequences: list[_Sequence]) -> None:
@@ -486,8 +514,12 @@ class Engine:
             self.cache.free(last)
             request = s.request
             request.unfinished -= 1
-            if request.unfinished == 0 and not request.cancelled:
-                self.served += 1
+            if request.unfinished == 0:
+                self._release(request)
+                if request.cancelled:
+                    self.cancelled += 1
+                else:
+                    self.served += 1
         if self._filling is not None and filling_at != len(self._rows):
             self.cache.copy_slot(filling_at, len(self._rows))
             self.cache.free(filling_at)
