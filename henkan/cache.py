@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from .layers import RowLayout
+
 __all__ = ["Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache", "SlotCache"]
 
 _GRANULE = 256  # first allocations are rounded up to this many positions
@@ -49,9 +51,9 @@ class Cache:
     """Base class: a list of per-layer key/value stores with the methods generation uses."""
 
     is_compileable = False
-    # the sequence index of each position of the next forward when several sequences are packed into one row (a
-    # token then attends only to its own sequence); None: one sequence per row
-    segments = None
+    # how the next forward's sequences sit in a cache of independent sequences (layers.RowLayout; SlotCache), which
+    # the masks follow; None: the usual batch (one sequence per row, new tokens at cache_position)
+    layout = None
 
     def __init__(self):
         self.layers: list[_Layer] = []
@@ -400,7 +402,7 @@ class SlotCache(Cache):
     * `plan_prefill(slot, new)`: `new` tokens of one sequence, after what its slot holds (a prompt, or the next
       chunk of a long one).
     * `plan_packed(slots, sizes)`: the prompts of several empty slots concatenated into one row; each token
-      attends to its own prompt only (`segments`). Returns the `position_ids` and the index of each prompt's last
+      attends to its own prompt only. Returns the `position_ids` and the index of each prompt's last
       token.
 
     Free slots keep stale states; they are never read (positions past a slot's length are masked).
@@ -439,12 +441,13 @@ class SlotCache(Cache):
         longest = max(lengths)
         at = torch.tensor(lengths, dtype=torch.long, device=self.device)
         mask = None
+        self.layout = None
         if min(lengths) != longest:
             mask = (torch.arange(longest + 1, device=self.device) <= at[:, None]).long()
+            self.layout = RowLayout(query_positions=at[:, None])
         self._plan = ("decode", rows, longest, torch.arange(rows, device=self.device), at)
         for slot in range(rows):
             self.lengths[slot] += 1
-        self.segments = None
         return mask, at[:, None]
 
     def plan_prefill(self, slot: int, new: int) -> None:
@@ -452,7 +455,7 @@ class SlotCache(Cache):
         self._check_room(slot, new)
         self._plan = ("prefill", slot, self.lengths[slot])
         self.lengths[slot] += new
-        self.segments = None
+        self.layout = None
 
     def plan_packed(self, slots: list[int], sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Prepare a forward of several whole prompts (sizes[i] tokens for the empty slot slots[i]) packed into one
@@ -471,7 +474,7 @@ class SlotCache(Cache):
         self._plan = ("packed", rows, positions, total)
         for slot, size in zip(slots, sizes):
             self.lengths[slot] = size
-        self.segments = segments
+        self.layout = RowLayout(segments=segments) if len(slots) > 1 else None
         return positions[None], starts + sizes_t - 1
 
     # the model's side -----------------------------------------------------------------------------------------
@@ -537,7 +540,7 @@ class SlotCache(Cache):
 
     def reset(self) -> None:
         self.lengths = [0] * self.max_batch_size
-        self._plan, self.segments = None, None
+        self._plan, self.layout = None, None
 
     def __repr__(self) -> str:
         used = sum(1 for n in self.lengths if n)

@@ -39,7 +39,7 @@ class Step:
     rotary: Any = None
     extra: Any = None
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
-    segments: Any = None  # the cache's packed sequences (Cache.segments), for the causal masks
+    layout: Any = None  # how a SlotCache's sequences sit in this forward (layers.RowLayout), for the masks
 
 
 def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
@@ -96,7 +96,7 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
                          f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
     step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict,
-                segments=None if cache is None else cache.segments)
+                layout=None if cache is None else cache.layout)
     if encoder_hidden_states is not None:
         from .seq2seq import Cross
 

@@ -57,11 +57,13 @@ def _serve(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,18 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                        help="weights' dtype (default: the checkpoint's)")
     serve.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    serve.add_argument("--max-batch-size", type=_positive, default=16,
+    serve.add_argument("--max-batch-size", type=_at_least(1), default=16,
                        help="sequences decoded at once: the slots of the KV cache (default 16)")
-    serve.add_argument("--max-model-len", type=_positive, default=None,
+    serve.add_argument("--max-model-len", type=_at_least(1), default=None,
                        help="longest prompt + completion in tokens (default: the model's, at most 2048)")
     serve.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set HENKAN_API_KEY)")
     serve.add_argument("--served-model-name", default=None, help="the model name clients send (default: MODEL)")
     serve.add_argument("--embedding-model", default=None,
                        help="a sentence-transformers folder or Hub id for /v1/embeddings (default without MODEL: "
                             "all-MiniLM-L6-v2)")
-    serve.add_argument("--prefill-chunk", type=_positive, default=512,
+    serve.add_argument("--prefill-chunk", type=_at_least(1), default=512,
                        help="prompt tokens prefilled per engine step (default 512)")
-    serve.add_argument("--max-waiting", type=int, default=None,
+    serve.add_argument("--max-waiting", type=_at_least(0), default=None,
                        help="requests (choices) that may wait for a free slot before the server answers 503 "
                             "(default 4 x --max-batch-size)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -282,8 +282,7 @@ class Server:
                 yield "data: [DONE]\n\n"
 
             return StreamingResponse(stream.guard(events()), media_type="text/event-stream")
-        texts, contents, reasons = await stream.collect(params.n, lambda c: self._token_logprob(
-            c.token_id, c.logprob, as_ids))
+        texts, contents, reasons = await stream.collect(lambda c: self._token_logprob(c.token_id, c.logprob, as_ids))
         choices = [{"index": i, "message": {"role": "assistant", "content": texts[i]},
                     "logprobs": {"content": contents[i]} if params.logprobs is not None else None,
                     "finish_reason": reasons[i]} for i in range(params.n)]
@@ -517,7 +516,7 @@ class _Stream:
             if not finished:
                 self.cancel()
 
-    async def collect(self, n: int, token_logprob) -> tuple[list, list, list]:
+    async def collect(self, token_logprob) -> tuple[list, list, list]:
         """(texts, logprob entries, finish reasons) of the choices of a single prompt."""
         results = (await self.collect_all())[0]
         texts = ["".join(c.text for c in pieces) for pieces in results]
