@@ -58,6 +58,9 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
+        "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
+        "ForQuestionAnswering", "ForCausalLM")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -104,7 +107,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq", "causal", "tokenization", "sentence", "utils", "cli"}
+               "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli"}
 
 
 def __getattr__(name: str):

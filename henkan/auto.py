@@ -35,6 +35,7 @@ FAMILIES = {
     "pegasus": ("bart", "Pegasus", _SEQ2SEQ_TASKS),
     "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
+    "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel"}

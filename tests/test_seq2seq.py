@@ -18,7 +18,9 @@ from conftest import FIXTURES
 SEQ2SEQ = os.path.join(FIXTURES, "seq2seq")
 # the folders of the families henkan has (the fixture script makes more as families land)
 FOLDERS = ["bart", "bart-forsequenceclassification", "bart-forquestionanswering", "bart-forcausallm", "mbart",
-           "marian", "marian-separate-vocabs", "pegasus", "blenderbot", "blenderbot-small"]
+           "marian", "marian-separate-vocabs", "pegasus", "blenderbot", "blenderbot-small", "bigbird-pegasus",
+           "bigbird-pegasus-forsequenceclassification", "bigbird-pegasus-forquestionanswering",
+           "bigbird-pegasus-forcausallm"]
 ATOL = 1e-5
 
 
@@ -91,7 +93,8 @@ def test_forward_and_loss(folder):
 
 
 @pytest.mark.parametrize("folder", [f for f in FOLDERS if f in ("bart", "mbart", "marian", "pegasus", "blenderbot",
-                                                                   "blenderbot-small", "bart-forcausallm")])
+                                                                   "blenderbot-small", "bart-forcausallm",
+                                                                   "bigbird-pegasus", "bigbird-pegasus-forcausallm")])
 def test_cached_decoding_in_two_pieces(folder):
     meta, data = golden(folder)
     model = model_for(folder)
@@ -167,7 +170,7 @@ def test_config_reprs_match_reference():
     assert checked >= len(FOLDERS)
 
 
-@pytest.mark.parametrize("folder", ["bart", "mbart", "marian", "pegasus", "bart-forcausallm"])
+@pytest.mark.parametrize("folder", ["bart", "mbart", "marian", "pegasus", "bart-forcausallm", "bigbird-pegasus"])
 def test_save_writes_the_reference_keys_and_reloads(folder, tmp_path):
     model = model_for(folder)
     model.save_pretrained(tmp_path)

@@ -16,6 +16,8 @@ and LayerNorms; they differ only in where the norms go and how positions are emb
 
 mBART has no single decoder start token: labels are shifted with each row's last token (its language code) first.
 Marian may keep separate encoder and decoder vocabularies (`share_encoder_decoder_embeddings=False`).
+BigBird-Pegasus (models/bigbird_pegasus.py) brings its own encoder (`BartModel.encoder_class`) and takes the decoder
+and heads from here under its layout.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Layout:
     final_norm: str = ""  # the name of the norm after the last layer, if any
     scaled_embedding_module: bool = False  # the token embedding applies sqrt(d_model) itself (BART's way)
     decoder_scales_embeddings: bool = True  # False: the decoder ignores scale_embedding (Blenderbot-Small)
+    attention_bias: str = ""  # the config key that says whether attention projections have biases ("": they do)
 
 
 _ATTRIBUTE_MAP = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model"}
@@ -204,6 +207,11 @@ def _positions(config) -> nn.Embedding:
     return LearnedPositions(config.max_position_embeddings, config.d_model, offset=2 if kind == "offset" else 0)
 
 
+def _attention_bias(config) -> bool:
+    key = config.layout.attention_bias
+    return bool(getattr(config, key)) if key else True
+
+
 def _embed(part, input_ids, inputs_embeds, decoder: bool = False):
     """Token embeddings, scaled as the family scales them (inside the module, or here)."""
     if inputs_embeds is not None:
@@ -247,7 +255,7 @@ class BartEncoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
         self.self_attn = Attention(config.d_model, config.encoder_attention_heads, layer_idx=layer_idx,
-                                   dropout=config.attention_dropout)
+                                   dropout=config.attention_dropout, bias=_attention_bias(config))
         self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
         self._init_common(config, config.encoder_ffn_dim)
 
@@ -261,11 +269,11 @@ class BartEncoderLayer(_FeedForward):
 class BartDecoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
-        heads, d = config.decoder_attention_heads, config.d_model
+        heads, d, bias = config.decoder_attention_heads, config.d_model, _attention_bias(config)
         self.layer_idx = layer_idx
-        self.self_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout)
+        self.self_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.encoder_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout)
+        self.encoder_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
         self._init_common(config, config.decoder_ffn_dim)
 
@@ -325,13 +333,19 @@ class BartEncoder(BartPreTrainedModel):
     call post_init() to initialise one made on its own.)"""
 
     input_embeddings_path = "embed_tokens"
+    layer_class = BartEncoderLayer
 
     def __init__(self, config, embed_tokens: nn.Embedding | None = None):
         super().__init__(config)
         self.embed_tokens = embed_tokens if embed_tokens is not None else _token_embedding(config, config.vocab_size)
         self.embed_positions = _positions(config)
-        self.layers = nn.ModuleList(BartEncoderLayer(config, i) for i in range(config.encoder_layers))
+        self.layers = nn.ModuleList(self.layer_class(config, i) for i in range(config.encoder_layers))
         _norm_stack(self, config)
+
+    def layer_inputs(self, x, attention_mask):
+        """The states and the mask the layers take (a family's encoder may pad the states to its liking; the last
+        hidden state is cut back to the input's length)."""
+        return x, padding_mask(attention_mask, x.dtype)
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
@@ -346,12 +360,12 @@ class BartEncoder(BartPreTrainedModel):
         if config.layout.embedding_norm:
             x = self.layernorm_embedding(x)
         x = F.dropout(x, config.dropout, self.training)
+        x, mask = self.layer_inputs(x, attention_mask)
         x, hidden_states, attentions = run_layers(
-            self, self.layers, x, mask=padding_mask(attention_mask, x.dtype), head_mask=head_mask,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            layerdrop=config.encoder_layerdrop)
+            self, self.layers, x, mask=mask, head_mask=head_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, layerdrop=config.encoder_layerdrop)
         x, hidden_states = _final_norm(self, x, hidden_states)
-        out = BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
+        out = BaseModelOutput(last_hidden_state=x[:, :length], hidden_states=hidden_states, attentions=attentions)
         return out if return_dict else out.to_tuple()
 
 
@@ -407,12 +421,13 @@ def _check_head_mask(head_mask, layers: int, name: str) -> None:
 
 class BartModel(EncoderDecoderBase, BartPreTrainedModel):
     shift_inputs_when_no_decoder_inputs = True
+    encoder_class = BartEncoder  # a family with its own encoder (BigBird-Pegasus) names it here
 
     def __init__(self, config):
         super().__init__(config)
         shared = getattr(config, "share_encoder_decoder_embeddings", True)
         self.shared = _token_embedding(config, config.vocab_size) if shared else None
-        self.encoder = BartEncoder(config, self.shared)
+        self.encoder = self.encoder_class(config, self.shared)
         self.decoder = BartDecoder(config, self.shared)
         self.post_init()
 
@@ -478,7 +493,8 @@ class BartDecoderWrapper(BartPreTrainedModel):
 
 
 class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
-    """The decoder as a language model (optionally attending to an encoder's states)."""
+    """The decoder as a language model (optionally attending to an encoder's states). Its loss compares position t
+    with labels[t]: the caller shifts the labels, as for the reference's BART-family ...ForCausalLM."""
 
     base_model_class = BartDecoderWrapper
     output_class = CausalLMOutputWithCrossAttentions
@@ -504,14 +520,17 @@ class BartForCausalLM(GenerationMixin, CausalLM, BartPreTrainedModel):
 
 # the other families: the same classes under their names and config classes ----------------------------------------
 
-def _family(prefix: str, config_class: type, heads: tuple[str, ...], **overrides) -> dict[str, type]:
+def _family(prefix: str, config_class: type, heads: tuple[str, ...], module: str = __name__,
+            pretrained: type | None = None, **overrides) -> dict[str, type]:
     """The BART classes renamed for a family: `{class name: class}` for its PreTrainedModel, Model and `heads`
-    (suffixes of the Bart classes); `overrides` maps a suffix to extra class attributes."""
+    (suffixes of the Bart classes), as classes of `module`; `overrides` maps a suffix to extra class attributes.
+    A family that builds modules of its own on its PreTrainedModel passes that class as `pretrained`."""
     def make(name, bases, **attrs):
-        return type(name, bases, {"config_class": config_class, "__module__": __name__, **attrs})
+        return type(name, bases, {"config_class": config_class, "__module__": module, **attrs})
 
-    pretrained = make(prefix + "PreTrainedModel", (BartPreTrainedModel,),
-                      _no_split_modules=[f"{prefix}EncoderLayer", f"{prefix}DecoderLayer"])
+    if pretrained is None:
+        pretrained = make(prefix + "PreTrainedModel", (BartPreTrainedModel,),
+                          _no_split_modules=[f"{prefix}EncoderLayer", f"{prefix}DecoderLayer"])
     made = {"PreTrainedModel": pretrained}
     made["Model"] = make(prefix + "Model", (BartModel, pretrained), **overrides.get("Model", {}))
     made["DecoderWrapper"] = make(prefix + "DecoderWrapper", (BartDecoderWrapper, pretrained))
