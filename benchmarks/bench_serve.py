@@ -6,8 +6,8 @@ against the reference's `transformers serve` (5.x) on the same checkpoint, side 
 The checkpoint is the 125M Llama shape of bench_generate.py (random weights, fp32) with a 32000-word tokenizer and a
 ChatML-style template, written to a temporary folder. Each server runs in its own process (`henkan serve`, and
 `transformers serve` from the environment that has transformers 5.x installed with its serving extras); both stay
-up and are measured in alternating rounds: henkan with 16 concurrent clients, the reference with the same 16
-clients, henkan with the 16 requests one after another. Every request is a streamed greedy chat completion of 128
+up and are measured in alternating rounds: henkan with the 16 requests one after another, henkan with 16
+concurrent clients, the reference with the same 16 clients. Every request is a streamed greedy chat completion of 128
 new tokens; the clients are the official `openai` client in threads. Reported: aggregate completion tokens per
 second (all tokens / wall time of the round), p50 / p95 time to first token, and the ratios per round (the machine
 may be shared: absolute times are noisy, ratios of neighbouring rounds less so).
@@ -191,18 +191,19 @@ def main() -> None:
         print(header)
         ratios_seq, ratios_ref = [], []
         for r in range(args.rounds):
-            rows = [("henkan, 16 concurrent", run_round(ours_url, folder, chats, args.new_tokens, True))]
+            # henkan's concurrent round sits between the two it is compared with
+            rows = [("henkan, one after another", run_round(ours_url, folder, chats, args.new_tokens, False)),
+                    ("henkan, 16 concurrent", run_round(ours_url, folder, chats, args.new_tokens, True))]
             if theirs_url:
                 rows.append(("reference, 16 concurrent", run_round(theirs_url, folder, chats, args.new_tokens,
                                                                    True)))
-            rows.append(("henkan, one after another", run_round(ours_url, folder, chats, args.new_tokens, False)))
             for name, m in rows:
                 short = f"  ({m['short']} ended early)" if m["short"] else ""
                 print(f"{r + 1:>5} {name:<26} {m['tps']:>8.1f} {m['wall']:>8.1f} {m['p50']:>9.2f} {m['p95']:>9.2f}"
-                      f"{short}")
-            ratios_seq.append(rows[0][1]["tps"] / rows[-1][1]["tps"])
+                      f"{short}", flush=True)
+            ratios_seq.append(rows[1][1]["tps"] / rows[0][1]["tps"])
             if theirs_url:
-                ratios_ref.append(rows[0][1]["tps"] / rows[1][1]["tps"])
+                ratios_ref.append(rows[1][1]["tps"] / rows[2][1]["tps"])
         print(f"henkan concurrent / henkan one after another: {', '.join(f'{x:.2f}x' for x in ratios_seq)} "
               f"(median {statistics.median(ratios_seq):.2f}x)")
         if ratios_ref:
