@@ -71,7 +71,8 @@ def client(url, key=KEY):
 
 @pytest.fixture(scope="module")
 def main_server(minilm_path):
-    with serving(api_key=KEY, max_model_len=256, prefill_chunk=64, embedding_model=minilm_path) as running:
+    with serving(api_key=KEY, max_model_len=256, prefill_chunk=64, embedding_model=minilm_path,
+                 template_timeout=1.0) as running:
         yield running
 
 
@@ -365,7 +366,7 @@ def test_hostile_template_from_a_request_cannot_stall_the_server(api, template, 
 def test_hostile_template_file(tmp_path):
     path = tmp_path / "loop.jinja"
     path.write_text("{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}{% endfor %}{% endfor %}")
-    with serving(chat_template=str(path)) as (url, _):
+    with serving(chat_template=str(path), template_timeout=1.0) as (url, _):
         api = client(url)
         with pytest.raises(openai.BadRequestError, match="did not finish rendering"):
             api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2)
