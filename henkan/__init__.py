@@ -37,6 +37,9 @@ _LAZY: dict[str, str] = {
     "FeatureExtractionPipeline": "henkan.pipelines",
     "TextClassificationPipeline": "henkan.pipelines",
     "TextGenerationPipeline": "henkan.pipelines",
+    "Text2TextGenerationPipeline": "henkan.pipelines",
+    "SummarizationPipeline": "henkan.pipelines",
+    "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
@@ -58,6 +61,11 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bert": ["BertLMHeadModel"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
+                        "BertGenerationDecoder"],
+    "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
     "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
         "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
         "ForQuestionAnswering", "ForCausalLM")],

@@ -17,11 +17,12 @@ _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
 _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 FAMILIES = {
-    "bert": ("bert", "Bert", _ENCODER_TASKS),
+    "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM",)),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
-    "roberta": ("roberta", "Roberta", _ENCODER_TASKS),
-    "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS),
-    "camembert": ("roberta", "Camembert", _ENCODER_TASKS),
+    "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
+    "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
+    "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
@@ -35,10 +36,14 @@ FAMILIES = {
     "pegasus": ("bart", "Pegasus", _SEQ2SEQ_TASKS),
     "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
+    "encoder-decoder": ("encoder_decoder", "EncoderDecoder", ("ForConditionalGeneration",)),
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
-CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel"}
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
+               ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
+               ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
+               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -66,6 +71,17 @@ def family_class(model_type: str, suffix: str):
         return None
     name = CLASS_NAMES.get((model_type, suffix), prefix + suffix)
     return getattr(importlib.import_module(f"henkan.models.{module}"), name)
+
+
+def architecture_suffix(model_type: str | None, architecture: str) -> str | None:
+    """Which Auto class suffix (AUTO_TASKS' values) the class name `architecture` stands for: exactly for a built-in
+    family, by the name's ending otherwise ("...LMHeadModel" and bare "...Model" names are known only by family)."""
+    if model_type in FAMILIES:
+        _, prefix, tasks = FAMILIES[model_type]
+        return next((suffix for suffix in tasks
+                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture), None)
+    return next((suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)),
+                None)
 
 
 def _config_class(model_type: str) -> type:

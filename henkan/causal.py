@@ -143,13 +143,14 @@ def run_layers(model, layers, hidden, step: Step, layerdrop: float = 0.0):
     return hidden, all_hidden, all_attn
 
 
-def finish(step: Step, x, hidden_states, attentions, output_class):
-    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output."""
+def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
+    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output
+    (with `fields` the family adds, such as BERT's pooler output)."""
     if hidden_states is not None:
         hidden_states += (x,)
     cross = {} if step.cross is None else {"cross_attentions": step.cross.attentions}
     out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
-                       hidden_states=hidden_states, attentions=attentions, **cross)
+                       hidden_states=hidden_states, attentions=attentions, **cross, **fields)
     return out if step.return_dict else out.to_tuple()
 
 
@@ -195,10 +196,13 @@ def _base_inputs(arguments: dict, names) -> dict:
 class CausalLM:
     """A language-modelling head over a decoder: `lm_head` on the last hidden states, the shifted LM loss.
 
-    Families set `base_model_class` (built under `base_model_prefix`) and `base_inputs` (the forward arguments
-    their base model takes), and define `forward` with their own signature, returning `self.lm_forward(locals())`."""
+    Families set `base_model_class` (built under `base_model_prefix`, with `base_model_kwargs`) and `base_inputs`
+    (the forward arguments their base model takes), and define `forward` with their own signature, returning
+    `self.lm_forward(locals())`. A family whose head is more than one linear layer (BERT's `cls.predictions`)
+    overrides `build_head`, `head` and the output-embedding accessors."""
 
     base_model_class: type = None
+    base_model_kwargs: dict = {}
     output_class = CausalLMOutputWithPast
     shifts_labels = True  # position t predicts labels[t + 1]; False: labels[t] (the BART family's decoders)
     lm_head_bias = False
@@ -209,10 +213,16 @@ class CausalLM:
 
     def __init__(self, config):
         super().__init__(config)
-        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        setattr(self, self.base_model_prefix, self.base_model_class(config, **self.base_model_kwargs))
         self.vocab_size = config.vocab_size
-        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.build_head(config)
         self.post_init()
+
+    def build_head(self, config) -> None:
+        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden)
 
     def get_output_embeddings(self):
         return self.lm_head
@@ -238,7 +248,7 @@ class CausalLM:
             hidden = hidden[:, -keep:] if keep else hidden
         else:
             hidden = hidden[:, keep]
-        logits = self.lm_head(hidden)
+        logits = self.head(hidden)
         if self.logits_in_float32:
             logits = logits.float()
         loss = None

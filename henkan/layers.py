@@ -81,6 +81,17 @@ def linear_layer(in_features: int, out_features: int, bias: bool = True, device=
     return layer
 
 
+class LMPredictionHead(nn.Module):
+    """Base of the LM heads of the BERT-like families: `decoder` projects to the vocabulary (its weight tied to the
+    word embeddings) and adds the head's own `bias` (one parameter under both names; zero when initialised)."""
+
+    def __init__(self, width: int, vocab_size: int):
+        super().__init__()
+        self.decoder = linear_layer(width, vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.decoder.bias = self.bias
+
+
 def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
                  check_ids: bool = True) -> tuple[int, int]:
     """Batch size and sequence length of a model's input, with clear errors for the mistakes that embedding layers
@@ -611,6 +622,18 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     return out.transpose(1, 2).reshape(batch, q_len, heads * dim), (weights if need_weights else None)
 
 
+def keys_values(project, x, layer_idx: int, cache=None, cache_position=None, cross=None):
+    """The keys and values [batch, heads, seq, head_dim] a decoder layer attends to: for cross-attention the
+    encoder's (`cross`, a seq2seq.Cross: projected once, then cached), otherwise `x`'s own, appended to the cache
+    when there is one. `project(states)` gives the keys and values of `states`."""
+    if cross is not None:
+        return cross.kv(layer_idx, project)
+    k, v = project(x)
+    if cache is not None:
+        k, v = cache.update(k, v, layer_idx, {"cache_position": cache_position})
+    return k, v
+
+
 class Attention(nn.Module):
     """Multi-head attention with `q_proj`, `k_proj`, `v_proj` and `out_proj` projections (BART's layout, shared by
     the families built like it): self-attention, cached when given a cache, or cross-attention over an encoder's
@@ -643,12 +666,7 @@ class Attention(nn.Module):
     def forward(self, x, mask=None, *, cache=None, cache_position=None, cross=None, is_causal: bool = False,
                 need_weights: bool = False, head_mask=None):
         q = self._heads(self.q_proj(x))
-        if cross is not None:
-            k, v = cross.kv(self.layer_idx, self.project_kv)
-        else:
-            k, v = self.project_kv(x)
-            if cache is not None:
-                k, v = cache.update(k, v, self.layer_idx, {"cache_position": cache_position})
+        k, v = keys_values(self.project_kv, x, self.layer_idx, cache, cache_position, cross)
         out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
                                         dropout=self.dropout if self.training else 0.0, need_weights=need_weights,
                                         head_mask=head_mask, softmax_dtype=None)

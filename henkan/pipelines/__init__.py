@@ -6,39 +6,74 @@ input order.
 
 from __future__ import annotations
 
-from .base import Pipeline
+import warnings
+
+from .base import GenerationPipeline, Pipeline
 from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
+from .text2text import SummarizationPipeline, Text2TextGenerationPipeline, TranslationPipeline
 from .text_generation import Chat, TextGenerationPipeline
 from .token_tasks import FillMaskPipeline, TokenClassificationPipeline
 
-# task -> (pipeline class, Auto class name, the reference's default checkpoint)
+T5_BASE = ("google-t5/t5-base", "a9723ea")
+# task -> (pipeline class, Auto class name, the reference's default checkpoint and revision). The first task of an
+# Auto class is the one a checkpoint of that class infers (text2text-generation for ...ForConditionalGeneration).
 TASKS = {
     "feature-extraction": (FeatureExtractionPipeline, "AutoModel", None),
     "text-classification": (TextClassificationPipeline, "AutoModelForSequenceClassification",
-                            "distilbert/distilbert-base-uncased-finetuned-sst-2-english"),
-    "text-generation": (TextGenerationPipeline, "AutoModelForCausalLM", "openai-community/gpt2"),
-    "fill-mask": (FillMaskPipeline, "AutoModelForMaskedLM", "distilbert/distilroberta-base"),
+                            ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f")),
+    "text-generation": (TextGenerationPipeline, "AutoModelForCausalLM", ("openai-community/gpt2", "607a30d")),
+    "text2text-generation": (Text2TextGenerationPipeline, "AutoModelForSeq2SeqLM", T5_BASE),
+    "summarization": (SummarizationPipeline, "AutoModelForSeq2SeqLM", ("sshleifer/distilbart-cnn-12-6", "a4f8f3e")),
+    "translation": (TranslationPipeline, "AutoModelForSeq2SeqLM", None),  # by language pair: TRANSLATION_DEFAULTS
+    "fill-mask": (FillMaskPipeline, "AutoModelForMaskedLM", ("distilbert/distilroberta-base", "fb53ab8")),
     "token-classification": (TokenClassificationPipeline, "AutoModelForTokenClassification",
-                             "dbmdz/bert-large-cased-finetuned-conll03-english"),
+                             ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496")),
 }
+TRANSLATION_DEFAULTS = {("en", "fr"): T5_BASE, ("en", "de"): T5_BASE, ("en", "ro"): T5_BASE}
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
-def pipeline(task: str, model=None, config=None, tokenizer=None, framework=None, revision=None, use_fast=True,
-             token=None, device=None, device_map=None, torch_dtype=None, trust_remote_code=None,
+def _check_task(task: str) -> tuple[str, tuple[str, str] | None]:
+    """The task's name in TASKS, and for `translation_xx_to_yy` the (source, target) languages it names."""
+    name = ALIASES.get(task, task)
+    if name in TASKS:
+        return name, None
+    if isinstance(task, str) and task.startswith("translation"):
+        parts = task.split("_")
+        if len(parts) == 4 and parts[0] == "translation" and parts[2] == "to":
+            return "translation", (parts[1], parts[3])
+        raise KeyError(f"Invalid translation task {task!r}: name it 'translation_XX_to_YY' (e.g. "
+                       "'translation_en_to_fr').")
+    raise KeyError(f"Unknown task {task!r}. henkan's pipelines: {sorted([*TASKS, *ALIASES])} and "
+                   "'translation_XX_to_YY'.")
+
+
+def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, framework=None, revision=None,
+             use_fast=True, token=None, device=None, device_map=None, torch_dtype=None, trust_remote_code=None,
              model_kwargs=None, pipeline_class=None, **kwargs) -> Pipeline:
-    """Build the pipeline for `task`. `model` is a folder, Hub id or model object; `tokenizer` likewise."""
+    """Build the pipeline for `task`. `model` is a folder, Hub id or model object; `tokenizer` likewise.
+
+    Without a task, the checkpoint's architecture names it (`...ForConditionalGeneration`: text2text-generation,
+    `...ForCausalLM`: text-generation, ...). Without a model, the task's default Hub checkpoint is loaded, with a
+    notice."""
     import henkan
 
-    name = ALIASES.get(task, task)
-    if name not in TASKS:
-        raise KeyError(f"Unknown task {task!r}. henkan's pipelines: {sorted([*TASKS, *ALIASES])}.")
+    if task is None and model is None:
+        raise RuntimeError("pipeline() needs a task or a model: pass e.g. pipeline('summarization') or "
+                           "pipeline(model='path/to/checkpoint').")
+    if model is None and tokenizer is not None:
+        raise RuntimeError("A tokenizer was given without a model: it may not fit the task's default model. Pass "
+                           "model= as well.")
+    hub = {"revision": revision, "token": token}
+    if task is None:
+        task = _infer_task(model, hub)
+    name, languages = _check_task(task)
     task_class, auto_name, default = TASKS[name]
     if model is None:
-        from ..sentence import default_model_path
-
-        model = default or default_model_path()  # feature-extraction defaults to the embedded MiniLM
-    hub = {"revision": revision, "token": token}
+        model, default_revision = _default_checkpoint(name, default, languages)
+        if default_revision is not None:
+            hub["revision"] = revision if revision is not None else default_revision
+            _notice_default(model, hub["revision"])
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         options = {**(model_kwargs or {}), **hub, "trust_remote_code": bool(trust_remote_code)}
         if torch_dtype is not None:
@@ -50,11 +85,75 @@ def pipeline(task: str, model=None, config=None, tokenizer=None, framework=None,
         if tokenizer is None:
             tokenizer = source
     elif tokenizer is None:
-        tokenizer = model.config.name_or_path
+        tokenizer = getattr(model.config, "name_or_path", None)
+        if not tokenizer:
+            raise ValueError(f"Pass tokenizer= with the model object: its config does not say which checkpoint "
+                             f"{type(model).__name__} came from.")
     if isinstance(tokenizer, str) or hasattr(tokenizer, "__fspath__"):
         tokenizer = henkan.AutoTokenizer.from_pretrained(tokenizer, use_fast=use_fast, **hub)
-    return (pipeline_class or task_class)(model=model, tokenizer=tokenizer, device=device, task=name, **kwargs)
+    if name == "translation":
+        task = _translation_task(task, model.config)
+    else:
+        task = name
+    return (pipeline_class or task_class)(model=model, tokenizer=tokenizer, device=device, task=task, **kwargs)
 
 
-__all__ = ["pipeline", "Pipeline", "FeatureExtractionPipeline", "TextClassificationPipeline", "TextGenerationPipeline",
-           "FillMaskPipeline", "TokenClassificationPipeline", "Chat", "TASKS"]
+def _infer_task(model, hub: dict) -> str:
+    """The task of the first architecture in the checkpoint's config whose Auto class a task loads."""
+    from ..auto import AUTO_TASKS, AutoConfig, architecture_suffix
+
+    config = model.config if hasattr(model, "config") else AutoConfig.from_pretrained(model, **hub)
+    by_suffix = {}
+    for name, (_, auto_name, _) in TASKS.items():
+        by_suffix.setdefault(AUTO_TASKS[auto_name], name)
+    architectures = getattr(config, "architectures", None) or []
+    for architecture in architectures:
+        suffix = architecture_suffix(getattr(config, "model_type", None), architecture)
+        if suffix in by_suffix:
+            return by_suffix[suffix]
+    raise RuntimeError(f"Cannot tell the task of {model if isinstance(model, str) else type(model).__name__}: its "
+                       f"config's architectures {architectures} name no task henkan's pipelines have. Pass the "
+                       f"task, e.g. pipeline('summarization', model=...).")
+
+
+def _default_checkpoint(name: str, default, languages) -> tuple[str, str | None]:
+    if name == "feature-extraction":
+        from ..sentence import default_model_path
+
+        return default_model_path(), None  # the embedded MiniLM: no download
+    if name == "translation":
+        if languages is None:
+            raise ValueError('The translation task has a default model per language pair: name the pair in the task '
+                             '("translation_en_to_fr") or pass model=.')
+        if languages not in TRANSLATION_DEFAULTS:
+            raise ValueError(f"No default model translates {languages[0]!r} to {languages[1]!r} (there are defaults "
+                             f"for {sorted(TRANSLATION_DEFAULTS)}): pass model=.")
+        return TRANSLATION_DEFAULTS[languages]
+    return default
+
+
+def _notice_default(model: str, revision: str) -> None:
+    from huggingface_hub import constants
+
+    from ..logging import get_logger
+
+    get_logger(__name__).warning(
+        f"No model was supplied, defaulted to {model} and revision {revision} ({constants.ENDPOINT}/{model}).\n"
+        "Using a pipeline without specifying a model name and revision in production is not recommended.")
+
+
+def _translation_task(task: str, config) -> str:
+    """`translation` alone becomes the config's first `translation_xx_to_yy` task, with a warning."""
+    if task == "translation":
+        for key in getattr(config, "task_specific_params", None) or {}:
+            if key.startswith("translation"):
+                warnings.warn(f'"translation" task was used, instead of "translation_XX_to_YY", defaulting to '
+                              f'"{key}"', UserWarning, stacklevel=3)
+                return key
+    return task
+
+
+__all__ = ["pipeline", "Pipeline", "GenerationPipeline", "FeatureExtractionPipeline",
+           "TextClassificationPipeline", "TextGenerationPipeline", "Text2TextGenerationPipeline",
+           "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline", "Chat",
+           "TASKS"]

@@ -7,7 +7,7 @@ import types
 
 import torch
 
-from .base import Pipeline
+from .base import GenerationPipeline
 
 FULL_TEXT, NEW_TEXT, TENSORS = "full_text", "new_text", "tensors"
 
@@ -38,7 +38,7 @@ def _as_chats(inputs):
     return inputs
 
 
-class TextGenerationPipeline(Pipeline):
+class TextGenerationPipeline(GenerationPipeline):
     """Continue texts, or answer chats with the tokenizer's chat template.
 
     Each input gives a list of `num_return_sequences` records: `{"generated_text": prompt + new text}` (for a chat,
@@ -49,28 +49,10 @@ class TextGenerationPipeline(Pipeline):
     _single_types = (str, Chat)
     default_generation = {"max_new_tokens": 256, "do_sample": True, "temperature": 0.7}
 
-    def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1, **kwargs):
-        from ..generation import GenerationConfig
-
-        if not (hasattr(model, "can_generate") and model.can_generate()):
-            raise TypeError(f"The text-generation pipeline needs a model with generate(); {type(model).__name__} "
-                            "has none. Load it with AutoModelForCausalLM.")
-        defaults = GenerationConfig(**self.default_generation)
-        self.generation_config, kwargs = model._prepare_generation_config(defaults, use_model_defaults=True, **kwargs)
-        config = self.generation_config
-        if config.max_new_tokens == defaults.max_new_tokens and config.max_length not in (None, 20):
-            config.max_new_tokens = None  # the checkpoint's own max_length wins over the pipeline's length
-        self.prefix = getattr(model.config, "prefix", None)
-        task_params = (getattr(model.config, "task_specific_params", None) or {}).get(task)
-        if task_params:
-            task_params = dict(task_params)
-            self.prefix = task_params.pop("prefix", self.prefix)
-            config.update(**task_params)
-        if tokenizer is not None and tokenizer.pad_token_id is not None and config.pad_token_id is None:
-            config.pad_token_id = tokenizer.pad_token_id
+    def _with_model_defaults(self, kwargs: dict) -> dict:
         if self.prefix and "prefix" not in kwargs:
             kwargs["prefix"] = self.prefix
-        super().__init__(model, tokenizer, device=device, task=task, batch_size=batch_size, **kwargs)
+        return kwargs
 
     def __call__(self, text_inputs, *args, **kwargs):
         return super().__call__(_as_chats(text_inputs), *args, **kwargs)
@@ -164,12 +146,6 @@ class TextGenerationPipeline(Pipeline):
                                  f"{limit} positions; ask for fewer new tokens.")
             for key in encoded:
                 encoded[key] = encoded[key][-keep:]
-
-    def _collate(self, encoded: list[dict]) -> dict:
-        if len(encoded) > 1 and self.tokenizer.pad_token_id is None:
-            raise ValueError("Batching prompts needs a padding token and this tokenizer has none: set one (e.g. "
-                             "pipe.tokenizer.pad_token_id = pipe.model.config.eos_token_id), or use batch_size=1.")
-        return super()._collate(encoded)
 
     def _forward(self, batch: dict, prefix_length: int = 0, **generate_kwargs) -> dict:
         input_ids, mask = batch["input_ids"], batch.get("attention_mask")
