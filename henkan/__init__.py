@@ -90,7 +90,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "BeamSearchDecoderOnlyOutput", "BeamSampleDecoderOnlyOutput", "GreedySearchEncoderDecoderOutput",
               "SampleEncoderDecoderOutput", "BeamSearchEncoderDecoderOutput", "BeamSampleEncoderDecoderOutput"):
     _LAZY[_name] = "henkan.generation"
-for _name in ("Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache"):
+for _name in ("Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache", "SlotCache"):
     _LAZY[_name] = "henkan.cache"
 for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputWithPoolingAndCrossAttentions",
               "BaseModelOutputWithPast", "CausalLMOutput", "CausalLMOutputWithPast", "MaskedLMOutput",

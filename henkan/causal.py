@@ -39,6 +39,7 @@ class Step:
     rotary: Any = None
     extra: Any = None
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
+    layout: Any = None  # how a SlotCache's sequences sit in this forward (layers.RowLayout), for the masks
 
 
 def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
@@ -94,7 +95,8 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
                          f"positions for {max_positions} only (max_position_embeddings). Truncate the input "
                          f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
     step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict)
+                output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict,
+                layout=None if cache is None else cache.layout)
     if encoder_hidden_states is not None:
         from .seq2seq import Cross
 

@@ -170,7 +170,7 @@ class GPT2Model(GPT2PreTrainedModel):
             x = x + self.wte(token_type_ids.view(-1, length))
         x = self.drop(x)
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 x.dtype, step.past_length, stacked=True)
+                                 x.dtype, step.past_length, stacked=True, layout=step.layout)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
