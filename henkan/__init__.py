@@ -61,6 +61,11 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
+    "bert": ["BertLMHeadModel"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
+                        "BertGenerationDecoder"],
+    "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
     "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
         "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
         "ForQuestionAnswering", "ForCausalLM")],
@@ -88,7 +93,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "BeamSearchDecoderOnlyOutput", "BeamSampleDecoderOnlyOutput", "GreedySearchEncoderDecoderOutput",
               "SampleEncoderDecoderOutput", "BeamSearchEncoderDecoderOutput", "BeamSampleEncoderDecoderOutput"):
     _LAZY[_name] = "henkan.generation"
-for _name in ("Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache"):
+for _name in ("Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache", "SlotCache"):
     _LAZY[_name] = "henkan.cache"
 for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputWithPoolingAndCrossAttentions",
               "BaseModelOutputWithPast", "CausalLMOutput", "CausalLMOutputWithPast", "MaskedLMOutput",
@@ -112,8 +117,22 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
+# training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
+for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
+              "TrainerState", "TrainerControl", "CallbackHandler", "DefaultFlowCallback", "PrinterCallback",
+              "ProgressCallback", "EarlyStoppingCallback", "TensorBoardCallback", "DataCollatorForLanguageModeling",
+              "DataCollatorForSeq2Seq", "DataCollatorForTokenClassification", "DataCollatorForWholeWordMask",
+              "DataCollatorWithPadding", "DefaultDataCollator", "default_data_collator", "Adafactor", "AdamW",
+              "get_scheduler", "get_constant_schedule", "get_constant_schedule_with_warmup",
+              "get_cosine_schedule_with_warmup", "get_cosine_with_hard_restarts_schedule_with_warmup",
+              "get_cosine_with_min_lr_schedule_with_warmup", "get_inverse_sqrt_schedule",
+              "get_linear_schedule_with_warmup", "get_polynomial_decay_schedule_with_warmup", "get_wsd_schedule",
+              "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
+              "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
+    _LAZY[_name] = "henkan.training"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
-               "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli"}
+               "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
+               "training"}
 
 
 def __getattr__(name: str):

@@ -19,11 +19,12 @@ _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnsweri
 _T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
              "ForQuestionAnswering")
 FAMILIES = {
-    "bert": ("bert", "Bert", _ENCODER_TASKS),
+    "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM",)),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
-    "roberta": ("roberta", "Roberta", _ENCODER_TASKS),
-    "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS),
-    "camembert": ("roberta", "Camembert", _ENCODER_TASKS),
+    "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
+    "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
+    "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
@@ -37,12 +38,16 @@ FAMILIES = {
     "pegasus": ("bart", "Pegasus", _SEQ2SEQ_TASKS),
     "blenderbot": ("bart", "Blenderbot", _SEQ2SEQ_TASKS),
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
+    "encoder-decoder": ("encoder_decoder", "EncoderDecoder", ("ForConditionalGeneration",)),
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
-CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel"}
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
+               ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
+               ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
+               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",

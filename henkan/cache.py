@@ -8,13 +8,18 @@ what `torch.compile` wants.
 
 Both keep every position; a sliding-window model masks old positions out instead of dropping them, so the outputs
 are those of the reference library's window-trimming caches.
+
+`SlotCache` is a server's cache: a fixed number of slots, each holding one sequence, allocated once; sequences of
+different lengths start, decode side by side and leave without any reallocation.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache"]
+from .layers import RowLayout
+
+__all__ = ["Cache", "DynamicCache", "StaticCache", "EncoderDecoderCache", "SlotCache"]
 
 _GRANULE = 256  # first allocations are rounded up to this many positions
 
@@ -46,6 +51,9 @@ class Cache:
     """Base class: a list of per-layer key/value stores with the methods generation uses."""
 
     is_compileable = False
+    # how the next forward's sequences sit in a cache of independent sequences (layers.RowLayout; SlotCache), which
+    # the masks follow; None: the usual batch (one sequence per row, new tokens at cache_position)
+    layout = None
 
     def __init__(self):
         self.layers: list[_Layer] = []
@@ -379,3 +387,162 @@ class EncoderDecoderCache(Cache):
     def __repr__(self) -> str:
         return (f"EncoderDecoderCache(self_attention_cache={self.self_attention_cache!r}, "
                 f"cross_attention_cache={self.cross_attention_cache!r})")
+
+
+class SlotCache(Cache):
+    """Keys and values of up to `max_batch_size` independent sequences ("slots") of up to `max_cache_len` positions
+    each, allocated once: what a server needs, whose requests start, decode side by side and finish at different
+    times. Slot i is row i of every layer's buffer; `lengths[i]` is how many positions it holds.
+
+    Before each forward the caller says which slots it feeds and how (the model then runs as usual on this cache):
+
+    * `plan_decode(rows)`: one new token for each of slots 0..rows-1, each written after its own length. The rows
+      look to the model like a right-padded batch whose longest row holds `max(lengths)` positions; the
+      `attention_mask` and `position_ids` to pass are returned.
+    * `plan_prefill(slot, new)`: `new` tokens of one sequence, after what its slot holds (a prompt, or the next
+      chunk of a long one).
+    * `plan_packed(slots, sizes)`: the prompts of several empty slots concatenated into one row; each token
+      attends to its own prompt only. Returns the `position_ids` and the index of each prompt's last
+      token.
+
+    Free slots keep stale states; they are never read (positions past a slot's length are masked).
+    """
+
+    def __init__(self, config, max_batch_size: int, max_cache_len: int, device=None, dtype=None):
+        super().__init__()
+        if max_batch_size < 1 or max_cache_len < 1:
+            raise ValueError(f"SlotCache needs max_batch_size >= 1 and max_cache_len >= 1, got {max_batch_size} "
+                             f"and {max_cache_len}.")
+        self.max_batch_size, self.max_cache_len = int(max_batch_size), int(max_cache_len)
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.dtype = dtype or torch.float32
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        shape = (self.max_batch_size, heads, self.max_cache_len, head_dim)
+        for layer_idx in range(config.num_hidden_layers):
+            layer = self._layer(layer_idx)
+            layer.k = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            layer.v = torch.zeros(shape, dtype=self.dtype, device=self.device)
+        self.lengths = [0] * self.max_batch_size
+        self._plan = None
+
+    # planning one forward ------------------------------------------------------------------------------------
+    def _check_room(self, slot: int, new: int) -> None:
+        if self.lengths[slot] + new > self.max_cache_len:
+            raise ValueError(f"Slot {slot} holds {self.lengths[slot]} positions; {new} more exceed max_cache_len "
+                             f"({self.max_cache_len}).")
+
+    def plan_decode(self, rows: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Prepare a forward of one token for each of slots 0..rows-1; returns (attention_mask or None when every
+        row has the same length, position_ids [rows, 1])."""
+        lengths = self.lengths[:rows]
+        for slot in range(rows):
+            self._check_room(slot, 1)
+        longest = max(lengths)
+        at = torch.tensor(lengths, dtype=torch.long, device=self.device)
+        mask = None
+        self.layout = None
+        if min(lengths) != longest:
+            mask = (torch.arange(longest + 1, device=self.device) <= at[:, None]).long()
+            self.layout = RowLayout(query_positions=at[:, None])
+        self._plan = ("decode", rows, longest, torch.arange(rows, device=self.device), at)
+        for slot in range(rows):
+            self.lengths[slot] += 1
+        return mask, at[:, None]
+
+    def plan_prefill(self, slot: int, new: int) -> None:
+        """Prepare a forward of `new` tokens of one sequence into `slot`, after what it holds."""
+        self._check_room(slot, new)
+        self._plan = ("prefill", slot, self.lengths[slot])
+        self.lengths[slot] += new
+        self.layout = None
+
+    def plan_packed(self, slots: list[int], sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prepare a forward of several whole prompts (sizes[i] tokens for the empty slot slots[i]) packed into one
+        row in that order; returns (position_ids [1, total], index of each prompt's last token [len(slots)])."""
+        for slot, size in zip(slots, sizes):
+            if self.lengths[slot]:
+                raise ValueError(f"plan_packed fills empty slots; slot {slot} holds {self.lengths[slot]} positions.")
+            self._check_room(slot, size)
+        device = self.device
+        sizes_t = torch.tensor(sizes, dtype=torch.long, device=device)
+        starts = torch.cumsum(sizes_t, 0) - sizes_t
+        total = int(sizes_t.sum())
+        segments = torch.repeat_interleave(torch.arange(len(sizes), device=device), sizes_t)
+        positions = torch.arange(total, device=device) - starts[segments]
+        rows = torch.tensor(slots, dtype=torch.long, device=device)[segments]
+        self._plan = ("packed", rows, positions, total)
+        for slot, size in zip(slots, sizes):
+            self.lengths[slot] = size
+        self.layout = RowLayout(segments=segments) if len(slots) > 1 else None
+        return positions[None], starts + sizes_t - 1
+
+    # the model's side -----------------------------------------------------------------------------------------
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        layer = self.layers[layer_idx]
+        kind = self._plan[0]
+        if kind == "decode":
+            _, rows, longest, row_index, at = self._plan
+            layer.k[row_index, :, at] = key_states[:, :, 0].to(layer.k.dtype)
+            layer.v[row_index, :, at] = value_states[:, :, 0].to(layer.v.dtype)
+            return layer.k[:rows, :, : longest + 1], layer.v[:rows, :, : longest + 1]
+        if kind == "prefill":
+            _, slot, start = self._plan
+            end = start + key_states.shape[-2]
+            layer.k[slot:slot + 1, :, start:end] = key_states
+            layer.v[slot:slot + 1, :, start:end] = value_states
+            return layer.k[slot:slot + 1, :, :end], layer.v[slot:slot + 1, :, :end]
+        _, rows, positions, _ = self._plan
+        layer.k[rows, :, positions] = key_states[0].transpose(0, 1).to(layer.k.dtype)
+        layer.v[rows, :, positions] = value_states[0].transpose(0, 1).to(layer.v.dtype)
+        return key_states, value_states
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """Positions before the new tokens of the planned forward (the longest row's, for a decode step)."""
+        if self._plan is None:
+            return 0
+        kind = self._plan[0]
+        return self._plan[2] if kind in ("decode", "prefill") else 0
+
+    def get_mask_sizes(self, cache_position: torch.Tensor, layer_idx: int = 0) -> tuple[int, int]:
+        if self._plan is not None and self._plan[0] == "packed":
+            return self._plan[3], 0
+        return self.get_seq_length(layer_idx) + cache_position.shape[0], 0
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return self.max_cache_len
+
+    # slots ----------------------------------------------------------------------------------------------------
+    def copy_slot(self, source: int, target: int) -> None:
+        """Make slot `target` hold what slot `source` holds (its filled positions)."""
+        length = self.lengths[source]
+        if source != target:
+            for layer in self.layers:
+                layer.k[target, :, :length] = layer.k[source, :, :length]
+                layer.v[target, :, :length] = layer.v[source, :, :length]
+        self.lengths[target] = length
+
+    def free(self, slot: int) -> None:
+        """Forget what `slot` holds (its states stay, unread, until the slot is filled again)."""
+        self.lengths[slot] = 0
+
+    def reorder_cache(self, beam_idx):
+        raise NotImplementedError("A SlotCache serves independent sequences; beam search uses a DynamicCache.")
+
+    def batch_repeat_interleave(self, repeats):
+        raise NotImplementedError("A SlotCache has a fixed number of slots; fill more with copy_slot().")
+
+    def batch_select_indices(self, indices):
+        raise NotImplementedError("A SlotCache has a fixed number of slots; free them with free().")
+
+    def crop(self, max_length: int) -> None:
+        raise NotImplementedError("A SlotCache cannot be cropped; free() a slot instead.")
+
+    def reset(self) -> None:
+        self.lengths = [0] * self.max_batch_size
+        self._plan, self.layout = None, None
+
+    def __repr__(self) -> str:
+        used = sum(1 for n in self.lengths if n)
+        return (f"SlotCache(layers={len(self.layers)}, slots={self.max_batch_size}, used={used}, "
+                f"max_cache_len={self.max_cache_len})")

@@ -40,6 +40,7 @@ class Step:
     extra: Any = None
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
     bias: Any = None  # an additive attention bias every layer shares (T5's relative positions, mask folded in)
+    layout: Any = None  # how a SlotCache's sequences sit in this forward (layers.RowLayout), for the masks
 
 
 def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
@@ -79,7 +80,7 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
         use_cache = False
     cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
     past = None
-    if cache is not None and (cache_position is None or not cache.is_compileable):  # a growing cache knows its fill
+    if cache is not None and (cache_position is None or not cache.is_compileable):  # (a static one: read its buffer)
         past = cache.get_seq_length()
     elif cache is None:
         past = 0
@@ -95,7 +96,8 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
                          f"positions for {max_positions} only (max_position_embeddings). Truncate the input "
                          f"(tokenizer(..., truncation=True, max_length={max_positions})) or generate fewer tokens.")
     step = Step(cache=cache, cache_position=cache_position, past_length=past, output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict)
+                output_hidden_states=output_hidden_states, use_cache=use_cache, return_dict=return_dict,
+                layout=None if cache is None else cache.layout)
     if encoder_hidden_states is not None:
         from .seq2seq import Cross
 
@@ -142,13 +144,14 @@ def run_layers(model, layers, hidden, step: Step, layerdrop: float = 0.0):
     return hidden, all_hidden, all_attn
 
 
-def finish(step: Step, x, hidden_states, attentions, output_class):
-    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output."""
+def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
+    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output
+    (with `fields` the family adds, such as BERT's pooler output)."""
     if hidden_states is not None:
         hidden_states += (x,)
     cross = {} if step.cross is None else {"cross_attentions": step.cross.attentions}
     out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
-                       hidden_states=hidden_states, attentions=attentions, **cross)
+                       hidden_states=hidden_states, attentions=attentions, **cross, **fields)
     return out if step.return_dict else out.to_tuple()
 
 
@@ -194,10 +197,13 @@ def _base_inputs(arguments: dict, names) -> dict:
 class CausalLM:
     """A language-modelling head over a decoder: `lm_head` on the last hidden states, the shifted LM loss.
 
-    Families set `base_model_class` (built under `base_model_prefix`) and `base_inputs` (the forward arguments
-    their base model takes), and define `forward` with their own signature, returning `self.lm_forward(locals())`."""
+    Families set `base_model_class` (built under `base_model_prefix`, with `base_model_kwargs`) and `base_inputs`
+    (the forward arguments their base model takes), and define `forward` with their own signature, returning
+    `self.lm_forward(locals())`. A family whose head is more than one linear layer (BERT's `cls.predictions`)
+    overrides `build_head`, `head` and the output-embedding accessors."""
 
     base_model_class: type = None
+    base_model_kwargs: dict = {}
     output_class = CausalLMOutputWithPast
     shifts_labels = True  # position t predicts labels[t + 1]; False: labels[t] (the BART family's decoders)
     lm_head_bias = False
@@ -208,10 +214,16 @@ class CausalLM:
 
     def __init__(self, config):
         super().__init__(config)
-        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        setattr(self, self.base_model_prefix, self.base_model_class(config, **self.base_model_kwargs))
         self.vocab_size = config.vocab_size
-        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.build_head(config)
         self.post_init()
+
+    def build_head(self, config) -> None:
+        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden)
 
     def get_output_embeddings(self):
         return self.lm_head
@@ -237,7 +249,7 @@ class CausalLM:
             hidden = hidden[:, -keep:] if keep else hidden
         else:
             hidden = hidden[:, keep]
-        logits = self.lm_head(hidden)
+        logits = self.head(hidden)
         if self.logits_in_float32:
             logits = logits.float()
         loss = None

@@ -161,10 +161,22 @@ class PretrainedConfig(PushToHubMixin):
         for key, value in self.to_dict().items():
             if key == "_name_or_path":
                 continue
-            if isinstance(getattr(self, key, None), PretrainedConfig) and isinstance(own.get(key), dict):
+            part = getattr(self, key, None)
+            if self.is_composition and isinstance(part, PretrainedConfig):
+                out[key] = part._diff_as_part(value)
+                continue
+            if isinstance(part, PretrainedConfig) and isinstance(own.get(key), dict):
                 value = {k: v for k, v in value.items() if own[key].get(k, object()) != v or k == "model_type"}
             if key not in base or key == "transformers_version" or value != base[key] or (key in own and value != own[key]):
                 out[key] = value
+        return out
+
+    def _diff_as_part(self, data: dict) -> dict:
+        """This config as a part of a composite's config.json (`data`: its to_dict()): the keys its family adds to
+        the base config, the values that differ from its family's defaults, and its model_type."""
+        base, own = PretrainedConfig().to_dict(), type(self)().to_dict()
+        out = {k: v for k, v in data.items() if k not in base or v != own.get(k)}
+        out["model_type"] = data["model_type"]
         return out
 
     def to_json_string(self, use_diff: bool = True) -> str:

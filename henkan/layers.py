@@ -81,6 +81,17 @@ def linear_layer(in_features: int, out_features: int, bias: bool = True, device=
     return layer
 
 
+class LMPredictionHead(nn.Module):
+    """Base of the LM heads of the BERT-like families: `decoder` projects to the vocabulary (its weight tied to the
+    word embeddings) and adds the head's own `bias` (one parameter under both names; zero when initialised)."""
+
+    def __init__(self, width: int, vocab_size: int):
+        super().__init__()
+        self.decoder = linear_layer(width, vocab_size, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.decoder.bias = self.bias
+
+
 def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
                  check_ids: bool = True) -> tuple[int, int]:
     """Batch size and sequence length of a model's input, with clear errors for the mistakes that embedding layers
@@ -472,20 +483,40 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor,
 # causal masks -----------------------------------------------------------------------------------------------------
 
 
+class RowLayout:
+    """How a forward's sequences sit in a cache that holds several independent ones (`SlotCache`), for the masks.
+
+    `segments` [keys]: when several sequences are packed into one row, the sequence of each position (a query sees
+    only keys of its own sequence). `query_positions` [batch, queries]: when rows hold sequences of different
+    lengths, the cache index of each row's new tokens (causality and sliding windows count from there, not from the
+    shared `cache_position`)."""
+
+    __slots__ = ("segments", "query_positions")
+
+    def __init__(self, segments: torch.Tensor | None = None, query_positions: torch.Tensor | None = None):
+        self.segments, self.query_positions = segments, query_positions
+
+
 def causal_mask(attention_mask, cache_position, kv_length: int, dtype, window: int | None = None,
-                stacked: bool = False) -> torch.Tensor:
+                stacked: bool = False, layout: RowLayout | None = None) -> torch.Tensor:
     """An additive mask [batch or 1, 1, queries, keys]: key j is visible to the query at position p when j <= p,
-    p - j < window (if set) and attention_mask[:, j] is 1; hidden keys get the dtype's minimum.
+    p - j < window (if set) and attention_mask[:, j] is 1; hidden keys get the dtype's minimum. A `layout` (see
+    RowLayout) gives each row its own query positions, or keeps packed sequences apart.
 
     `stacked` adds the causal mask to the full one (keys after the query get -inf): then a query that sees no real
     key (left padding) spreads its attention over the keys up to itself rather than over all keys. Only such padding
     rows differ; GPT-2's reference computes them that way."""
     keys = torch.arange(kv_length, device=cache_position.device)
     queries = cache_position[:, None]
+    if layout is not None and layout.query_positions is not None:
+        queries = layout.query_positions[:, :, None]  # [batch, queries, 1]
     visible = keys <= queries
     if window is not None:
         visible = visible & (keys > queries - window)
-    visible = visible[None, None]
+    if layout is not None and layout.segments is not None:
+        segments = layout.segments
+        visible = visible & (segments[None, :] == segments[-cache_position.shape[0]:, None])
+    visible = visible[:, None] if visible.dim() == 3 else visible[None, None]
     zero, low = torch.zeros((), dtype=dtype, device=visible.device), torch.finfo(dtype).min
     if attention_mask is None:
         return torch.where(visible, zero, low)
@@ -503,7 +534,7 @@ class CausalMasks:
     decode step without padding); None with is_causal=True means plain causal attention over a fresh sequence."""
 
     def __init__(self, attention_mask, cache_position, query_length: int, kv_length: int, dtype,
-                 past_length: int | None, stacked: bool = False):
+                 past_length: int | None, stacked: bool = False, layout: RowLayout | None = None):
         if attention_mask is not None and attention_mask.dim() != 2:
             raise ValueError(f"attention_mask should be [batch, past + current tokens] of 0/1, got shape "
                              f"{list(attention_mask.shape)}.")
@@ -515,6 +546,7 @@ class CausalMasks:
         self.attention_mask = attention_mask
         self.cache_position = cache_position
         self.query_length, self.kv_length, self.dtype, self.stacked = query_length, kv_length, dtype, stacked
+        self.layout = layout  # sequences of a SlotCache (see causal_mask): never the plain causal fast path
         # every key written so far is a past or current token (no static-cache slots ahead)
         self.dense = past_length is not None and kv_length == past_length + query_length
         self.fresh = self.dense and past_length == 0
@@ -523,14 +555,14 @@ class CausalMasks:
     def __call__(self, window: int | None = None, always: bool = False):
         if window is not None and window >= self.kv_length:
             window = None  # the window reaches every key anyway
-        if not always and window is None and self.attention_mask is None and self.dense:
+        if not always and window is None and self.attention_mask is None and self.dense and self.layout is None:
             if self.query_length == 1:
                 return None, False
             if self.fresh:
                 return None, True
         if window not in self._built:
             self._built[window] = causal_mask(self.attention_mask, self.cache_position, self.kv_length, self.dtype,
-                                              window, self.stacked)
+                                              window, self.stacked, self.layout)
         return self._built[window], False
 
 
@@ -602,6 +634,18 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     return out.transpose(1, 2).reshape(batch, q_len, heads * dim), (weights if need_weights else None)
 
 
+def keys_values(project, x, layer_idx: int, cache=None, cache_position=None, cross=None):
+    """The keys and values [batch, heads, seq, head_dim] a decoder layer attends to: for cross-attention the
+    encoder's (`cross`, a seq2seq.Cross: projected once, then cached), otherwise `x`'s own, appended to the cache
+    when there is one. `project(states)` gives the keys and values of `states`."""
+    if cross is not None:
+        return cross.kv(layer_idx, project)
+    k, v = project(x)
+    if cache is not None:
+        k, v = cache.update(k, v, layer_idx, {"cache_position": cache_position})
+    return k, v
+
+
 class Attention(nn.Module):
     """Multi-head attention with `q_proj`, `k_proj`, `v_proj` and `out_proj` projections (BART's layout, shared by
     the families built like it): self-attention, cached when given a cache, or cross-attention over an encoder's
@@ -634,12 +678,7 @@ class Attention(nn.Module):
     def forward(self, x, mask=None, *, cache=None, cache_position=None, cross=None, is_causal: bool = False,
                 need_weights: bool = False, head_mask=None):
         q = self._heads(self.q_proj(x))
-        if cross is not None:
-            k, v = cross.kv(self.layer_idx, self.project_kv)
-        else:
-            k, v = self.project_kv(x)
-            if cache is not None:
-                k, v = cache.update(k, v, self.layer_idx, {"cache_position": cache_position})
+        k, v = keys_values(self.project_kv, x, self.layer_idx, cache, cache_position, cross)
         out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
                                         dropout=self.dropout if self.training else 0.0, need_weights=need_weights,
                                         head_mask=head_mask, softmax_dtype=None)

@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
-from .layers import linear_layer
+from .layers import LMPredictionHead, linear_layer
 from .logging import get_logger
 from .utils import atomic_path, atomic_write_text, read_json
 
@@ -138,6 +138,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
                     module.weight[module.padding_idx].zero_()
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, LMPredictionHead):
             nn.init.zeros_(module.bias)
 
     def init_weights(self) -> None:
@@ -536,6 +538,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
                                                                        if len(shards) > 1 else set()))
         config = self.config
         config.architectures = [type(self).__name__]
+        config.dtype = str(self.dtype).removeprefix("torch.")  # (the reference records it on every save)
         generation_config = getattr(self, "generation_config", None) if self.can_generate() else None
         if generation_config is not None:
             misplaced = config.misplaced_generation_settings()

@@ -118,7 +118,13 @@ class SentenceEmbedder:
 
     def embed_batch(self, texts: list[str], normalize: bool) -> torch.Tensor:
         enc = self.tokenizer(texts, padding=True, truncation="longest_first", max_length=self.max_seq_length,
-                             return_tensors="pt").to(self.device)
+                             return_tensors="pt")
+        return self.embed_encoded(enc, normalize)
+
+    @torch.inference_mode()
+    def embed_encoded(self, enc, normalize: bool) -> torch.Tensor:
+        """The vectors of an already tokenized, padded batch (`input_ids` and `attention_mask` tensors)."""
+        enc = enc.to(self.device)
         hidden = self.model(**enc).last_hidden_state
         vectors = pool(hidden, enc["attention_mask"], self.pooling_mode)
         return torch.nn.functional.normalize(vectors, p=2, dim=1) if normalize else vectors

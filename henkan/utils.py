@@ -6,6 +6,15 @@ import contextlib
 import json
 import os
 import uuid
+from enum import Enum
+
+
+class ExplicitEnum(str, Enum):
+    """A string enum whose error for an unknown value lists the valid ones."""
+
+    @classmethod
+    def _missing_(cls, value):
+        raise ValueError(f"{value} is not a valid {cls.__name__}, please select one of {[m.value for m in cls]}")
 
 
 @contextlib.contextmanager

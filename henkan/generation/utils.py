@@ -633,6 +633,11 @@ class GenerationMixin:
         if var_kw or "model_kwargs" in allowed:
             allowed = allowed | _parameters(self.forward)[0]
         allowed = allowed | _ALWAYS_ACCEPTED
+        if self._is_encoder_decoder:  # what the encoder takes, and the decoder's arguments with a decoder_ prefix
+            for getter, prefix in (("get_encoder", ""), ("get_decoder", "decoder_")):
+                part = getattr(self, getter, lambda: None)()
+                if part is not None:
+                    allowed = allowed | {prefix + name for name in _parameters(part.forward)[0]}
         unused = [k for k, v in model_kwargs.items() if v is not None and k not in allowed]
         if unused:
             raise ValueError(f"The following `model_kwargs` are not used by the model: {unused} (note: typos in the "

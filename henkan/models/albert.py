@@ -9,8 +9,8 @@ from torch import nn
 from ..config import PretrainedConfig
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import (Holder, activation, attend, check_inputs, encoder_mask, linear_layer, per_layer_head_mask,
-                      run_layers)
+from ..layers import (Holder, LMPredictionHead, activation, attend, check_inputs, encoder_mask, linear_layer,
+                      per_layer_head_mask, run_layers)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPooling
 from .bert import BertEmbeddings
@@ -122,17 +122,14 @@ class AlbertModel(AlbertPreTrainedModel):
         return out if (config.use_return_dict if return_dict is None else return_dict) else out.to_tuple()
 
 
-class AlbertMLMHead(nn.Module):
+class AlbertMLMHead(LMPredictionHead):
     """`predictions`: hidden -> embedding_size, activation, LayerNorm, then a decoder tied to the word embeddings."""
 
     def __init__(self, config):
-        super().__init__()
         e = config.embedding_size
+        super().__init__(e, config.vocab_size)
         self.LayerNorm = nn.LayerNorm(e, eps=config.layer_norm_eps)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
         self.dense = linear_layer(config.hidden_size, e)
-        self.decoder = linear_layer(e, config.vocab_size)
-        self.decoder.bias = self.bias
         self.act = activation(config.hidden_act)
 
     def forward(self, hidden):

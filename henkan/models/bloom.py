@@ -152,7 +152,8 @@ class BloomModel(BloomPreTrainedModel):
                 raise ValueError("BLOOM needs the attention_mask (ALiBi positions) when cache_position is given "
                                  "with a static cache.")
             attention_mask = torch.ones((batch, step.past_length + length), device=x.device)
-        masks = CausalMasks(attention_mask, step.cache_position, length, kv_length, x.dtype, step.past_length)
+        masks = CausalMasks(attention_mask, step.cache_position, length, kv_length, x.dtype, step.past_length,
+                            layout=step.layout)
         mask, _ = masks(always=True)
         alibi = alibi_bias(attention_mask, self.num_heads, x.dtype)
         if alibi.shape[-1] < kv_length:  # a static cache's unwritten tail, masked anyway

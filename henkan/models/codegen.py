@@ -134,7 +134,7 @@ class CodeGenModel(CodeGenPreTrainedModel):
             x = x + self.wte(token_type_ids.view(-1, length))
         x = self.drop(x)
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 torch.float32, step.past_length)
+                                 torch.float32, step.past_length, layout=step.layout)
         step.extra = per_layer_head_mask(head_mask, config.n_layer, torch.float32)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
         return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast)

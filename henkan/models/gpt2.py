@@ -32,7 +32,10 @@ class GPT2Config(PretrainedConfig):
 
 
 class GPT2Attention(nn.Module):
-    def __init__(self, config, layer_idx: int):
+    """Causal self-attention (`c_attn` projects queries, keys and values at once), or with `is_cross_attention`
+    attention to an encoder's output (`q_attn` projects the queries, `c_attn` the encoder's keys and values)."""
+
+    def __init__(self, config, layer_idx: int, is_cross_attention: bool = False):
         super().__init__()
         hidden = config.hidden_size
         self.layer_idx = layer_idx
@@ -45,17 +48,32 @@ class GPT2Attention(nn.Module):
         if config.scale_attn_by_inverse_layer_idx:
             self.scaling /= layer_idx + 1
         self.upcast = config.reorder_and_upcast_attn
-        self.c_attn = Conv1D(3 * hidden, hidden)
+        self.is_cross_attention = is_cross_attention
+        if is_cross_attention:
+            self.c_attn = Conv1D(2 * hidden, hidden)
+            self.q_attn = Conv1D(hidden, hidden)
+        else:
+            self.c_attn = Conv1D(3 * hidden, hidden)
         self.c_proj = Conv1D(hidden, hidden)
         self.attn_dropout, self.resid_dropout = config.attn_pdrop, config.resid_pdrop
 
+    def _heads(self, t):
+        return t.view(t.shape[0], t.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
+
+    def project_kv(self, states):
+        k, v = self.c_attn(states).split(states.shape[-1], dim=2)
+        return self._heads(k), self._heads(v)
+
     def forward(self, x, step, head_mask=None):
-        batch, length, hidden = x.shape
-        q, k, v = (t.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
-                   for t in self.c_attn(x).split(hidden, dim=2))
-        if step.cache is not None:
-            k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
-        mask, is_causal = step.masks()
+        if self.is_cross_attention:
+            q = self._heads(self.q_attn(x))
+            k, v = step.cross.kv(self.layer_idx, self.project_kv)
+            mask, is_causal = step.cross.mask, False
+        else:
+            q, k, v = (self._heads(t) for t in self.c_attn(x).split(x.shape[-1], dim=2))
+            if step.cache is not None:
+                k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
+            mask, is_causal = step.masks()
         out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
                                         dropout=self.attn_dropout if self.training else 0.0,
                                         need_weights=step.output_attentions, head_mask=head_mask,
@@ -83,18 +101,26 @@ class GPT2Block(nn.Module):
         self.ln_1 = nn.LayerNorm(hidden, eps=eps)
         self.attn = GPT2Attention(config, layer_idx)
         self.ln_2 = nn.LayerNorm(hidden, eps=eps)
+        if config.add_cross_attention:
+            self.crossattention = GPT2Attention(config, layer_idx, is_cross_attention=True)
+            self.ln_cross_attn = nn.LayerNorm(hidden, eps=eps)
         self.mlp = GPT2MLP(config.n_inner if config.n_inner is not None else 4 * hidden, config)
 
     def forward(self, x, step):
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
         attn, weights = self.attn(self.ln_1(x), step, head_mask)
         x = x + attn
+        if step.cross is not None:  # (the reference masks the cross-attention heads with the same head mask)
+            attn, cross_weights = self.crossattention(self.ln_cross_attn(x), step, head_mask)
+            x = x + attn
+            weights = (weights, cross_weights)
         return x + self.mlp(self.ln_2(x)), weights
 
 
 class GPT2PreTrainedModel(PreTrainedModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
+    _rows_share_encoder_states = True  # (as a decoder: see EncoderDecoderModel)
     input_embeddings_path = "wte"
     _no_split_modules = ["GPT2Block"]
 
@@ -111,8 +137,7 @@ class GPT2PreTrainedModel(PreTrainedModel):
 class GPT2Model(GPT2PreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
-        if config.add_cross_attention:
-            raise NotImplementedError("henkan's GPT-2 has no cross-attention (add_cross_attention=True).")
+        self.has_cross_attention = bool(config.add_cross_attention)
         self.embed_dim = config.hidden_size
         self.wte = nn.Embedding(config.vocab_size, self.embed_dim)
         self.wpe = nn.Embedding(config.max_position_embeddings, self.embed_dim)
@@ -122,13 +147,20 @@ class GPT2Model(GPT2PreTrainedModel):
         self.post_init()
 
     def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
-                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None,
+                encoder_hidden_states=None, encoder_attention_mask=None, use_cache=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
         config = self.config
+        if encoder_hidden_states is not None and not self.has_cross_attention:
+            raise ValueError("encoder_hidden_states were given, but this GPT-2 was built without cross-attention "
+                             "layers. Build it with add_cross_attention=True, as "
+                             "EncoderDecoderModel.from_encoder_decoder_pretrained does for its decoder.")
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
                                            output_hidden_states=output_hidden_states, return_dict=return_dict,
-                                           max_positions=config.n_positions, position_ids=position_ids)
+                                           max_positions=config.n_positions, position_ids=position_ids,
+                                           encoder_hidden_states=encoder_hidden_states,
+                                           encoder_attention_mask=encoder_attention_mask)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:
@@ -138,7 +170,7 @@ class GPT2Model(GPT2PreTrainedModel):
             x = x + self.wte(token_type_ids.view(-1, length))
         x = self.drop(x)
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 x.dtype, step.past_length, stacked=True)
+                                 x.dtype, step.past_length, stacked=True, layout=step.layout)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
@@ -146,7 +178,8 @@ class GPT2Model(GPT2PreTrainedModel):
 
 
 _GPT2_INPUTS = ("input_ids", "past_key_values", "cache_position", "attention_mask", "token_type_ids", "position_ids",
-                "head_mask", "inputs_embeds", "use_cache", "output_attentions", "output_hidden_states")
+                "head_mask", "inputs_embeds", "encoder_hidden_states", "encoder_attention_mask", "use_cache",
+                "output_attentions", "output_hidden_states")
 
 
 class GPT2LMHeadModel(GenerationMixin, CausalLM, GPT2PreTrainedModel):
@@ -155,9 +188,9 @@ class GPT2LMHeadModel(GenerationMixin, CausalLM, GPT2PreTrainedModel):
     base_inputs = _GPT2_INPUTS
 
     def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
-                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, labels=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
-                logits_to_keep=0, **kwargs):
+                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None,
+                encoder_hidden_states=None, encoder_attention_mask=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, logits_to_keep=0, **kwargs):
         return self.lm_forward(locals())
 
 

@@ -196,7 +196,7 @@ class LlamaModel(LlamaPreTrainedModel):
         cos, sin = self.rotary_emb(position_ids, inputs_embeds.dtype)
         step.rotary = cos[:, None], sin[:, None]
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 inputs_embeds.dtype, step.past_length)
+                                 inputs_embeds.dtype, step.past_length, layout=step.layout)
         x, hidden_states, attentions = causal.run_layers(self, self.layers, inputs_embeds, step)
         return causal.finish(step, self.norm(x), hidden_states, attentions, BaseModelOutputWithPast)
 

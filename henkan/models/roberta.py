@@ -8,8 +8,8 @@ from torch import nn
 
 from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import activation, linear_layer
-from .bert import BertConfig, BertEmbeddings, BertModel, BertPreTrainedModel
+from ..layers import LMPredictionHead, activation, linear_layer
+from .bert import BertConfig, BertEmbeddings, BertLMHeadModel, BertModel, BertPreTrainedModel
 
 
 class RobertaConfig(BertConfig):
@@ -36,12 +36,13 @@ class RobertaEmbeddings(BertEmbeddings):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size,
                                                 padding_idx=self.padding_idx)
 
-    def positions(self, input_ids, inputs_embeds, length: int) -> torch.Tensor:
-        if input_ids is None:
+    def positions(self, input_ids, inputs_embeds, length: int, past=None) -> torch.Tensor:
+        if input_ids is None:  # (with a cache too: the reference does not shift positions of embeddings)
             return torch.arange(self.position_offset, length + self.position_offset,
                                 device=inputs_embeds.device)[None].expand(inputs_embeds.shape[0], -1)
         real = input_ids.ne(self.padding_idx).int()
-        return torch.cumsum(real, dim=1).int() * real + self.padding_idx
+        counts = torch.cumsum(real, dim=1).int()
+        return (counts if past is None else counts + past) * real + self.padding_idx
 
 
 class RobertaPreTrainedModel(BertPreTrainedModel):
@@ -68,14 +69,11 @@ class RobertaClassificationHead(nn.Module):
         return self.out_proj(x)
 
 
-class RobertaLMHead(nn.Module):
+class RobertaLMHead(LMPredictionHead):
     def __init__(self, config):
-        super().__init__()
+        super().__init__(config.hidden_size, config.vocab_size)
         self.dense = linear_layer(config.hidden_size, config.hidden_size)
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = linear_layer(config.hidden_size, config.vocab_size)
-        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.decoder.bias = self.bias
         self.act = activation("gelu")
 
     def forward(self, hidden):
@@ -120,9 +118,31 @@ class RobertaForMaskedLM(ForMaskedLM, RobertaPreTrainedModel):
         return self.lm_head.decoder
 
 
+class RobertaForCausalLM(RobertaPreTrainedModel, BertLMHeadModel):
+    """RoBERTa as a left-to-right language model (`is_decoder=True`), e.g. the decoder of a roberta2roberta
+    EncoderDecoderModel: BERT's decoder with RoBERTa's positions and `lm_head`."""
+
+    base_model_class = RobertaModel
+    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
+
+    def build_head(self, config) -> None:
+        self.lm_head = RobertaLMHead(config)
+
+    def lm_head_module(self) -> nn.Module:
+        return self.lm_head
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, labels=None,
+                past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, logits_to_keep=0, **kwargs):
+        if labels is not None:
+            use_cache = False
+        return self.lm_forward(locals())
+
+
 _ROBERTA_CLASSES = (RobertaPreTrainedModel, RobertaModel, RobertaForSequenceClassification,
                     RobertaForTokenClassification, RobertaForQuestionAnswering, RobertaForMultipleChoice,
-                    RobertaForMaskedLM)
+                    RobertaForMaskedLM, RobertaForCausalLM)
 
 
 def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
@@ -137,8 +157,8 @@ def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
 
 
 (XLMRobertaPreTrainedModel, XLMRobertaModel, XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification,
- XLMRobertaForQuestionAnswering, XLMRobertaForMultipleChoice, XLMRobertaForMaskedLM) = _renamed(
-    "XLMRoberta", XLMRobertaConfig)
+ XLMRobertaForQuestionAnswering, XLMRobertaForMultipleChoice, XLMRobertaForMaskedLM,
+ XLMRobertaForCausalLM) = _renamed("XLMRoberta", XLMRobertaConfig)
 (CamembertPreTrainedModel, CamembertModel, CamembertForSequenceClassification, CamembertForTokenClassification,
- CamembertForQuestionAnswering, CamembertForMultipleChoice, CamembertForMaskedLM) = _renamed(
-    "Camembert", CamembertConfig)
+ CamembertForQuestionAnswering, CamembertForMultipleChoice, CamembertForMaskedLM,
+ CamembertForCausalLM) = _renamed("Camembert", CamembertConfig)

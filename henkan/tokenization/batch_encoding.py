@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import warnings
 from collections import UserDict
-from enum import Enum
 from typing import NamedTuple
 
 from tokenizers import Encoding
 
 from ..logging import get_logger
+from ..utils import ExplicitEnum
 
 logger = get_logger(__name__)
-
-
-class ExplicitEnum(str, Enum):
-    """A string enum whose error for an unknown value lists the valid ones."""
-
-    @classmethod
-    def _missing_(cls, value):
-        raise ValueError(f"{value} is not a valid {cls.__name__}, please select one of {[m.value for m in cls]}")
 
 
 class PaddingStrategy(ExplicitEnum):
