@@ -80,7 +80,8 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
         use_cache = False
     cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
     past = None
-    if cache is not None and (cache_position is None or not cache.is_compileable):  # (a static cache would read its buffer)
+    # the fill of any cache but a static one (that one would be read from its buffer: a host sync)
+    if cache is not None and (cache_position is None or not cache.is_compileable):
         past = cache.get_seq_length()
     elif cache is None:
         past = 0
