@@ -40,7 +40,11 @@ class Case:
 
 T5_SMALL = dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
                 feed_forward_proj="relu", decoder_start_token_id=0)
+BART_BASE = dict(vocab_size=50265, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
+                 decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072)
 CASES = [
+    Case("bart-base beam", "BartForConditionalGeneration", "BartConfig", BART_BASE, batch=4, source_length=128,
+         generate=dict(max_new_tokens=32, min_new_tokens=32, num_beams=4, do_sample=False)),
     Case("t5-small greedy", "T5ForConditionalGeneration", "T5Config", T5_SMALL, batch=1, source_length=64,
          generate=dict(max_new_tokens=64, min_new_tokens=64, do_sample=False)),
     Case("t5-small greedy", "T5ForConditionalGeneration", "T5Config", T5_SMALL, batch=4, source_length=64,
