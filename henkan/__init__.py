@@ -130,9 +130,23 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# preprocessing: image processors, feature extractors, processors and their Auto classes
+for _module, _names in {
+    "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
+    "image_processors": ("ViTImageProcessor", "DeiTImageProcessor", "BeitImageProcessor", "CLIPImageProcessor",
+                         "ChineseCLIPImageProcessor", "BitImageProcessor", "ConvNextImageProcessor",
+                         "EfficientNetImageProcessor", "ViTFeatureExtractor", "DeiTFeatureExtractor",
+                         "BeitFeatureExtractor", "CLIPFeatureExtractor", "ChineseCLIPFeatureExtractor",
+                         "ConvNextFeatureExtractor"),
+    "base": ("BatchFeature",),
+    "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
+    "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
+}.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "processing"}
 
 
 def __getattr__(name: str):

@@ -165,8 +165,10 @@ def normalize(image: np.ndarray, mean, std, data_format=None, input_data_format=
 def _per_channel(value, channels: int, name: str, dtype) -> np.ndarray:
     if isinstance(value, Collection):
         if len(value) != channels:
-            raise ValueError(f"{name} must have {channels} elements if it is an iterable, got {len(value)} (the image "
-                             f"has {channels} channel(s))")
+            hint = " (an RGBA or grayscale image? pass do_convert_rgb=True, or convert it with image.convert('RGB'))" \
+                if channels in (1, 2, 4) and len(value) == 3 else ""
+            raise ValueError(f"{name} must have {channels} elements if it is an iterable, got {len(value)}: the image "
+                             f"has {channels} channel(s){hint}")
     else:
         value = [value] * channels
     return np.array(value, dtype=dtype)
