@@ -140,6 +140,7 @@ for _module, _names in {
                          "ConvNextFeatureExtractor"),
     "base": ("BatchFeature",),
     "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
+    "audio": ("Wav2Vec2FeatureExtractor", "ASTFeatureExtractor", "WhisperFeatureExtractor", "ClapFeatureExtractor"),
     "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
 }.items():
     for _name in _names:
