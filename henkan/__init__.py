@@ -115,7 +115,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
+              "WhisperTokenizer", "WhisperTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -142,6 +143,8 @@ for _module, _names in {
     "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
     "audio": ("Wav2Vec2FeatureExtractor", "ASTFeatureExtractor", "WhisperFeatureExtractor", "ClapFeatureExtractor"),
     "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
+    "processors": ("ProcessorMixin", "CLIPProcessor", "ChineseCLIPProcessor", "AltCLIPProcessor", "AlignProcessor",
+                   "ClapProcessor", "Wav2Vec2Processor", "WhisperProcessor"),
 }.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.processing.{_module}"
