@@ -14,10 +14,13 @@ from itertools import groupby
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
+from ..logging import get_logger
 from .base import PreTrainedTokenizer, PreTrainedTokenizerFast, _to_ids
 from .batch_encoding import BatchEncoding
 from .families import build_byte_level_bpe
 from .files import TOKENIZER_FILE
+
+logger = get_logger(__name__)
 
 # ------------------------------------------------------------------------------------------------------------ CLIP
 
@@ -337,7 +340,12 @@ class WhisperTokenizerFast(PreTrainedTokenizerFast):
 
     def set_prefix_tokens(self, language: str | None = None, task: str | None = None,
                           predict_timestamps: bool | None = None) -> None:
-        """Change the language / task / timestamp tokens that calls put before the text."""
+        """Change the language / task / timestamp tokens that calls put before the text (checked first, so a bad
+        value leaves the tokenizer as it was)."""
+        if language is not None:
+            language_code(language)
+        if task is not None and task not in TASK_IDS:
+            raise ValueError(f"Unsupported task: {task}. Task should be in: {TASK_IDS}")
         self.language = language if language is not None else self.language
         self.task = task if task is not None else self.task
         if predict_timestamps is not None:
@@ -474,6 +482,10 @@ class WhisperTokenizerFast(PreTrainedTokenizerFast):
                      clean_up_tokenization_spaces: bool | None = None, **kwargs) -> list:
         return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces, **kwargs) for s in sequences]
 
+    def _decode_asr(self, model_outputs, *, return_timestamps, return_language, time_precision):
+        return decode_asr(self, model_outputs, return_timestamps=return_timestamps, return_language=return_language,
+                          time_precision=time_precision)
+
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         files = list(super().save_vocabulary(save_directory, filename_prefix))
         if self.english_spelling_normalizer is not None:
@@ -491,3 +503,123 @@ class WhisperTokenizer(WhisperTokenizerFast, PreTrainedTokenizer):
 
 __all__ = ["CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "Wav2Vec2CTCTokenizerOutput",
            "WhisperTokenizer", "WhisperTokenizerFast"]
+
+
+# ---------------------------------------------------------------------------- Whisper: stitching chunked outputs
+
+
+def merge_overlapping(sequences: list[list[int]]) -> list[int]:
+    """One token sequence from chunks whose ends overlap: each next chunk is aligned with the text so far where
+    the most tokens agree (more than one; a longer overlap wins ties by a hair), and both are cut at the middle of
+    the overlap."""
+    left, merged = list(sequences[0]), []
+    for right in sequences[1:]:
+        best, cut = 0.0, (len(left), len(left), 0, 0)
+        for shift in range(1, len(left) + len(right)):
+            l_start, l_stop = max(0, len(left) - shift), min(len(left), len(left) + len(right) - shift)
+            r_start, r_stop = max(0, shift - len(left)), min(len(right), shift)
+            matches = sum(1 for a in range(l_stop - l_start) if left[l_start + a] == right[r_start + a])
+            score = matches / shift + shift / 10000.0
+            if matches > 1 and score > best:
+                best, cut = score, (l_start, l_stop, r_start, r_stop)
+        merged += left[:(cut[0] + cut[1]) // 2]
+        left = list(right[(cut[2] + cut[3]) // 2:])
+    return merged + left
+
+
+def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, time_precision: float,
+               segment_size: int = 1500):
+    """(text, {"chunks": [...]}) of Whisper's generations over the windows of a long recording, as the ASR
+    pipeline returns them: windows (with their `stride` = (length, left, right) in seconds) are stitched where
+    they overlap, timestamps are shifted to the recording's time, and a new chunk starts at each segment end (or,
+    without timestamps, at each change of language)."""
+    if return_timestamps == "word":
+        raise NotImplementedError("Word-level timestamps (return_timestamps='word') need cross-attention alignment "
+                                  "heads, which henkan's Whisper does not compute; use return_timestamps=True.")
+    begin = tokenizer.timestamp_begin
+    specials = set(tokenizer.all_special_ids)
+    chunks, language = [], None
+
+    def new_chunk():
+        return {"language": language, "timestamp": [None, None], "text": ""}
+
+    chunk, pending, time_offset, skip = new_chunk(), [], 0.0, False
+    for output in model_outputs:
+        ids = tokenizer._strip_prompt(_to_ids(output["tokens"][0]))
+        last_timestamp, first_timestamp = None, begin
+        latest, before_latest, window_shift = 0.0, 0.0, 0.0
+        if "stride" in output:
+            chunk_len, stride_left, stride_right = output["stride"]
+            time_offset -= stride_left
+            right_stride_start = chunk_len - stride_right
+            if stride_left:
+                first_timestamp = stride_left / time_precision + begin
+            if stride_right:  # the last timestamp before the right stride ends what this window keeps
+                for token in reversed(ids):
+                    if token >= begin:
+                        if last_timestamp is not None and (token - begin) * time_precision < right_stride_start:
+                            break
+                        last_timestamp = token
+        current = []
+        for i, token in enumerate(ids):
+            if token in specials:
+                code = tokenizer.decode([token])[2:-2]
+                if code in LANGUAGES:
+                    name = LANGUAGES[code]
+                    if language and name != language and not return_timestamps:
+                        pending.append(current)
+                        chunk["text"] = tokenizer.decode(merge_overlapping(pending))
+                        chunks.append(chunk)
+                        pending, current = [], []
+                        chunk = new_chunk()
+                    chunk["language"] = language = name
+            elif token >= begin:
+                stamp = float((token - begin) * time_precision)
+                if stamp < latest:  # a new 30 s window inside the generation
+                    single_ending = i >= 2 and not (ids[i - 1] >= begin and ids[i - 2] >= begin)
+                    if single_ending:
+                        window_shift += time_precision * segment_size
+                    else:
+                        latest = before_latest
+                        window_shift += before_latest
+                before_latest, latest = latest, stamp
+                time = round((token - begin) * time_precision + time_offset + window_shift, 2)
+                if last_timestamp and token >= last_timestamp:
+                    skip = True
+                elif skip or (pending and token < first_timestamp):
+                    skip = False
+                elif chunk["timestamp"][0] is None:
+                    chunk["timestamp"][0] = time
+                elif time != chunk["timestamp"][0]:
+                    chunk["timestamp"][1] = time
+                    pending.append(current)
+                    chunk["text"] = tokenizer.decode(merge_overlapping(pending))
+                    chunks.append(chunk)
+                    pending, current = [], []
+                    chunk = new_chunk()
+            else:
+                current.append(token)
+        if "stride" in output:
+            time_offset += chunk_len - stride_right
+        if current:
+            pending.append(current)
+        elif not any(pending):
+            chunk, pending = new_chunk(), []
+    if pending:
+        if return_timestamps:
+            logger.warning("Whisper did not predict an ending timestamp, which can happen if audio is cut off in the "
+                           "middle of a word. Also make sure WhisperTimeStampLogitsProcessor was used during "
+                           "generation.")
+        chunk["text"] = tokenizer.decode(merge_overlapping(pending))
+        chunks.append(chunk)
+    text = "".join(c["text"] for c in chunks)
+    if not (return_timestamps or return_language):
+        return text, {}
+    for c in chunks:
+        if return_timestamps:
+            c["timestamp"] = tuple(c["timestamp"])
+        else:
+            c.pop("timestamp")
+        if not return_language:
+            c.pop("language")
+    return text, {"chunks": chunks}
