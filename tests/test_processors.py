@@ -95,7 +95,7 @@ def test_processors_match_reference(name, tmp_path):
     images = [PIL.open(os.path.join(HERE, "images", n)) for n in ("rgb_51x37.png", "rgb_9x61.png")]
     inputs = {
         "clip": dict(images=images, padding=True), "chinese_clip": dict(images=images, padding=True),
-        "align": dict(images=images), "altclip": dict(images=images[0], padding=True),
+        "align": dict(images=images, padding=True), "altclip": dict(images=images[0], padding=True),
         "clap": dict(audio=[WAVES["w16k_1p3s"], WAVES["w16k_0p2s"]], padding=True),
         "wav2vec2": dict(audio=WAVES["w16k_0p2s"], sampling_rate=16000),
         "whisper": dict(audio=WAVES["w16k_0p2s"], sampling_rate=16000),
@@ -140,6 +140,22 @@ def test_seed_wav2vec2_processor_construction(tmp_path):
     again = henkan.AutoProcessor.from_pretrained(tmp_path / "saved")
     assert type(again).__name__ == "Wav2Vec2Processor" and again.feature_extractor.padding_value == 1.0
     assert again.tokenizer("HELLO")["input_ids"] == [11, 5, 15, 15, 8]
+
+
+def test_align_pads_text_to_64_unless_its_tokenizer_says_otherwise(tmp_path):
+    """ALIGN's default padding="max_length", max_length=64 applies to a freshly built tokenizer; a tokenizer loaded
+    from a tokenizer.json saved with padding on brings max_length=None, which replaces it (as in the reference)."""
+    bert = henkan.BertTokenizerFast(os.path.join(FIXTURES, "tokenizers", "wordpiece", "vocab.txt"))
+    processor = henkan.AlignProcessor(henkan.EfficientNetImageProcessor(size=20), bert)
+    assert processor(text=["a cat", "the dog on the sofa"], return_tensors="np")["input_ids"].shape == (2, 64)
+    processor.save_pretrained(tmp_path)
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    backend.enable_padding(pad_token="[PAD]")  # as the reference saves a fast tokenizer after a padded call
+    backend.save(str(tmp_path / "tokenizer.json"))
+    loaded = henkan.AutoProcessor.from_pretrained(tmp_path)
+    assert [len(ids) for ids in loaded(text=["a cat", "the dog"])["input_ids"]] == [4, 4]
 
 
 def test_processor_bad_input(tmp_path):

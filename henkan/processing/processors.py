@@ -83,14 +83,18 @@ class ProcessorMixin(PushToHubMixin):
     # --- calling
 
     def _split_kwargs(self, kwargs: dict) -> dict[str, dict]:
-        """The call's keyword arguments for each part: the processor's defaults, then those a part takes (a
-        keyword several parts take goes to each), `return_tensors` to all; nested `text_kwargs=` /
-        `images_kwargs=` / `audio_kwargs=` dicts go to their part."""
+        """The call's keyword arguments for each part: the processor's defaults (for the tokenizer, overridden by
+        the call settings it was built with, as the reference does), then those a part takes (a keyword several
+        parts take goes to each), `return_tensors` to all; nested `text_kwargs=` / `images_kwargs=` /
+        `audio_kwargs=` dicts go to their part."""
         nested = {name: kwargs.pop(f"{_INPUT_OF[name][0]}_kwargs", None) or {} for name in self.attributes}
         per_part = {}
         for name in self.attributes:
             accepted = _INPUT_OF[name][1]
-            defaults = self._defaults.get(f"{_INPUT_OF[name][0]}_kwargs", {})
+            defaults = dict(self._defaults.get(f"{_INPUT_OF[name][0]}_kwargs", {}))
+            if name == "tokenizer":  # call settings the tokenizer was built with replace the processor's defaults
+                init = getattr(self.tokenizer, "init_kwargs", {})
+                defaults.update({k: getattr(self.tokenizer, k, init[k]) for k in TEXT_KWARGS if k in init})
             given = {k: v for k, v in kwargs.items() if k in accepted or k in COMMON_KWARGS}
             per_part[name] = {**defaults, **given, **nested[name]}
         known = COMMON_KWARGS.union(*(_INPUT_OF[name][1] for name in self.attributes))
