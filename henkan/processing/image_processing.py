@@ -187,15 +187,19 @@ class BaseImageProcessor(ImageProcessingMixin):
         if settings.get("do_convert_rgb"):
             images = [convert_to_rgb(image) for image in images]
         from_pil = is_pil_image(images[0])
-        arrays = [to_numpy_array(image) for image in images]
-        if settings.get("do_rescale") and is_scaled_image(arrays[0]):
+        # an RGB PIL image about to be resized stays one: resizing it is what the array would come back to
+        # (the reference converts it to an array and back), at half the cost
+        keep_pil = bool(settings.get("do_resize"))
+        arrays = [image if keep_pil and is_pil_image(image) and image.mode == "RGB" else to_numpy_array(image)
+                  for image in images]
+        if settings.get("do_rescale") and not is_pil_image(arrays[0]) and is_scaled_image(arrays[0]):
             logger.warning_once("It looks like you are trying to rescale already rescaled images. If the input images "
                                 "have pixel values between 0 and 1, set `do_rescale=False` to avoid rescaling them "
                                 "again.")
         if input_data_format is None:
             # a PIL image is height x width x channels; only arrays need their layout guessed
-            input_data_format = ChannelDimension.LAST if from_pil and arrays[0].ndim == 3 else \
-                infer_channel_dimension_format(arrays[0])
+            pil_layout = from_pil and (is_pil_image(arrays[0]) or arrays[0].ndim == 3)
+            input_data_format = ChannelDimension.LAST if pil_layout else infer_channel_dimension_format(arrays[0])
         pixel_values = []
         for image in arrays:
             image = self._transform(image, settings, input_data_format)

@@ -223,7 +223,9 @@ def get_channel_dimension_axis(image: np.ndarray, input_data_format=None) -> int
 
 
 def get_image_size(image: np.ndarray, channel_dim=None) -> tuple[int, int]:
-    """(height, width) of an image array."""
+    """(height, width) of an image array (or PIL image)."""
+    if is_pil_image(image):
+        return image.height, image.width
     if channel_dim is None:
         channel_dim = infer_channel_dimension_format(image)
     if ChannelDimension(channel_dim) == ChannelDimension.FIRST:
