@@ -120,7 +120,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
+              "WhisperTokenizer", "WhisperTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -135,9 +136,26 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# preprocessing: image processors, feature extractors, processors and their Auto classes
+for _module, _names in {
+    "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
+    "image_processors": ("ViTImageProcessor", "DeiTImageProcessor", "BeitImageProcessor", "CLIPImageProcessor",
+                         "ChineseCLIPImageProcessor", "BitImageProcessor", "ConvNextImageProcessor",
+                         "EfficientNetImageProcessor", "ViTFeatureExtractor", "DeiTFeatureExtractor",
+                         "BeitFeatureExtractor", "CLIPFeatureExtractor", "ChineseCLIPFeatureExtractor",
+                         "ConvNextFeatureExtractor"),
+    "base": ("BatchFeature",),
+    "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
+    "audio": ("Wav2Vec2FeatureExtractor", "ASTFeatureExtractor", "WhisperFeatureExtractor", "ClapFeatureExtractor"),
+    "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
+    "processors": ("ProcessorMixin", "CLIPProcessor", "ChineseCLIPProcessor", "AltCLIPProcessor", "AlignProcessor",
+                   "ClapProcessor", "Wav2Vec2Processor", "WhisperProcessor"),
+}.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "processing"}
 
 
 def __getattr__(name: str):
