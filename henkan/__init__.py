@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
     "AutoModelForSeq2SeqLM": "henkan.auto",
     "AutoModelForSpeechSeq2Seq": "henkan.auto",
     "AutoModelForAudioClassification": "henkan.auto",
+    "AutoModelForCTC": "henkan.auto",
+    "AutoModelForAudioFrameClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -74,6 +76,10 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "wav2vec2": ["Wav2Vec2" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                          "ForAudioFrameClassification", "BaseModelOutput")]
+    + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                     "ForAudioFrameClassification")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }

@@ -42,6 +42,10 @@ FAMILIES = {
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
+    "wav2vec2": ("wav2vec2", "Wav2Vec2", ("Model", "ForCTC", "ForSequenceClassification", "ForAudioFrameClassification",
+                                          "ForAudioClassification")),
+    "data2vec-audio": ("wav2vec2", "Data2VecAudio", ("Model", "ForCTC", "ForSequenceClassification",
+                                                     "ForAudioFrameClassification", "ForAudioClassification")),
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
 }
@@ -50,7 +54,9 @@ CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForCondit
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
-               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration"}
+               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
+               ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
+               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -63,6 +69,8 @@ AUTO_TASKS = {
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
     "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
     "AutoModelForAudioClassification": "ForAudioClassification",
+    "AutoModelForCTC": "ForCTC",
+    "AutoModelForAudioFrameClassification": "ForAudioFrameClassification",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -217,3 +225,5 @@ AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
 AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
 AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
+AutoModelForCTC = _auto("AutoModelForCTC")
+AutoModelForAudioFrameClassification = _auto("AutoModelForAudioFrameClassification")
