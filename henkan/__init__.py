@@ -31,6 +31,9 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForImageClassification": "henkan.auto",
+    "AutoModelForMaskedImageModeling": "henkan.auto",
+    "AutoModelForSemanticSegmentation": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -73,6 +76,15 @@ _DECODER_NAMES = {
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.models.{_module}"
+# vision families: module -> their public classes
+_VISION_NAMES = {
+    "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
+            for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
+                      *heads)],
+}
+for _module, _names in _VISION_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
 # generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
 for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "GenerationMode", "LogitsProcessor",
               "LogitsProcessorList", "LogitsWarper", "TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
@@ -97,7 +109,9 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
-              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
@@ -129,7 +143,7 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
     _LAZY[_name] = "henkan.training"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "vision"}
 
 
 def __getattr__(name: str):
