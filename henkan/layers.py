@@ -258,7 +258,12 @@ def _rms_norm(x, eps: float):
 
 
 class RMSNorm(nn.Module):
-    """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype."""
+    """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype.
+
+    `half_weight_sets_dtype`: a float32 input is normed into the weight's dtype when that is float16/bfloat16 (T5,
+    whose float16 models keep float32 layers that turn the residual stream float32)."""
+
+    half_weight_sets_dtype = False
 
     def __init__(self, hidden_size: int, eps: float = 1e-6):
         super().__init__()
@@ -267,7 +272,10 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         if x.dtype == torch.float32:
-            return self.weight * _rms_norm(x, self.variance_epsilon)
+            normed = _rms_norm(x, self.variance_epsilon)
+            if self.half_weight_sets_dtype and self.weight.dtype in (torch.float16, torch.bfloat16):
+                normed = normed.to(self.weight.dtype)
+            return self.weight * normed
         return self.weight * _rms_norm(x.float(), self.variance_epsilon).to(x.dtype)
 
     def extra_repr(self) -> str:
@@ -591,7 +599,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     kv_heads = k.shape[1]
     if need_weights or head_mask is not None:
         k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
-        scores = (q @ k.transpose(-1, -2)) * scaling
+        scores = q @ k.transpose(-1, -2)
+        if scaling != 1.0:  # (T5 does not scale)
+            scores = scores * scaling
         if is_causal:
             mask = torch.full((q_len, k.shape[2]), torch.finfo(scores.dtype).min, dtype=scores.dtype,
                               device=scores.device).triu(1)
@@ -605,7 +615,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         out = weights @ v
     elif q_len == 1:
         group = heads // kv_heads
-        scores = (q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)) * scaling
+        scores = q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)
+        if scaling != 1.0:
+            scores = scores * scaling
         if mask is not None:
             scores = scores + (mask.reshape(mask.shape[0], kv_heads, group, -1) if mask.shape[1] > 1
                                else mask.reshape(mask.shape[0], 1, 1, -1))
