@@ -84,6 +84,9 @@ _VISION_NAMES = {
     "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
                       *heads)],
+    "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
+             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
+                       *heads)],
 }
 for _module, _names in _VISION_NAMES.items():
     for _name in _names:

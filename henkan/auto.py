@@ -45,6 +45,8 @@ FAMILIES = {
     "mt5": ("t5", "MT5", _T5_TASKS),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "deit": ("vit", "DeiT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
+    "beit": ("beit", "Beit", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
+    "data2vec-vision": ("beit", "Data2VecVision", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",

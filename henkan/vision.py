@@ -43,6 +43,28 @@ def check_pixels(pixel_values, num_channels: int, min_size: tuple[int, int] = (1
                          f"({min_size[0]}x{min_size[1]}); resize the images, e.g. with the image processor.")
 
 
+def align_stages(config, num_stages: int) -> None:
+    """A backbone-style config's `stage_names` ("stem", "stage1", ...) and its `out_features` / `out_indices` made
+    to agree (either given fixes the other; neither: the last stage), as config.json spells them."""
+    config.stage_names = ["stem"] + [f"stage{i}" for i in range(1, num_stages + 1)]
+    features, indices = getattr(config, "out_features", None), getattr(config, "out_indices", None)
+    for name in features or ():
+        if name not in config.stage_names:
+            raise ValueError(f"out_features holds {name!r}, which is not a stage of this model; pick from "
+                             f"{config.stage_names}.")
+    for index in indices or ():
+        if not -len(config.stage_names) <= index < len(config.stage_names):
+            raise ValueError(f"out_indices holds {index}, outside the {len(config.stage_names)} stages "
+                             f"{config.stage_names}.")
+    if features is None and indices is None:
+        features, indices = [config.stage_names[-1]], [num_stages]
+    elif features is None:
+        features = [config.stage_names[i] for i in indices]
+    elif indices is None:
+        indices = [config.stage_names.index(name) for name in features]
+    config.out_features, config.out_indices = list(features), list(indices)
+
+
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     """Stochastic depth: while training, zero each sample's branch with probability `rate` (the rest scaled up)."""
     if not training or rate == 0.0:
@@ -126,6 +148,45 @@ def mask_patches(x: torch.Tensor, bool_masked_pos, mask_token) -> torch.Tensor:
                          f"{list(bool_masked_pos.shape)}.")
     w = bool_masked_pos.unsqueeze(-1).type_as(x)
     return x * (1.0 - w) + mask_token.expand_as(x) * w
+
+
+class PatchTokenEmbeddings(nn.Module):
+    """Patch embeddings with the class token (and DeiT's distillation token) in front, plus learned absolute
+    positions (BEiT's are optional: config.use_absolute_position_embeddings); with `use_mask_token` (or
+    config.use_mask_token), masked patches become `mask_token` first. ViT takes images of config.image_size unless
+    asked to interpolate the positions; BEiT (`fixed_size = False`) always resizes them to the image."""
+
+    distillation = False
+    fixed_size = True
+
+    def __init__(self, config, use_mask_token: bool = False):
+        super().__init__()
+        h = config.hidden_size
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, h))
+        if self.distillation:
+            self.distillation_token = nn.Parameter(torch.zeros(1, 1, h))
+        use_mask_token = use_mask_token or getattr(config, "use_mask_token", False)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, h)) if use_mask_token else None
+        self.patch_embeddings = PatchEmbeddings(config)
+        self.prefix = 2 if self.distillation else 1
+        self.position_embeddings = None
+        if getattr(config, "use_absolute_position_embeddings", True):
+            self.position_embeddings = nn.Parameter(torch.zeros(1, self.patch_embeddings.num_patches + self.prefix, h))
+        self.dropout = config.hidden_dropout_prob
+
+    def forward(self, pixel_values, bool_masked_pos=None, interpolate_pos_encoding: bool = False):
+        resize = interpolate_pos_encoding or not self.fixed_size
+        x, grid = self.patch_embeddings(pixel_values, fixed_size=not resize)
+        x = mask_patches(x, bool_masked_pos, self.mask_token)
+        tokens = [self.cls_token] + ([self.distillation_token] if self.distillation else [])
+        x = torch.cat([t.expand(x.shape[0], -1, -1) for t in tokens] + [x], dim=1)
+        positions = self.position_embeddings
+        if positions is not None:
+            if resize:
+                height, width = pixel_values.shape[-2:]
+                positions = interpolate_positions(positions, self.prefix, grid, square=height == width)
+            x = x + positions
+        return F.dropout(x, self.dropout, self.training)
 
 
 # the pre-norm transformer layer -----------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -16,8 +15,8 @@ from .. import causal
 from ..config import PretrainedConfig
 from ..layers import Holder, run_layers
 from ..outputs import BaseModelOutputWithPooling, MaskedImageModelingOutput, declare_output
-from ..vision import (ForPatchImageClassification, PatchEmbeddings, Pooler, VisionLayer, VisionPreTrainedModel,
-                      classifier_layer, interpolate_positions, mask_patches)
+from ..vision import (ForPatchImageClassification, PatchTokenEmbeddings, Pooler, VisionLayer, VisionPreTrainedModel,
+                      classifier_layer)
 
 
 class ViTConfig(PretrainedConfig):
@@ -42,38 +41,8 @@ class ViTPreTrainedModel(VisionPreTrainedModel):
     base_model_prefix = "vit"
 
 
-class ViTEmbeddings(nn.Module):
-    """Patch embeddings with the class token (and DeiT's distillation token) in front, plus positions; with
-    `use_mask_token`, masked patches become `mask_token` first."""
-
-    distillation = False
-
-    def __init__(self, config, use_mask_token: bool = False):
-        super().__init__()
-        h = config.hidden_size
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, h))
-        if self.distillation:
-            self.distillation_token = nn.Parameter(torch.zeros(1, 1, h))
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, h)) if use_mask_token else None
-        self.patch_embeddings = PatchEmbeddings(config)
-        self.prefix = 2 if self.distillation else 1
-        self.position_embeddings = nn.Parameter(torch.zeros(1, self.patch_embeddings.num_patches + self.prefix, h))
-        self.dropout = config.hidden_dropout_prob
-
-    def forward(self, pixel_values, bool_masked_pos=None, interpolate_pos_encoding: bool = False):
-        x, grid = self.patch_embeddings(pixel_values, fixed_size=not interpolate_pos_encoding)
-        x = mask_patches(x, bool_masked_pos, self.mask_token)
-        tokens = [self.cls_token] + ([self.distillation_token] if self.distillation else [])
-        x = torch.cat([t.expand(x.shape[0], -1, -1) for t in tokens] + [x], dim=1)
-        positions = self.position_embeddings
-        if interpolate_pos_encoding:
-            height, width = pixel_values.shape[-2:]
-            positions = interpolate_positions(positions, self.prefix, grid, square=height == width)
-        return F.dropout(x + positions, self.dropout, self.training)
-
-
 class ViTModel(ViTPreTrainedModel):
-    embeddings_class = ViTEmbeddings
+    embeddings_class = PatchTokenEmbeddings
 
     def __init__(self, config, add_pooling_layer: bool = True, use_mask_token: bool = False):
         super().__init__(config)
@@ -163,7 +132,7 @@ class DeiTPreTrainedModel(VisionPreTrainedModel):
     base_model_prefix = "deit"
 
 
-class DeiTEmbeddings(ViTEmbeddings):
+class DeiTEmbeddings(PatchTokenEmbeddings):
     distillation = True
 
 
