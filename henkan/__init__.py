@@ -87,6 +87,8 @@ _VISION_NAMES = {
     "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
              for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
                        *heads)],
+    "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
+                 for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
 }
 for _module, _names in _VISION_NAMES.items():
     for _name in _names:

@@ -304,7 +304,9 @@ class ForImageClassification:
         self.classifier = classifier_layer(self.feature_size(config), config.num_labels)
 
     def feature_size(self, config) -> int:
-        return config.hidden_size
+        """The width of `features`: the last stage's of a staged network, else the hidden size."""
+        sizes = getattr(config, "hidden_sizes", None)
+        return sizes[-1] if sizes else config.hidden_size
 
     def features(self, outputs) -> torch.Tensor:
         return outputs.pooler_output
