@@ -89,6 +89,7 @@ _VISION_NAMES = {
                        *heads)],
     "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
                  for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
 }
 for _module, _names in _VISION_NAMES.items():
     for _name in _names:

@@ -49,6 +49,7 @@ FAMILIES = {
     "data2vec-vision": ("beit", "Data2VecVision", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
     "convnext": ("convnext", "ConvNext", _IMAGE_TASKS),
     "convnextv2": ("convnext", "ConvNextV2", _IMAGE_TASKS),
+    "bit": ("bit", "Bit", _IMAGE_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
