@@ -50,6 +50,7 @@ FAMILIES = {
     "convnext": ("convnext", "ConvNext", _IMAGE_TASKS),
     "convnextv2": ("convnext", "ConvNextV2", _IMAGE_TASKS),
     "bit": ("bit", "Bit", _IMAGE_TASKS),
+    "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
