@@ -91,6 +91,7 @@ _VISION_NAMES = {
                  for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
     "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
     "cvt": ["Cvt" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "dinat": ["Dinat" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
 }
 for _module, _names in _VISION_NAMES.items():
     for _name in _names:

@@ -51,6 +51,7 @@ FAMILIES = {
     "convnextv2": ("convnext", "ConvNextV2", _IMAGE_TASKS),
     "bit": ("bit", "Bit", _IMAGE_TASKS),
     "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
+    "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
