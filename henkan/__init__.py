@@ -45,6 +45,8 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "ImageClassificationPipeline": "henkan.pipelines",
+    "ImageFeatureExtractionPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
