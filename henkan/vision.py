@@ -257,7 +257,7 @@ class VisionPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
+        std = getattr(self.config, "initializer_range", 0.02)  # (BiT's config has none)
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
