@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import causal
 from .heads import classification_loss
-from .layers import Holder, activation, attend, linear_layer
+from .layers import Holder, activation, attend, linear_layer, run_layers
 from .modeling import PreTrainedModel
-from .outputs import ImageClassifierOutput, ImageClassifierOutputWithNoAttention
+from .outputs import BaseModelOutputWithPooling, ImageClassifierOutput, ImageClassifierOutputWithNoAttention
 
 
 def pair(value) -> tuple[int, int]:
@@ -246,6 +247,30 @@ class Pooler(nn.Module):
 
     def forward(self, hidden):
         return self.act(self.dense(hidden[:, 0]))
+
+
+class PatchEncoder:
+    """The forward pass of the patch transformers' base models (ViT, DeiT, BEiT, Data2Vec-Vision): embeddings, the
+    layers (with the family's `attention_bias`, if any), the final `layernorm`, the `pooler` when built."""
+
+    output_class = BaseModelOutputWithPooling
+
+    def attention_bias(self, pixel_values):
+        """What the layers add to their attention scores: one bias for all, a list of one per layer, or None."""
+        return None
+
+    def forward(self, pixel_values=None, bool_masked_pos=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None, interpolate_pos_encoding=None, return_dict=None):
+        output_attentions, output_hidden_states, _, return_dict = causal.flags(
+            self.config, output_attentions, output_hidden_states, False, return_dict)
+        x = self.embeddings(pixel_values, bool_masked_pos, bool(interpolate_pos_encoding))
+        x, hidden_states, attentions = run_layers(self, self.encoder.layer, x, mask=self.attention_bias(pixel_values),
+                                                  head_mask=head_mask, output_attentions=output_attentions,
+                                                  output_hidden_states=output_hidden_states)
+        x = self.layernorm(x)
+        out = self.output_class(last_hidden_state=x, pooler_output=None if self.pooler is None else self.pooler(x),
+                                hidden_states=hidden_states, attentions=attentions)
+        return out if return_dict else out.to_tuple()
 
 
 # base class and heads ---------------------------------------------------------------------------------------------

@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import causal
 from ..config import PretrainedConfig
-from ..layers import Holder, linear_layer, run_layers
+from ..layers import Holder, linear_layer
 from ..outputs import MaskedLMOutput, SemanticSegmenterOutput, declare_output
-from ..vision import (ForPatchImageClassification, PatchTokenEmbeddings, VisionLayer, VisionPreTrainedModel,
+from ..vision import (ForPatchImageClassification, PatchEncoder, PatchTokenEmbeddings, VisionLayer, VisionPreTrainedModel,
                       align_stages, depth_rates, pair)
 
 BeitModelOutputWithPooling = declare_output(
@@ -110,7 +109,9 @@ class BeitPooler(nn.Module):
         return hidden[:, 0] if self.layernorm is None else self.layernorm(hidden[:, 1:].mean(1))
 
 
-class BeitModel(BeitPreTrainedModel):
+class BeitModel(PatchEncoder, BeitPreTrainedModel):
+    output_class = BeitModelOutputWithPooling
+
     def __init__(self, config, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = BeitEmbeddings(config)
@@ -130,31 +131,17 @@ class BeitModel(BeitPreTrainedModel):
         self.pooler = BeitPooler(config) if add_pooling_layer else None
         self.post_init()
 
-    def position_biases(self, grid: tuple[int, int]) -> list | None:
-        """Each layer's additive attention bias for a patch grid (shared table plus the layer's own), computed once
-        per forward."""
+    def attention_bias(self, pixel_values) -> list | torch.Tensor | None:
+        """Each layer's relative position bias for the image's patch grid (shared table plus the layer's own),
+        computed once per forward."""
+        patch = self.embeddings.patch_embeddings.patch_size
+        grid = (pixel_values.shape[-2] // patch[0], pixel_values.shape[-1] // patch[1])
         shared = getattr(self.encoder, "relative_position_bias", None)
         shared = None if shared is None else shared(grid)
         if not self.config.use_relative_position_bias:
             return shared
         own = [layer.attention.attention.relative_position_bias(grid) for layer in self.encoder.layer]
         return own if shared is None else [bias + shared for bias in own]
-
-    def forward(self, pixel_values=None, bool_masked_pos=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, interpolate_pos_encoding=None, return_dict=None):
-        output_attentions, output_hidden_states, _, return_dict = causal.flags(
-            self.config, output_attentions, output_hidden_states, False, return_dict)
-        x = self.embeddings(pixel_values, bool_masked_pos)
-        patch = self.embeddings.patch_embeddings.patch_size
-        grid = (pixel_values.shape[-2] // patch[0], pixel_values.shape[-1] // patch[1])
-        x, hidden_states, attentions = run_layers(self, self.encoder.layer, x, mask=self.position_biases(grid),
-                                                  head_mask=head_mask,
-                                                  output_attentions=output_attentions,
-                                                  output_hidden_states=output_hidden_states)
-        x = self.layernorm(x)
-        out = BeitModelOutputWithPooling(last_hidden_state=x, pooler_output=None if self.pooler is None else
-                                         self.pooler(x), hidden_states=hidden_states, attentions=attentions)
-        return out if return_dict else out.to_tuple()
 
 
 class BeitForImageClassification(ForPatchImageClassification, BeitPreTrainedModel):

@@ -11,11 +11,10 @@ import math
 import torch.nn.functional as F
 from torch import nn
 
-from .. import causal
 from ..config import PretrainedConfig
-from ..layers import Holder, run_layers
-from ..outputs import BaseModelOutputWithPooling, MaskedImageModelingOutput, declare_output
-from ..vision import (ForPatchImageClassification, PatchTokenEmbeddings, Pooler, VisionLayer, VisionPreTrainedModel,
+from ..layers import Holder
+from ..outputs import MaskedImageModelingOutput, declare_output
+from ..vision import (ForPatchImageClassification, PatchEncoder, PatchTokenEmbeddings, Pooler, VisionLayer, VisionPreTrainedModel,
                       classifier_layer)
 
 
@@ -41,7 +40,7 @@ class ViTPreTrainedModel(VisionPreTrainedModel):
     base_model_prefix = "vit"
 
 
-class ViTModel(ViTPreTrainedModel):
+class ViTModel(PatchEncoder, ViTPreTrainedModel):
     embeddings_class = PatchTokenEmbeddings
 
     def __init__(self, config, add_pooling_layer: bool = True, use_mask_token: bool = False):
@@ -51,19 +50,6 @@ class ViTModel(ViTPreTrainedModel):
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pooler = Pooler(config) if add_pooling_layer else None
         self.post_init()
-
-    def forward(self, pixel_values=None, bool_masked_pos=None, head_mask=None, output_attentions=None,
-                output_hidden_states=None, interpolate_pos_encoding=None, return_dict=None):
-        output_attentions, output_hidden_states, _, return_dict = causal.flags(
-            self.config, output_attentions, output_hidden_states, False, return_dict)
-        x = self.embeddings(pixel_values, bool_masked_pos, bool(interpolate_pos_encoding))
-        x, hidden_states, attentions = run_layers(self, self.encoder.layer, x, mask=None, head_mask=head_mask,
-                                                  output_attentions=output_attentions,
-                                                  output_hidden_states=output_hidden_states)
-        x = self.layernorm(x)
-        out = BaseModelOutputWithPooling(last_hidden_state=x, pooler_output=None if self.pooler is None else
-                                         self.pooler(x), hidden_states=hidden_states, attentions=attentions)
-        return out if return_dict else out.to_tuple()
 
 
 class ViTForImageClassification(ForPatchImageClassification, ViTPreTrainedModel):
