@@ -24,7 +24,7 @@ BeitModelOutputWithPooling = declare_output(
     module=__name__, doc="BEiT's base output; `pooler_output` is the mean patch state (or the class token's).")
 
 _BEIT_DEFAULTS = dict(
-    vocab_size=8192, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     hidden_act="gelu", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, initializer_range=0.02,
     layer_norm_eps=1e-12, image_size=224, patch_size=16, num_channels=3, use_mask_token=False,
     use_absolute_position_embeddings=False, use_relative_position_bias=False, use_shared_relative_position_bias=False,
@@ -35,7 +35,8 @@ _BEIT_DEFAULTS = dict(
 
 class BeitConfig(PretrainedConfig):
     model_type = "beit"
-    defaults = dict(_BEIT_DEFAULTS, out_features=None, out_indices=None, add_fpn=False, reshape_hidden_states=True)
+    defaults = dict(vocab_size=8192, **_BEIT_DEFAULTS, out_features=None, out_indices=None, add_fpn=False,
+                    reshape_hidden_states=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
