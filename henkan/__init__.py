@@ -89,6 +89,10 @@ _DECODER_NAMES = {
     "clip": ["CLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
                                   "VisionModel", "TextModelWithProjection", "VisionModelWithProjection",
                                   "ForImageClassification", "Output", "TextModelOutput", "VisionModelOutput")],
+    "chinese_clip": ["ChineseCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                                 "TextModel", "VisionModel", "Output")],
+    "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                        "TextModel", "VisionModel", "Output")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }

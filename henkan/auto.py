@@ -50,6 +50,8 @@ FAMILIES = {
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
     "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
+    "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
+    "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
@@ -70,7 +72,9 @@ CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForCondit
                ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
                ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
                ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification",
-               ("clip", "ZeroShotImageClassification"): "CLIPModel"}
+               ("clip", "ZeroShotImageClassification"): "CLIPModel",
+               ("chinese_clip", "ZeroShotImageClassification"): "ChineseCLIPModel",
+               ("altclip", "ZeroShotImageClassification"): "AltCLIPModel"}
 # (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
 ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads

@@ -293,34 +293,50 @@ class CLIPModel(CLIPPreTrainedModel):
     """Both towers and their projections: `get_text_features`, `get_image_features`, and the scaled similarities of
     every text with every image (`logits_per_image` [images, texts], `logits_per_text`)."""
 
-    text_transformer_class, vision_transformer_class = CLIPTextTransformer, CLIPVisionTransformer
+    output_class = CLIPOutput
 
     def __init__(self, config):
         super().__init__(config)
-        if not isinstance(config.text_config, CLIPTextConfig) or not isinstance(config.vision_config,
-                                                                                CLIPVisionConfig):
-            raise TypeError("config.text_config and config.vision_config must be a CLIPTextConfig and a "
-                            "CLIPVisionConfig.")
         text, vision = config.text_config, config.vision_config
+        if not isinstance(text, config.text_config_class) or not isinstance(vision, config.vision_config_class):
+            raise TypeError(f"config.text_config and config.vision_config must be a "
+                            f"{config.text_config_class.__name__} and a {config.vision_config_class.__name__}.")
         self.projection_dim = config.projection_dim
-        self.text_model = self.text_transformer_class(text)
-        self.vision_model = self.vision_transformer_class(vision)
+        self.text_model = self.build_text_tower(text)
+        self.vision_model = CLIPVisionTransformer(vision)
         self.visual_projection = linear_layer(vision.hidden_size, config.projection_dim, bias=False)
-        self.text_projection = linear_layer(text.hidden_size, config.projection_dim, bias=False)
+        self.text_projection = linear_layer(self.text_width(text), config.projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(config.logit_scale_init_value))
         self.post_init()
+
+    @staticmethod
+    def build_text_tower(config) -> nn.Module:
+        return CLIPTextTransformer(config)
+
+    @staticmethod
+    def text_width(config) -> int:
+        """The width of the pooled text state the projection reads."""
+        return config.hidden_size
 
     def get_input_embeddings(self):
         return self.text_model.embeddings.token_embedding
 
-    def _text(self, input_ids, attention_mask, position_ids, output_attentions, output_hidden_states):
-        return self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
+    def _text(self, output_attentions=False, output_hidden_states=False, **inputs):
+        """The text tower's output; its `pooler_output` is what the text projection reads. (The families on CLIP's
+        vision tower bring their own text towers and override this.)"""
+        return self.text_model(inputs.get("input_ids"), inputs.get("attention_mask"), inputs.get("position_ids"),
+                               output_attentions, output_hidden_states)
 
     def get_text_features(self, input_ids=None, attention_mask=None, position_ids=None, output_attentions=None,
                           output_hidden_states=None, return_dict=None) -> torch.Tensor:
         """The texts' embeddings in the shared space (not normalised)."""
-        out = self._text(input_ids, attention_mask, position_ids, False, False)
-        return self.text_projection(out.pooler_output)
+        out = self._text(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        return self.text_projection(self.pooled_text(out))
+
+    @staticmethod
+    def pooled_text(out) -> torch.Tensor:
+        """The text state the projection reads."""
+        return out.pooler_output
 
     def get_image_features(self, pixel_values=None, output_attentions=None, output_hidden_states=None,
                            interpolate_pos_encoding=False, return_dict=None) -> torch.Tensor:
@@ -332,21 +348,28 @@ class CLIPModel(CLIPPreTrainedModel):
                 output_attentions=None, output_hidden_states=None, interpolate_pos_encoding=False, return_dict=None,
                 **kwargs):
         causal.reject_unknown(self, kwargs)
+        return self.contrast(dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids),
+                             pixel_values, return_loss, output_attentions, output_hidden_states,
+                             interpolate_pos_encoding, return_dict)
+
+    def contrast(self, text_inputs: dict, pixel_values, return_loss, output_attentions, output_hidden_states,
+                 interpolate_pos_encoding, return_dict):
+        """Both towers, the normalised embeddings, every text's scaled similarity with every image."""
         output_attentions, output_hidden_states, return_dict = self._flags(output_attentions, output_hidden_states,
                                                                            return_dict)
         vision = self.vision_model(pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding)
-        text = self._text(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
+        text = self._text(output_attentions, output_hidden_states, **text_inputs)
         image_embeds = self.visual_projection(vision.pooler_output)
-        text_embeds = self.text_projection(text.pooler_output)
+        text_embeds = self.text_projection(self.pooled_text(text))
         image_embeds = image_embeds / image_embeds.norm(p=2, dim=-1, keepdim=True)
         text_embeds = text_embeds / text_embeds.norm(p=2, dim=-1, keepdim=True)
         logits_per_text = text_embeds @ image_embeds.t().to(text_embeds.device) * \
             self.logit_scale.exp().to(text_embeds.device)
         logits_per_image = logits_per_text.t()
         loss = contrastive_loss(logits_per_text) if return_loss else None
-        out = CLIPOutput(loss=loss, logits_per_image=logits_per_image, logits_per_text=logits_per_text,
-                         text_embeds=text_embeds, image_embeds=image_embeds, text_model_output=text,
-                         vision_model_output=vision)
+        out = self.output_class(loss=loss, logits_per_image=logits_per_image, logits_per_text=logits_per_text,
+                                text_embeds=text_embeds, image_embeds=image_embeds, text_model_output=text,
+                                vision_model_output=vision)
         return out if return_dict else out.to_tuple()
 
 
