@@ -47,6 +47,7 @@ FAMILIES = {
                                           "ForAudioClassification")),
     "data2vec-audio": ("wav2vec2", "Data2VecAudio", ("Model", "ForCTC", "ForSequenceClassification",
                                                      "ForAudioFrameClassification", "ForAudioClassification")),
+    "audio-spectrogram-transformer": ("audio_spectrogram_transformer", "AST", ("Model", "ForAudioClassification")),
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
     "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
