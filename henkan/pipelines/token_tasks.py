@@ -18,21 +18,14 @@ class _PerTokenPipeline(Pipeline):
     """Gives postprocess one input's tokens: its `input_ids` and `logits` with the padding cut off, the input itself
     as `text`, and what preprocess returned under `_side_keys` (per-token facts the model does not take)."""
 
-    _side_keys: tuple = ()
-
-    def _collate(self, encoded: list[dict]) -> dict:
-        side = [{key: item.pop(key) for key in self._side_keys} for item in encoded]
-        return {**super()._collate(encoded), "side": side}
-
     def _forward(self, batch: dict) -> dict:
-        side = batch.pop("side")
         return {"logits": self.model(**batch)["logits"], "input_ids": batch["input_ids"],
-                "attention_mask": batch["attention_mask"], "side": side}
+                "attention_mask": batch["attention_mask"]}
 
     def _row(self, outputs: dict, row: int, item) -> dict:
         real = outputs["attention_mask"][row].bool()
         return {"input_ids": outputs["input_ids"][row][real].cpu(),
-                "logits": outputs["logits"][row][real].float().cpu(), "text": item, **outputs["side"][row]}
+                "logits": outputs["logits"][row][real].float().cpu(), "text": item}
 
 
 class FillMaskPipeline(_PerTokenPipeline):
