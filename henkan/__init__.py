@@ -42,6 +42,9 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "QuestionAnsweringPipeline": "henkan.pipelines",
+    "ZeroShotClassificationPipeline": "henkan.pipelines",
+    "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():

@@ -26,8 +26,10 @@ class Pipeline:
     _side_keys: tuple = ()  # what preprocess returns beside the model's inputs, handed back to postprocess per row
     bucket_batches = 8  # a stream is sorted by length this many batches at a time
 
-    def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1, **kwargs):
+    def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1,
+                 feature_extractor=None, image_processor=None, processor=None, **kwargs):
         self.model, self.tokenizer, self.task = model, tokenizer, task
+        self.feature_extractor, self.image_processor, self.processor = feature_extractor, image_processor, processor
         if device is not None:
             self.model.to(torch.device(f"cuda:{device}" if isinstance(device, int) and device >= 0 else
                                        "cpu" if device == -1 else device))
@@ -51,7 +53,10 @@ class Pipeline:
         batch_size = batch_size or self.batch_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}.")
-        if isinstance(inputs, self._single_types):
+        if inputs is None:
+            raise ValueError(f"The {self.task or type(self).__name__} pipeline got None: pass an input, a list of "
+                             "inputs or a generator of them.")
+        if isinstance(inputs, self._single_types + (dict, str, bytes)):  # one item; preprocess checks its kind
             return self._run([inputs], batch_size, pre, fwd, post)[0]
         if isinstance(inputs, (list, tuple)):
             return self._run(list(inputs), batch_size, pre, fwd, post, progress=True)
