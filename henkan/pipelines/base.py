@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import types
 
@@ -9,6 +10,7 @@ import torch
 
 from ..logging import tqdm
 
+_END = object()  # marks the end of a stream
 PROGRESS_MIN_ITEMS = 256  # fewer inputs than this run without a progress bar
 
 
@@ -64,21 +66,24 @@ class Pipeline:
 
     def _stream(self, items, batch_size, pre, fwd, post):
         """Results one by one for a generator or dataset, in input order. Items are read a bucket at a time
-        (`bucket_batches` batches), sorted by length within the bucket, so a generator is consumed lazily."""
+        (`bucket_batches` batches), sorted by length within the bucket, so a generator is consumed lazily. A progress
+        bar shows once the stream is long (from the start when its length is known)."""
         total = len(items) if hasattr(items, "__len__") and not isinstance(items, types.GeneratorType) else None
-        bar = tqdm(total=total, desc=self.task or "pipeline", unit="item", disable=total is not None and
-                   total <= PROGRESS_MIN_ITEMS)
+        bar, done = None, 0
         bucket, size = [], batch_size * self.bucket_batches
-        for item in items:
-            bucket.append(item)
-            if len(bucket) == size:
+        for item in itertools.chain(items, [_END]):
+            if item is not _END:
+                bucket.append(item)
+            if bucket and (len(bucket) == size or item is _END):
                 yield from self._run(bucket, batch_size, pre, fwd, post)
-                bar.update(len(bucket))
+                done += len(bucket)
                 bucket = []
-        if bucket:
-            yield from self._run(bucket, batch_size, pre, fwd, post)
-            bar.update(len(bucket))
-        bar.close()
+                if bar is None and done > PROGRESS_MIN_ITEMS and (total is None or total > PROGRESS_MIN_ITEMS):
+                    bar = tqdm(total=total, initial=done, desc=self.task or "pipeline", unit="item")
+                elif bar is not None:
+                    bar.update(done - bar.n)
+        if bar is not None:
+            bar.close()
 
     def _features(self, item, pre: dict) -> list[dict]:
         """The model inputs one item becomes: one for most pipelines, several for a ChunkPipeline."""
