@@ -40,3 +40,24 @@ def test_the_probe_is_asked_once_per_load(unreachable_hub, monkeypatch):
     with pytest.raises(OSError):
         henkan.AutoTokenizer.from_pretrained("Qwen/Qwen2-0.5B-Instruct")
     assert len(asked) == 1
+
+
+def test_first_load_of_each_family_does_not_import_torch_dynamo():
+    """Computing on the meta device goes through torch._refs, whose first use imports torch._dynamo (~1 s of a
+    command-line run); building the loading skeleton must not compute anything."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    folders = [os.path.join(FIXTURES, "decoders", name) for name in ("llama", "llama-rope-yarn", "mistral", "bloom",
+                                                                      "codegen", "gpt2")]
+    folders += [os.path.join(FIXTURES, "seq2seq", name) for name in ("t5", "bart", "marian", "pegasus", "mbart")]
+    script = ("import sys, henkan\n"
+              "for folder in sys.argv[1:]:\n"
+              "    henkan.AutoModel.from_pretrained(folder)\n"
+              "print('torch._dynamo' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"})
+    assert result.stdout.strip() == "False"
