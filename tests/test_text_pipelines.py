@@ -148,3 +148,38 @@ def test_feature_extraction_tokenize_kwargs():
     assert len(extract("the quick brown fox jumps over the lazy dog")[0]) == 6
     with pytest.raises(ValueError, match="truncation is given twice"):
         extract("a fox", truncation=True, tokenize_kwargs={"truncation": True})
+
+
+def test_texts_far_over_the_maximum_never_crash():
+    long = "the hobbit lived in a hole " * 200  # ~1200 tokens, the models take 128
+    for task, model, options in (("text-classification", "bert-cls", {}),
+                                 ("zero-shot-classification", "bert-nli", {"candidate_labels": ["a", "b"]}),
+                                 ("feature-extraction", "bert-cls", {})):
+        assert pipe(task, model)(long, **options)
+    assert len(pipe("feature-extraction", "bert-cls")(long)[0]) == 128
+    assert pipe("token-classification", "bert-ner", tokenizer={"model_max_length": 16})(long, stride=4,
+                                                                                         aggregation_strategy="first")
+
+
+def test_seed_dataset_and_generator_examples():
+    """The seed page's map-style Dataset (no __iter__, __getitem__ never ending) and an endless generator."""
+    import itertools
+
+    class MyDataset:
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, i):
+            return "This is a test"
+
+    classify = pipe("text-classification", "bert-cls")
+    expected = classify("This is a test")[0]
+    outputs = list(classify(MyDataset(), batch_size=8))
+    assert len(outputs) == 40 and all(out == pytest.approx(expected) for out in outputs)
+
+    def data():
+        while True:
+            yield "This is a test"
+
+    first = list(itertools.islice(classify(data(), batch_size=4), 10))
+    assert len(first) == 10 and first[0]["label"] == expected["label"]

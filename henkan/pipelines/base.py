@@ -40,6 +40,11 @@ class Pipeline:
         self._defaults = self._sanitize_parameters(**kwargs)
 
     @property
+    def _may_truncate(self) -> bool:
+        """Whether the tokenizer knows a maximum length to cut over-long texts to (rather than crash the model)."""
+        return self.tokenizer is not None and 0 < (self.tokenizer.model_max_length or 0) < 1e12
+
+    @property
     def device(self) -> torch.device:
         return self.model.device
 
@@ -69,6 +74,9 @@ class Pipeline:
         (`bucket_batches` batches), sorted by length within the bucket, so a generator is consumed lazily. A progress
         bar shows once the stream is long (from the start when its length is known)."""
         total = len(items) if hasattr(items, "__len__") and not isinstance(items, types.GeneratorType) else None
+        if total is not None and not hasattr(items, "__iter__") and hasattr(items, "__getitem__"):
+            dataset = items  # a map-style dataset: its indices, not __getitem__ until it fails
+            items = (dataset[i] for i in range(total))
         bar, done = None, 0
         bucket, size = [], batch_size * self.bucket_batches
         for item in itertools.chain(items, [_END]):

@@ -22,6 +22,8 @@ class FeatureExtractionPipeline(Pipeline):
         return pre, {}, ({"return_tensors": return_tensors} if return_tensors is not None else {})
 
     def preprocess(self, item, **kwargs):
+        if self._may_truncate:  # a text past the model's maximum is cut to it (the reference's model crashes)
+            kwargs.setdefault("truncation", True)
         return self.tokenizer(item, **kwargs)
 
     def postprocess(self, outputs, return_tensors=False):
@@ -69,6 +71,8 @@ class TextClassificationPipeline(Pipeline):
         return [result] if isinstance(inputs, str) and "top_k" not in kwargs else result
 
     def preprocess(self, item, **tokenizer_kwargs):
+        if self._may_truncate:  # a text past the model's maximum is cut to it (the reference's model crashes)
+            tokenizer_kwargs.setdefault("truncation", True)
         if isinstance(item, dict):
             if "text" not in item:
                 raise ValueError(f"A text pair is a dict with 'text' and 'text_pair'; {sorted(item)} has no 'text'.")

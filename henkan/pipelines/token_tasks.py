@@ -194,7 +194,7 @@ class TokenClassificationPipeline(ChunkPipeline):
         else:
             sentence = text = item
         options = {"return_overflowing_tokens": True, "stride": stride} if stride is not None else {}
-        encoded = self.tokenizer([text], truncation=bool(self.tokenizer.model_max_length),
+        encoded = self.tokenizer([text], truncation=self._may_truncate,
                                  is_split_into_words=is_split_into_words, return_special_tokens_mask=True,
                                  return_offsets_mapping=True, **options)
         encoded.pop("overflow_to_sample_mapping", None)
