@@ -52,6 +52,9 @@ _LAZY: dict[str, str] = {
     "TokenClassificationPipeline": "henkan.pipelines",
     "ImageClassificationPipeline": "henkan.pipelines",
     "ImageFeatureExtractionPipeline": "henkan.pipelines",
+    "QuestionAnsweringPipeline": "henkan.pipelines",
+    "ZeroShotClassificationPipeline": "henkan.pipelines",
+    "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
