@@ -14,6 +14,7 @@ _FAMILY_NAMES = {
     "distilbert": ["DistilBert"],
     "roberta": ["Roberta", "XLMRoberta", "Camembert"],
     "albert": ["Albert"],
+    "deberta": ["DebertaV2"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -62,6 +63,7 @@ _DECODER_NAMES = {
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
     "bert": ["BertLMHeadModel"],
+    "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
     "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],

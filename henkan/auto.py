@@ -26,6 +26,8 @@ FAMILIES = {
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
+    "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
+    "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
     "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
