@@ -46,6 +46,9 @@ KNOWN = [
     # the reference's fast ALBERT strips U+FE0F (a variation selector) with the accents, its slow one (and henkan)
     # keep it, so the unknown piece spans "❤️" and the offsets differ from the fast tokenizer's
     ("albert", "call", "I ❤️", {"return_offsets_mapping": True}, "U+FE0F kept, as the slow tokenizer does"),
+    # DeBERTa-v2's converted fast tokenizer strips leading spaces before its normalizer, so its first piece's
+    # offsets start at the letter; henkan's (as for the other SentencePiece families) at the space the "▁" stands for
+    ("deberta_v2|deberta_v2_lower", "call", "  leading", {"return_offsets_mapping": True}, "leading-space offsets"),
     # the slow Code Llama lists its infilling tokens twice in additional_special_tokens
     ("code_llama", "info", "", None, "infilling tokens listed twice by the slow tokenizer"),
     # legacy=False: a text that starts with a space or with an added token that is not special gets a "▁" of its

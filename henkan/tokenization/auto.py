@@ -10,13 +10,14 @@ from .base import PreTrainedTokenizerFast
 from .families import (
     BartTokenizer, BartTokenizerFast, BertTokenizer, BertTokenizerFast, BlenderbotSmallTokenizer, BlenderbotTokenizer,
     BlenderbotTokenizerFast, BloomTokenizerFast, ByT5Tokenizer, CodeGenTokenizer, CodeGenTokenizerFast,
-    DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
+    DebertaTokenizer, DebertaTokenizerFast, DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
     RobertaTokenizer, RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
     BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
+    DebertaV2Tokenizer, DebertaV2TokenizerFast,
     LlamaTokenizer, LlamaTokenizerFast, MarianTokenizer, MBart50Tokenizer, MBart50TokenizerFast, MBartTokenizer,
     MBartTokenizerFast, MT5Tokenizer, MT5TokenizerFast, PegasusTokenizer, PegasusTokenizerFast, T5Tokenizer,
     T5TokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast,
@@ -55,6 +56,8 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "barthez": (BarthezTokenizer, BarthezTokenizerFast),
     "bartpho": (BartphoTokenizer, None),
     "bert-generation": (BertGenerationTokenizer, None),
+    "deberta": (DebertaTokenizer, DebertaTokenizerFast),
+    "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 

@@ -247,6 +247,20 @@ class BlenderbotTokenizerFast(BartTokenizerFast):
                                              special_tokens=[(eos, backend.token_to_id(eos))])
 
 
+class DebertaTokenizerFast(_SlowDecoding, RobertaTokenizerFast):
+    """DeBERTa's tokenizer: GPT-2's byte-level BPE with BERT's special tokens, layout and token types."""
+
+    model_input_names = ["input_ids", "attention_mask", "token_type_ids"]
+    _defaults = dict(errors="replace", bos_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", cls_token="[CLS]",
+                     unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]", add_prefix_space=False)
+    _template = _BERT_LAYOUT
+    _post_processor = classmethod(_template_processor)
+    _backend_options = {}
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return decoders.ByteLevel().decode(tokens)
+
+
 class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizer):
     """ByT5's tokenizer: no vocabulary file; the UTF-8 bytes of the text, shifted by 3 (<pad>, </s>, <unk>), and
     `extra_ids` sentinels after them; </s> after the text."""
@@ -482,6 +496,10 @@ class CodeGenTokenizer(CodeGenTokenizerFast, PreTrainedTokenizer):
 
 
 
+class DebertaTokenizer(DebertaTokenizerFast, PreTrainedTokenizer):
+    """The name of DeBERTa's pure-Python tokenizer, served by the Rust one."""
+
+
 class BartTokenizer(BartTokenizerFast, PreTrainedTokenizer):
     """The name of BART's pure-Python tokenizer, served by the Rust one."""
 
@@ -511,4 +529,6 @@ __all__ = [
     "CodeGenTokenizer",
     "BartTokenizer",
     "BlenderbotTokenizer",
+    "DebertaTokenizerFast",
+    "DebertaTokenizer",
 ]

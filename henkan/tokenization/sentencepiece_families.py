@@ -308,6 +308,27 @@ def _combining_characters() -> str:
     return "[" + "".join(f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges) + "]"
 
 
+class DebertaV2TokenizerFast(_SentencePieceTokenizerFast):
+    """DeBERTa-v2/v3's tokenizer: the SentencePiece model's pieces and ids (lowercased first with
+    `do_lower_case`), BERT's special tokens and layout."""
+
+    vocab_files_names = {"vocab_file": "spm.model", "tokenizer_file": TOKENIZER_FILE}
+    _defaults = dict(do_lower_case=False, split_by_punct=False, bos_token="[CLS]", eos_token="[SEP]",
+                     unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
+    _template = _BERT_LAYOUT
+
+    def _extra_normalizers(self, kwargs):
+        if kwargs["split_by_punct"]:
+            raise NotImplementedError("split_by_punct=True (each punctuation mark encoded as a word of its own) is "
+                                      "not supported by henkan's DebertaV2Tokenizer; the released DeBERTa-v2/v3 "
+                                      "tokenizers use split_by_punct=False.")
+        return (normalizers.Lowercase(),) if kwargs["do_lower_case"] else ()
+
+
+class DebertaV2Tokenizer(DebertaV2TokenizerFast, PreTrainedTokenizer):
+    """The name of DeBERTa-v2's SentencePiece tokenizer, served by the Rust one."""
+
+
 class BertGenerationTokenizer(_SentencePieceTokenizerFast, PreTrainedTokenizer):
     """BERT-Generation's SentencePiece tokenizer: no special tokens around the text."""
 
@@ -1101,5 +1122,5 @@ __all__ = [
     "PegasusTokenizerFast", "PegasusTokenizer", "T5TokenizerFast", "T5Tokenizer", "MT5TokenizerFast",
     "MT5Tokenizer", "LlamaTokenizerFast", "LlamaTokenizer", "CodeLlamaTokenizerFast", "CodeLlamaTokenizer",
     "GemmaTokenizerFast", "GemmaTokenizer", "MBartTokenizerFast", "MBartTokenizer", "MBart50TokenizerFast",
-    "MBart50Tokenizer", "BartphoTokenizer", "MarianTokenizer",
+    "MBart50Tokenizer", "BartphoTokenizer", "MarianTokenizer", "DebertaV2TokenizerFast", "DebertaV2Tokenizer",
 ]
