@@ -1,0 +1,72 @@
+"""The encoder families and tokenizers of issue 12 beyond their golden parity (tests/test_model_parity.py,
+tests/test_sentencepiece.py): the seed pages' examples on local checkpoints, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+
+import henkan
+from conftest import ENCODERS, FIXTURES
+
+JAPANESE = os.path.join(FIXTURES, "sentencepiece", "bert_japanese")
+JAPANESE_CHAR = os.path.join(FIXTURES, "sentencepiece", "bert_japanese_char")
+
+
+@pytest.mark.parametrize("folder, decoded", [(JAPANESE, "[CLS] 吾輩 は 猫 で ある 。 [SEP]"),
+                                             (JAPANESE_CHAR, "[CLS] 吾 輩 は 猫 で あ る 。 [SEP]")],
+                         ids=["wordpiece", "character"])
+def test_bert_japanese_seed_example(folder, decoded):
+    """model_doc/bert-japanese: MeCab words (or characters), then a BERT over them."""
+    tokenizer = henkan.AutoTokenizer.from_pretrained(folder)
+    assert type(tokenizer).__name__ == "BertJapaneseTokenizer"
+    line = "吾輩は猫である。"
+    inputs = tokenizer(line, return_tensors="pt")
+    assert tokenizer.decode(inputs["input_ids"][0]) == decoded
+    torch.manual_seed(0)
+    bertjapanese = henkan.AutoModel.from_config(henkan.BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37))
+    outputs = bertjapanese(**inputs)
+    assert outputs.last_hidden_state.shape == (1, inputs["input_ids"].shape[1], 32)
+
+
+def test_bert_japanese_saves_and_reloads(tmp_path):
+    tokenizer = henkan.AutoTokenizer.from_pretrained(JAPANESE)
+    written = {os.path.basename(p) for p in tokenizer.save_pretrained(tmp_path)}
+    assert "vocab.txt" in written and "tokenizer.json" not in written  # (no fast form, as in the reference)
+    text = "国境の長いトンネルを抜けると雪国であった。"
+    assert henkan.AutoTokenizer.from_pretrained(tmp_path)(text)["input_ids"] == tokenizer(text)["input_ids"]
+    with pytest.raises(ValueError, match="legacy_format=None"):
+        tokenizer.save_pretrained(tmp_path / "json", legacy_format=False)
+
+
+@pytest.mark.parametrize("missing, package", [("fugashi", "fugashi"), ("unidic_lite", "unidic-lite")])
+def test_bert_japanese_without_mecab_names_the_package(monkeypatch, missing, package):
+    monkeypatch.setitem(sys.modules, missing, None)  # (import then fails as if it were not installed)
+    with pytest.raises(ModuleNotFoundError, match=f"pip install {package}"):
+        henkan.AutoTokenizer.from_pretrained(JAPANESE)
+
+
+def test_bert_japanese_rejects_unknown_options():
+    with pytest.raises(ValueError, match="mecab_dic"):
+        henkan.AutoTokenizer.from_pretrained(JAPANESE, mecab_kwargs={"mecab_dic": "jumandic"})
+    with pytest.raises(NotImplementedError, match="sudachi"):
+        henkan.AutoTokenizer.from_pretrained(JAPANESE, word_tokenizer_type="sudachi")
+
+
+def test_deberta_v2_split_by_punct_is_refused():
+    with pytest.raises(NotImplementedError, match="split_by_punct"):
+        henkan.AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "sentencepiece", "deberta_v2"),
+                                             split_by_punct=True)
+
+
+def test_deberta_bad_attention_mask():
+    model = henkan.AutoModel.from_pretrained(os.path.join(ENCODERS, "deberta-v2-model"))
+    ids = torch.tensor([[5, 6, 7]])
+    with pytest.raises(ValueError, match="attention_mask should be"):
+        model(ids, attention_mask=torch.ones(1, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+        model()
