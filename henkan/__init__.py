@@ -15,6 +15,7 @@ _FAMILY_NAMES = {
     "roberta": ["Roberta", "XLMRoberta", "Camembert"],
     "albert": ["Albert"],
     "deberta": ["DebertaV2"],
+    "big_bird": ["BigBird"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -32,6 +33,7 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForPreTraining": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -64,6 +66,7 @@ _DECODER_NAMES = {
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
     "bert": ["BertLMHeadModel"],
     "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
+    "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
     "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],

@@ -28,6 +28,7 @@ FAMILIES = {
     "albert": ("albert", "Albert", _ENCODER_TASKS),
     "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
     "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
+    "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
     "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
@@ -60,6 +61,7 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForPreTraining": "ForPreTraining",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -212,3 +214,4 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForPreTraining = _auto("AutoModelForPreTraining")

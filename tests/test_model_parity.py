@@ -39,7 +39,7 @@ def flatten(output) -> dict:
     return flat
 
 
-LABEL_KEYS = ("labels", "start_positions", "end_positions")
+LABEL_KEYS = ("labels", "start_positions", "end_positions", "next_sentence_label")
 
 
 @pytest.mark.parametrize("folder", FOLDERS + ENCODER_FOLDERS)

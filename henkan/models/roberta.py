@@ -55,17 +55,18 @@ class RobertaModel(RobertaPreTrainedModel, BertModel):
 
 
 class RobertaClassificationHead(nn.Module):
-    """Sentence-level head on the first token: dense, tanh, then the projection to labels."""
+    """Sentence-level head on the first token: dense, tanh (BigBird: its hidden_act), then the projection to
+    labels."""
 
-    def __init__(self, config, dropout: float):
+    def __init__(self, config, dropout: float, act=torch.tanh):
         super().__init__()
         self.dense = linear_layer(config.hidden_size, config.hidden_size)
         self.out_proj = linear_layer(config.hidden_size, config.num_labels)
-        self.dropout = dropout
+        self.dropout, self.act = dropout, act
 
     def forward(self, hidden):
         x = F.dropout(hidden[:, 0], self.dropout, self.training)
-        x = F.dropout(torch.tanh(self.dense(x)), self.dropout, self.training)
+        x = F.dropout(self.act(self.dense(x)), self.dropout, self.training)
         return self.out_proj(x)
 
 
