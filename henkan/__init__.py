@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _FAMILY_NAMES = {
     "bert": ["Bert"],
     "distilbert": ["DistilBert"],
-    "roberta": ["Roberta", "XLMRoberta", "Camembert"],
+    "roberta": ["Roberta", "XLMRoberta", "Camembert", "Data2VecText"],
     "albert": ["Albert"],
     "deberta": ["DebertaV2"],
     "big_bird": ["BigBird"],
@@ -67,7 +67,7 @@ _DECODER_NAMES = {
     "bert": ["BertLMHeadModel"],
     "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
     "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
-    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],
     "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],

@@ -24,6 +24,7 @@ FAMILIES = {
     "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "data2vec-text": ("roberta", "Data2VecText", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
     "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),

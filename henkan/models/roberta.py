@@ -1,4 +1,5 @@
-"""RoBERTa, and XLM-RoBERTa and CamemBERT on it: BERT's encoder with padding-aware positions and its own heads."""
+"""RoBERTa, and XLM-RoBERTa, CamemBERT and Data2Vec-Text on it: BERT's encoder with padding-aware positions and its
+own heads."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class XLMRobertaConfig(RobertaConfig):
 
 class CamembertConfig(XLMRobertaConfig):
     model_type = "camembert"
+
+
+class Data2VecTextConfig(XLMRobertaConfig):
+    model_type = "data2vec-text"
 
 
 class RobertaEmbeddings(BertEmbeddings):
@@ -146,13 +151,15 @@ _ROBERTA_CLASSES = (RobertaPreTrainedModel, RobertaModel, RobertaForSequenceClas
                     RobertaForMaskedLM, RobertaForCausalLM)
 
 
-def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
-    """The RoBERTa classes under another name and config class (same weights layout, same `roberta.` prefix)."""
+def _renamed(prefix: str, config_class: type, base_model_prefix: str = "roberta") -> tuple[type, ...]:
+    """The RoBERTa classes under another name and config class (same weights layout, the base model under
+    `base_model_prefix`)."""
     pretrained = type(prefix + "PreTrainedModel", (RobertaPreTrainedModel,),
-                      {"config_class": config_class, "__module__": __name__})
+                      {"config_class": config_class, "base_model_prefix": base_model_prefix, "__module__": __name__})
     base = type(prefix + "Model", (pretrained, RobertaModel), {"__module__": __name__})
     heads = tuple(type(prefix + cls.__name__.removeprefix("Roberta"), (cls,),
-                       {"config_class": config_class, "base_model_class": base, "__module__": __name__})
+                       {"config_class": config_class, "base_model_class": base, "base_model_prefix": base_model_prefix,
+                        "__module__": __name__})
                   for cls in _ROBERTA_CLASSES[2:])
     return (pretrained, base, *heads)
 
@@ -163,3 +170,6 @@ def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
 (CamembertPreTrainedModel, CamembertModel, CamembertForSequenceClassification, CamembertForTokenClassification,
  CamembertForQuestionAnswering, CamembertForMultipleChoice, CamembertForMaskedLM,
  CamembertForCausalLM) = _renamed("Camembert", CamembertConfig)
+(Data2VecTextPreTrainedModel, Data2VecTextModel, Data2VecTextForSequenceClassification,
+ Data2VecTextForTokenClassification, Data2VecTextForQuestionAnswering, Data2VecTextForMultipleChoice,
+ Data2VecTextForMaskedLM, Data2VecTextForCausalLM) = _renamed("Data2VecText", Data2VecTextConfig, "data2vec_text")
