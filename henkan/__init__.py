@@ -16,6 +16,7 @@ _FAMILY_NAMES = {
     "albert": ["Albert"],
     "deberta": ["DebertaV2"],
     "big_bird": ["BigBird"],
+    "convbert": ["ConvBert"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -121,7 +122,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
-              "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast", "BertJapaneseTokenizer"):
+              "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast", "BertJapaneseTokenizer",
+              "ConvBertTokenizer", "ConvBertTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

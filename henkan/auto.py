@@ -29,6 +29,7 @@ FAMILIES = {
     "albert": ("albert", "Albert", _ENCODER_TASKS),
     "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
     "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
+    "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
     "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),

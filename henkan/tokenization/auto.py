@@ -10,7 +10,7 @@ from .base import PreTrainedTokenizerFast
 from .families import (
     BartTokenizer, BartTokenizerFast, BertTokenizer, BertTokenizerFast, BlenderbotSmallTokenizer, BlenderbotTokenizer,
     BlenderbotTokenizerFast, BloomTokenizerFast, ByT5Tokenizer, CodeGenTokenizer, CodeGenTokenizerFast,
-    DebertaTokenizer, DebertaTokenizerFast, DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
+    ConvBertTokenizer, ConvBertTokenizerFast, DebertaTokenizer, DebertaTokenizerFast, DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
     RobertaTokenizer, RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
@@ -57,6 +57,7 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "bartpho": (BartphoTokenizer, None),
     "bert-generation": (BertGenerationTokenizer, None),
     "deberta": (DebertaTokenizer, DebertaTokenizerFast),
+    "convbert": (ConvBertTokenizer, ConvBertTokenizerFast),
     "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)

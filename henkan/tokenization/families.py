@@ -155,6 +155,10 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
                                        "handle_chinese_chars": "tokenize_chinese_chars"}}
 
 
+class ConvBertTokenizerFast(BertTokenizerFast):
+    """ConvBERT's tokenizer: BERT's."""
+
+
 class DistilBertTokenizerFast(BertTokenizerFast):
     """DistilBERT's tokenizer: BERT's, without token type ids."""
 
@@ -474,6 +478,10 @@ class BertTokenizer(BertTokenizerFast, PreTrainedTokenizer):
     """The name of BERT's pure-Python tokenizer, served by the Rust one."""
 
 
+class ConvBertTokenizer(ConvBertTokenizerFast, PreTrainedTokenizer):
+    """The name of ConvBERT's pure-Python tokenizer, served by the Rust one."""
+
+
 class DistilBertTokenizer(DistilBertTokenizerFast, PreTrainedTokenizer):
     """The name of DistilBERT's pure-Python tokenizer, served by the Rust one."""
 
@@ -531,4 +539,6 @@ __all__ = [
     "BlenderbotTokenizer",
     "DebertaTokenizerFast",
     "DebertaTokenizer",
+    "ConvBertTokenizerFast",
+    "ConvBertTokenizer",
 ]
