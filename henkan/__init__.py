@@ -68,6 +68,8 @@ _DECODER_NAMES = {
     "bert": ["BertLMHeadModel"],
     "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
     "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
+    "bros": ["BrosConfig", "BrosPreTrainedModel", "BrosModel", "BrosForTokenClassification",
+             "BrosSpadeEEForTokenClassification", "BrosSpadeELForTokenClassification"],
     "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],

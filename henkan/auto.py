@@ -30,6 +30,7 @@ FAMILIES = {
     "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
     "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
     "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
+    "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
     "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),

@@ -70,3 +70,13 @@ def test_deberta_bad_attention_mask():
         model(ids, attention_mask=torch.ones(1, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
         model()
+
+
+def test_bros_needs_boxes():
+    model = henkan.AutoModel.from_pretrained(os.path.join(ENCODERS, "bros-model"))
+    ids = torch.tensor([[5, 6, 7]])
+    with pytest.raises(ValueError, match="BROS needs bbox"):
+        model(ids)
+    with pytest.raises(ValueError, match=r"got \[1, 3, 5\]"):
+        model(ids, bbox=torch.rand(1, 3, 5))
+    assert model(ids, bbox=torch.rand(1, 3, 4)).last_hidden_state.shape == (1, 3, 64)

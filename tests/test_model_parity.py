@@ -13,6 +13,9 @@ FOLDERS = sorted(os.listdir(MODELS))
 # the families of issue 12 (make_encoders.py): the same golden format, checked by the same test
 ENCODER_FOLDERS = sorted(os.listdir(ENCODERS))
 ATOL = 1e-5
+# BROS's SPADE pair logits are dot products of two projections of the last hidden states (values up to ~40): the
+# float32 rounding of those states (~3e-6, as in every family) grows to ~3e-5 there
+LOOSER = {"bros-spadeeefortokenclassification": 1e-4, "bros-spadeelfortokenclassification": 1e-4}
 
 
 def path_of(folder):
@@ -39,7 +42,8 @@ def flatten(output) -> dict:
     return flat
 
 
-LABEL_KEYS = ("labels", "start_positions", "end_positions", "next_sentence_label")
+LABEL_KEYS = ("labels", "start_positions", "end_positions", "next_sentence_label", "initial_token_labels",
+              "subsequent_token_labels")
 
 
 @pytest.mark.parametrize("folder", FOLDERS + ENCODER_FOLDERS)
@@ -52,10 +56,11 @@ def test_outputs_match_reference(folder):
         loss = model(**inputs).loss if any(k in inputs for k in LABEL_KEYS) else None
     wanted = {k: v for k, v in expected.items() if k != "loss"}
     assert sorted(out) == sorted(wanted)
+    atol = LOOSER.get(folder, ATOL)
     for key, value in wanted.items():
-        torch.testing.assert_close(out[key], value, atol=ATOL, rtol=0, msg=f"{folder}: {key}")
+        torch.testing.assert_close(out[key], value, atol=atol, rtol=0, msg=f"{folder}: {key}")
     if "loss" in expected:
-        torch.testing.assert_close(loss, expected["loss"], atol=ATOL, rtol=0)
+        torch.testing.assert_close(loss, expected["loss"], atol=atol, rtol=0)
 
 
 @pytest.mark.parametrize("folder", [f for f in FOLDERS if f.endswith("-model") or f == "bert-formaskedlm"])
@@ -65,7 +70,7 @@ def test_auto_model_loads_the_same_class(folder):
     assert type(auto.from_pretrained(os.path.join(MODELS, folder))).__name__ == class_name
 
 
-@pytest.mark.parametrize("folder", ENCODER_FOLDERS)
+@pytest.mark.parametrize("folder", [f for f in ENCODER_FOLDERS if "spade" not in f])  # (no Auto class has SPADE)
 def test_auto_classes_load_encoder_fixtures(folder):
     class_name, _, _ = golden(folder)
     auto = next((name for name, suffix in henkan.auto.AUTO_TASKS.items()

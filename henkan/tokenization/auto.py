@@ -58,6 +58,8 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "bert-generation": (BertGenerationTokenizer, None),
     "deberta": (DebertaTokenizer, DebertaTokenizerFast),
     "convbert": (ConvBertTokenizer, ConvBertTokenizerFast),
+    "bros": (BertTokenizer, BertTokenizerFast),
+    "data2vec-text": (RobertaTokenizer, RobertaTokenizerFast),
     "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
