@@ -68,6 +68,7 @@ _DECODER_NAMES = {
     "bert": ["BertLMHeadModel"],
     "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
     "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
+    "canine": ["Canine" + s for s in _HEADS if s != "ForMaskedLM"],
     "bros": ["BrosConfig", "BrosPreTrainedModel", "BrosModel", "BrosForTokenClassification",
              "BrosSpadeEEForTokenClassification", "BrosSpadeELForTokenClassification"],
     "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],

@@ -31,6 +31,7 @@ FAMILIES = {
     "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
     "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
     "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
+    "canine": ("canine", "Canine", _ENCODER_TASKS[:4] + _ENCODER_TASKS[5:]),
     "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
