@@ -1,27 +1,31 @@
 """Tokenizers whose words are found by a Python segmenter before the vocabulary is applied: BERT-Japanese (MeCab
-through `fugashi`, with the `unidic-lite` or `ipadic` dictionary).
+through `fugashi`, with the `unidic-lite` or `ipadic` dictionary) and BERTweet (tweet normalisation through
+`nltk`'s TweetTokenizer and `emoji`, then fastBPE-style subwords).
 
-The segmenter runs inside the Rust tokenizer as a custom pre-tokenizer, so added tokens, offsets, padding and
-truncation work as for every other tokenizer. Such a tokenizer cannot be written to tokenizer.json (the reference
-has no fast class for these models either): it is saved as its vocabulary file and tokenizer_config.json.
+The segmenter runs inside the Rust tokenizer as a custom normalizer / pre-tokenizer, so added tokens, offsets,
+padding and truncation work as for every other tokenizer. Such a tokenizer cannot be written to tokenizer.json (the
+reference has no fast class for these models either): it is saved as its vocabulary files and tokenizer_config.json.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+from tokenizers.normalizers import Normalizer
 from tokenizers.pre_tokenizers import PreTokenizer
 
 from .base import PreTrainedTokenizer
-from .families import _BERT_LAYOUT, _SlowDecoding, _template_processor
+from .families import _BERT_LAYOUT, _ROBERTA_LAYOUT, _SPECIALS_ROBERTA, _SlowDecoding, _template_processor
 
 _MECAB_DICTIONARIES = {"unidic_lite": "unidic-lite", "ipadic": "ipadic", "unidic": "unidic"}
 
 
 def _require(module: str, package: str, purpose: str):
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ModuleNotFoundError as error:
         raise ModuleNotFoundError(f"{purpose} needs the `{package}` package: pip install {package} (or pip install "
                                   f"'henkan[ja]').") from error
@@ -69,7 +73,20 @@ class _MecabWords:
         pretokenized.split(self._words)
 
 
-class BertJapaneseTokenizer(_SlowDecoding, PreTrainedTokenizer):
+class _CustomBackend:
+    """Saving for the tokenizers whose Rust tokenizer runs Python code: the vocabulary files only."""
+
+    _files_first = True
+    _copies_files = True
+
+    def _save_model_files(self, directory, legacy_format, filename_prefix):
+        if legacy_format is False:
+            raise ValueError(f"{type(self).__name__} has no tokenizer.json form (its words come from Python code); "
+                             f"save it with legacy_format=None.")
+        return list(self.save_vocabulary(directory, filename_prefix=filename_prefix))
+
+
+class BertJapaneseTokenizer(_CustomBackend, _SlowDecoding, PreTrainedTokenizer):
     """BERT's tokenizer for Japanese: words from MeCab (`word_tokenizer_type="mecab"`, text NFKC-normalised
     first) or BERT's basic splitting (`"basic"`, no CJK splitting), then WordPiece (`subword_tokenizer_type=
     "wordpiece"`) or one token per character (`"character"`) over vocab.txt."""
@@ -82,8 +99,6 @@ class BertJapaneseTokenizer(_SlowDecoding, PreTrainedTokenizer):
                      sudachi_kwargs=None, jumanpp_kwargs=None)
     _template = _BERT_LAYOUT
     _post_processor = classmethod(_template_processor)
-    _files_first = True
-    _copies_files = True
 
     def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
         words, subwords = kwargs["word_tokenizer_type"], kwargs["subword_tokenizer_type"]
@@ -127,11 +142,157 @@ class BertJapaneseTokenizer(_SlowDecoding, PreTrainedTokenizer):
     def _tokens_to_text(self, tokens: list[str]) -> str:
         return " ".join(tokens).replace(" ##", "").strip()
 
-    def _save_model_files(self, directory, legacy_format, filename_prefix):
-        if legacy_format is False:
-            raise ValueError("BertJapaneseTokenizer has no tokenizer.json form (its word splitter is MeCab); save "
-                             "it with legacy_format=None.")
-        return list(self.save_vocabulary(directory, filename_prefix=filename_prefix))
+
+# ---------------------------------------------------------------------------------------------------- BERTweet
+
+_EMOJI_SEQUENCE = re.compile("[\u200d\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF\U000E0000-\U000E007F]")
+_CONTRACTIONS = (("cannot ", "can not "), ("n't ", " n't "), ("n 't ", " n't "), ("ca n't", "can't"),
+                 ("ai n't", "ain't"), ("'m ", " 'm "), ("'re ", " 're "), ("'s ", " 's "), ("'ll ", " 'll "),
+                 ("'d ", " 'd "), ("'ve ", " 've "), (" p . m .", "  p.m."), (" p . m ", " p.m "),
+                 (" a . m .", " a.m."), (" a . m ", " a.m "))
+_TWEET_PUNCTUATION = {"’": "'", "…": "..."}
 
 
-__all__ = ["BertJapaneseTokenizer"]
+class _TweetNormalizer:
+    """Custom normalizer: BERTweet's normalisation of a tweet. Words as NLTK's TweetTokenizer finds them (emoji
+    sequences - flags, skin tones, joined emoji - cut back into single characters, as the TweetTokenizer BERTweet
+    was trained with did), user mentions -> @USER, links -> HTTPURL, single characters -> their emoji name
+    (`emoji.demojize`), contractions split, joined by single spaces. The result replaces the whole text (offsets
+    then span the whole text)."""
+
+    def __init__(self):
+        tweet_tokenizer = _require("nltk.tokenize", "nltk", "BERTweet's tweet normalization").TweetTokenizer
+        self.words = tweet_tokenizer().tokenize
+        try:
+            from emoji import demojize
+        except ModuleNotFoundError:
+            demojize = None  # (the reference then keeps emoji as they are, and warns)
+        self.demojize = demojize
+
+    def _word(self, word: str) -> str:
+        if word.startswith("@"):
+            return "@USER"
+        if word.lower().startswith(("http", "www")):
+            return "HTTPURL"
+        if len(word) == 1:
+            if word in _TWEET_PUNCTUATION:
+                return _TWEET_PUNCTUATION[word]
+            return self.demojize(word) if self.demojize is not None else word
+        return word
+
+    def normalize_text(self, text: str) -> str:
+        for mark, plain in _TWEET_PUNCTUATION.items():
+            text = text.replace(mark, plain)
+        words = []
+        for word in self.words(text):
+            words += list(word) if len(word) > 1 and _EMOJI_SEQUENCE.search(word) else [word]
+        text = " ".join(self._word(word) for word in words)
+        for before, after in _CONTRACTIONS:
+            text = text.replace(before, after)
+        return " ".join(text.split())
+
+    def normalize(self, normalized):
+        text = normalized.normalized
+        if text:
+            normalized.replace(text, self.normalize_text(text))
+
+
+class _WordBPE:
+    """Custom pre-tokenizer: words are the runs of non-space (with a newline that follows), each cut into the
+    pieces of byte-pair merges by rank ("</w>" marking the end of the word during the merges); pieces before the
+    last are spelled with "@@" after them, as the vocabulary writes them."""
+
+    def __init__(self, ranks: dict[tuple[str, str], int]):
+        self.ranks, self.cache = ranks, {}
+        self.record = None  # a list while `tokenize` wants the pieces as spelled (unknown ones included)
+
+    def pieces(self, word: str) -> list[str]:
+        if word in self.cache:
+            return self.cache[word]
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pairs = {(a, b) for a, b in zip(symbols, symbols[1:])}
+            best = min(pairs, key=lambda pair: self.ranks.get(pair, float("inf")))
+            if best not in self.ranks:
+                break
+            merged, i = [], 0
+            while i < len(symbols):
+                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == best:
+                    merged.append(symbols[i] + symbols[i + 1])
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        symbols[-1] = symbols[-1][:-len("</w>")]
+        self.cache[word] = symbols
+        return symbols
+
+    def _split(self, _, normalized):
+        text, out = str(normalized), []
+        for match in re.finditer(r"\S+\n?", text):
+            start = match.start()
+            pieces = self.pieces(match.group())
+            for k, piece in enumerate(pieces):
+                part = normalized[start:start + len(piece)]
+                if k < len(pieces) - 1:
+                    part.append("@@")
+                out.append(part)
+                start += len(piece)
+        if self.record is not None:
+            self.record += [str(part) for part in out]
+        return out
+
+    def pre_tokenize(self, pretokenized):
+        pretokenized.split(self._split)
+
+
+class BertweetTokenizer(_CustomBackend, _SlowDecoding, PreTrainedTokenizer):
+    """BERTweet's tokenizer: fastBPE subwords (vocab.txt of "token count" lines after <s> <pad> </s> <unk>, and
+    bpe.codes of merges) over the words of the text; with `normalization=True`, the tweet is normalised first
+    (needs `nltk`, and `emoji` for emoji names)."""
+
+    vocab_files_names = {"vocab_file": "vocab.txt", "merges_file": "bpe.codes"}
+    _defaults = dict(normalization=False, **_SPECIALS_ROBERTA)
+    _template = _ROBERTA_LAYOUT
+    _post_processor = classmethod(_template_processor)
+
+    def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
+        vocab = {str(kwargs[k]): i for i, k in enumerate(("bos_token", "pad_token", "eos_token", "unk_token"))}
+        with open(files["vocab_file"], encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                cut = line.rfind(" ")
+                if cut == -1:
+                    raise ValueError(f"{files['vocab_file']} line {number}: expected '<token> <count>', got "
+                                     f"{line!r}.")
+                vocab[line[:cut]] = len(vocab)
+        with open(files["merges_file"], encoding="utf-8") as f:
+            merges = [tuple(line.split()[:-1]) for line in f.read().split("\n")[:-1]]
+        backend = Tokenizer(models.WordLevel(vocab, unk_token=str(kwargs["unk_token"])))
+        if kwargs["normalization"]:
+            backend.normalizer = Normalizer.custom(_TweetNormalizer())
+        self._words = _WordBPE(dict(zip(merges, range(len(merges)))))
+        backend.pre_tokenizer = PreTokenizer.custom(self._words)
+        backend.post_processor = self._post_processor(backend, kwargs)
+        return backend
+
+    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
+        """The tokens as the reference spells them: a piece outside the vocabulary shows itself, not <unk>."""
+        self._words.record = pieces = []
+        try:
+            tokens = super().tokenize(text, pair, add_special_tokens=add_special_tokens, **kwargs)
+        finally:
+            self._words.record = None
+        vocab, unk, out = self._tokenizer.get_vocab(with_added_tokens=False), str(self.unk_token), []
+        for token in tokens:  # (added tokens never reach the pre-tokenizer: the pieces are the other tokens)
+            if pieces and (pieces[0] == token or (token == unk and pieces[0] not in vocab)):
+                token = pieces.pop(0)
+            out.append(token)
+        return out
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return " ".join(tokens).replace("@@ ", "").strip()
+
+
+__all__ = ["BertJapaneseTokenizer", "BertweetTokenizer"]
