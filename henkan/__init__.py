@@ -126,7 +126,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast", "BertJapaneseTokenizer",
-              "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast"):
+              "BertweetTokenizer", "ConvBertTokenizer", "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer",
+              "CpmTokenizerFast", "ConvBertTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

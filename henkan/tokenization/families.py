@@ -107,10 +107,7 @@ class _SlowDecoding:
     def _slow_decode(self, ids: list[int], skip_special_tokens: bool, spaces: bool) -> str:
         specials = set(self.all_special_tokens)
         skipped = set(self.all_special_ids) if skip_special_tokens else set()
-        vocab_size = self.vocab_size
-        additional = set(self.additional_special_tokens)
-        alone = {t.content for i, t in self.added_tokens_decoder.items()
-                 if i >= vocab_size and (t.content not in specials or t.content in additional)}
+        alone = self._standalone_tokens()
         added = {i: t.content for i, t in self.added_tokens_decoder.items()}
         texts, run = [], []
         for token in (added[i] if i in added else self._id_to_token(i) for i in ids if i not in skipped):
@@ -128,6 +125,14 @@ class _SlowDecoding:
         if run:
             texts.append(self._tokens_to_text(run))
         return (" " if spaces else "").join(texts)
+
+    def _standalone_tokens(self) -> set[str]:
+        """The added tokens that decode on their own, between the runs of other tokens: those outside the model's
+        vocabulary that are not special (or are additional special tokens)."""
+        specials, vocab_size = set(self.all_special_tokens), self.vocab_size
+        additional = set(self.additional_special_tokens)
+        return {t.content for i, t in self.added_tokens_decoder.items()
+                if i >= vocab_size and (t.content not in specials or t.content in additional)}
 
     def _tokens_to_text(self, tokens: list[str]) -> str:
         raise NotImplementedError
