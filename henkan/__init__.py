@@ -127,7 +127,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast", "BertJapaneseTokenizer",
               "BertweetTokenizer", "ConvBertTokenizer", "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer",
-              "CpmTokenizerFast", "ConvBertTokenizerFast"):
+              "CpmTokenizerFast", "BigBirdTokenizer", "BigBirdTokenizerFast", "ConvBertTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

@@ -17,7 +17,7 @@ from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
     BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
-    CpmTokenizer, CpmTokenizerFast, DebertaV2Tokenizer, DebertaV2TokenizerFast, XLNetTokenizer, XLNetTokenizerFast,
+    BigBirdTokenizer, BigBirdTokenizerFast, CpmTokenizer, CpmTokenizerFast, DebertaV2Tokenizer, DebertaV2TokenizerFast, XLNetTokenizer, XLNetTokenizerFast,
     LlamaTokenizer, LlamaTokenizerFast, MarianTokenizer, MBart50Tokenizer, MBart50TokenizerFast, MBartTokenizer,
     MBartTokenizerFast, MT5Tokenizer, MT5TokenizerFast, PegasusTokenizer, PegasusTokenizerFast, T5Tokenizer,
     T5TokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast,
@@ -60,6 +60,7 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "convbert": (ConvBertTokenizer, ConvBertTokenizerFast),
     "bros": (BertTokenizer, BertTokenizerFast),
     "xlnet": (XLNetTokenizer, XLNetTokenizerFast),
+    "big_bird": (BigBirdTokenizer, BigBirdTokenizerFast),
     "data2vec-text": (RobertaTokenizer, RobertaTokenizerFast),
     "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
 }

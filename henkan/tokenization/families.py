@@ -75,6 +75,7 @@ class _SlowDecoding:
     tokenizers do."""
 
     _spaces_between_special_tokens = True
+    _keeps_empty_texts = False  # a run of tokens that decodes to nothing still takes its place between the spaces
 
     @property
     def _slow_mode(self) -> bool:
@@ -116,7 +117,7 @@ class _SlowDecoding:
             if token in alone:
                 if run:
                     text = self._tokens_to_text(run)
-                    if text:
+                    if text or self._keeps_empty_texts:
                         texts.append(text)
                     run = []
                 texts.append(token)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 
 from tokenizers import AddedToken, Regex, Tokenizer, normalizers, pre_tokenizers, processors
@@ -308,7 +309,15 @@ def _combining_characters() -> str:
     return "[" + "".join(f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges) + "]"
 
 
-class XLNetTokenizerFast(AlbertTokenizerFast):
+class _AddedTokensAlone:
+    """Decoding as the reference's slow XLNet and BigBird tokenizers do: every added token, special ones too (but
+    the model's user-defined pieces), stands apart from the text around it."""
+
+    def _standalone_tokens(self) -> set[str]:
+        return {t.content for i, t in self.added_tokens_decoder.items() if t.special or i >= self.vocab_size}
+
+
+class XLNetTokenizerFast(_AddedTokensAlone, AlbertTokenizerFast):
     """XLNet's tokenizer: ALBERT's normalization (cased by default) and pieces, the special tokens after the text
     (`<sep> <cls>`, <cls> of token type 2), padding on the left with token type 3."""
 
@@ -326,10 +335,6 @@ class XLNetTokenizerFast(AlbertTokenizerFast):
 
     def _tokens_to_text(self, tokens):
         return self._plain_join(tokens)
-
-    def _standalone_tokens(self) -> set[str]:
-        """Every added token, special ones too, but the model's user-defined pieces (CPM's ▂ ▃)."""
-        return {t.content for i, t in self.added_tokens_decoder.items() if t.special or i >= self.vocab_size}
 
 
 class CpmTokenizerFast(XLNetTokenizerFast):
@@ -370,6 +375,22 @@ class CpmTokenizerFast(XLNetTokenizerFast):
 
     def batch_decode(self, sequences, *args, **kwargs) -> list[str]:
         return [self.decode(ids, *args, **kwargs) for ids in sequences]
+
+
+class BigBirdTokenizerFast(_AddedTokensAlone, _SentencePieceTokenizerFast):
+    """BigBird's tokenizer: the SentencePiece model's pieces with BERT's layout of [CLS] and [SEP]; decoded text has
+    no space before [MASK] and [SEP]."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+    _defaults = dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>", sep_token="[SEP]",
+                     mask_token="[MASK]", cls_token="[CLS]")
+    _template = _BERT_LAYOUT
+    _mask_lstrip = True
+    _keeps_empty_texts = True
+
+    def _slow_decode(self, ids: list[int], skip_special_tokens: bool, spaces: bool) -> str:
+        text = super()._slow_decode(ids, skip_special_tokens, spaces)
+        return re.sub(r" (\[(MASK|SEP)\])", r"\1", text) if spaces else text
 
 
 class DebertaV2TokenizerFast(_SentencePieceTokenizerFast):
@@ -1179,6 +1200,7 @@ for _slow_class in (LlamaTokenizer, CodeLlamaTokenizer, GemmaTokenizer):  # the 
 del _slow_class
 MBartTokenizer = _slow(MBartTokenizerFast, "mBART's SentencePiece tokenizer, served by the Rust one.")
 MBart50Tokenizer = _slow(MBart50TokenizerFast, "mBART-50's SentencePiece tokenizer, served by the Rust one.")
+BigBirdTokenizer = _slow(BigBirdTokenizerFast, "BigBird's SentencePiece tokenizer, served by the Rust one.")
 XLNetTokenizer = _slow(XLNetTokenizerFast, "XLNet's SentencePiece tokenizer, served by the Rust one.")
 CpmTokenizer = _slow(CpmTokenizerFast, "CPM's SentencePiece tokenizer without the word cut (as the reference's slow "
                                        "CpmTokenizer), served by the Rust one.")
@@ -1191,5 +1213,6 @@ __all__ = [
     "MT5Tokenizer", "LlamaTokenizerFast", "LlamaTokenizer", "CodeLlamaTokenizerFast", "CodeLlamaTokenizer",
     "GemmaTokenizerFast", "GemmaTokenizer", "MBartTokenizerFast", "MBartTokenizer", "MBart50TokenizerFast",
     "MBart50Tokenizer", "BartphoTokenizer", "MarianTokenizer", "DebertaV2TokenizerFast", "DebertaV2Tokenizer",
-    "XLNetTokenizerFast", "XLNetTokenizer", "CpmTokenizerFast", "CpmTokenizer",
+    "XLNetTokenizerFast", "XLNetTokenizer", "CpmTokenizerFast", "CpmTokenizer", "BigBirdTokenizerFast",
+    "BigBirdTokenizer",
 ]
