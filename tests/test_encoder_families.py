@@ -80,3 +80,45 @@ def test_bros_needs_boxes():
     with pytest.raises(ValueError, match=r"got \[1, 3, 5\]"):
         model(ids, bbox=torch.rand(1, 3, 5))
     assert model(ids, bbox=torch.rand(1, 3, 4)).last_hidden_state.shape == (1, 3, 64)
+
+
+def test_bertweet_seed_example():
+    """model_doc/bertweet: an already normalised tweet through the slow tokenizer and a RoBERTa."""
+    tokenizer = henkan.AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "sentencepiece", "bertweet"),
+                                                     use_fast=False)
+    line = "SC has first two presumptive cases of coronavirus , DHEC confirms HTTPURL via @USER :cry:"
+    input_ids = torch.tensor([tokenizer.encode(line)])
+    assert input_ids[0, 0] == tokenizer.cls_token_id and input_ids[0, -1] == tokenizer.sep_token_id
+    torch.manual_seed(0)
+    bertweet = henkan.AutoModel.from_config(henkan.RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37))
+    with torch.no_grad():
+        features = bertweet(input_ids)
+    assert features.last_hidden_state.shape == (1, input_ids.shape[1], 32)
+
+
+def test_canine_seed_example():
+    """model_doc/canine: code points straight from ord()."""
+    model = henkan.CanineModel.from_pretrained(os.path.join(ENCODERS, "canine-model"))
+    text = "hello world"
+    input_ids = torch.tensor([[ord(char) for char in text]])
+    outputs = model(input_ids)
+    assert outputs.pooler_output.shape == (1, 32)
+    assert outputs.last_hidden_state.shape == (1, len(text), 32)
+
+
+def test_big_bird_attends_fully_to_short_inputs_and_sparsely_to_long_ones():
+    """Block-sparse BigBird switches to full attention for inputs of at most (5 + 2 * num_random_blocks) * block_size
+    tokens, per call; `set_attention_type` switches for good."""
+    model = henkan.BigBirdModel.from_pretrained(os.path.join(ENCODERS, "big_bird-model"))
+    ids = torch.randint(3, 99, (1, 19), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        sparse = model(ids, output_attentions=True)
+        short = model(ids[:, :14], output_attentions=True)
+        model.set_attention_type("original_full")
+        full = model(ids, output_attentions=True)
+    assert sparse.attentions[0].shape[-1] == 20 and full.attentions[0].shape[-1] == 19  # (padded to whole blocks)
+    assert short.attentions[0].shape[-1] == 14
+    assert not torch.allclose(sparse.last_hidden_state, full.last_hidden_state, atol=1e-3)
+    with pytest.raises(ValueError, match="attention_type"):
+        model.set_attention_type("sparse")
