@@ -14,6 +14,9 @@ from .families import (
     RobertaTokenizer, RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
+from .multimodal import (
+    CLIPTokenizer, CLIPTokenizerFast, Wav2Vec2CTCTokenizer, WhisperTokenizer, WhisperTokenizerFast,
+)
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
     BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
@@ -63,6 +66,14 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "big_bird": (BigBirdTokenizer, BigBirdTokenizerFast),
     "data2vec-text": (RobertaTokenizer, RobertaTokenizerFast),
     "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
+    "clip": (CLIPTokenizer, CLIPTokenizerFast),
+    "chinese_clip": (BertTokenizer, BertTokenizerFast),
+    "align": (BertTokenizer, BertTokenizerFast),
+    "altclip": (XLMRobertaTokenizer, XLMRobertaTokenizerFast),
+    "clap": (RobertaTokenizer, RobertaTokenizerFast),
+    "wav2vec2": (Wav2Vec2CTCTokenizer, None),
+    "data2vec-audio": (Wav2Vec2CTCTokenizer, None),
+    "whisper": (WhisperTokenizer, WhisperTokenizerFast),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 
