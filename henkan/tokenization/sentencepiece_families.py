@@ -376,6 +376,11 @@ class CpmTokenizerFast(XLNetTokenizerFast):
     def batch_decode(self, sequences, *args, **kwargs) -> list[str]:
         return [self.decode(ids, *args, **kwargs) for ids in sequences]
 
+    def _save_model_files(self, directory, legacy_format, filename_prefix):
+        if not self._cuts_words and legacy_format is None:
+            legacy_format = True  # (a tokenizer.json would load in the reference as its word-cutting fast tokenizer)
+        return super()._save_model_files(directory, legacy_format, filename_prefix)
+
 
 class BigBirdTokenizerFast(_AddedTokensAlone, _SentencePieceTokenizerFast):
     """BigBird's tokenizer: the SentencePiece model's pieces with BERT's layout of [CLS] and [SEP]; decoded text has
