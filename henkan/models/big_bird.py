@@ -25,12 +25,12 @@ from ..heads import (EncoderHead, ForMultipleChoice, ForQuestionAnswering, ForSe
                      ForTokenClassification, span_loss)
 from ..layers import Holder, activation, check_inputs, linear_layer, run_layers
 from ..logging import get_logger
-from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions, declare_output
+from ..outputs import declare_output
 from ..sparse_attention import (BlockSparseLayout, block_sparse_attention, check_attention_type, padding_to_blocks,
                                 use_block_sparse)
 from .bert import (BertEmbeddings, BertForMaskedLM, BertLayer, BertLMHead, BertLMHeadModel, BertModel,
                    BertPreTrainedModel)
-from .roberta import RobertaClassificationHead
+from .roberta import HiddenActClassification
 
 logger = get_logger(__name__)
 
@@ -184,14 +184,9 @@ class BigBirdForMultipleChoice(_Pooled, ForMultipleChoice, BigBirdPreTrainedMode
     pass
 
 
-class BigBirdForSequenceClassification(_Pooled, ForSequenceClassification, BigBirdPreTrainedModel):
-    def build_head(self, config):
-        self.num_labels = config.num_labels
-        self.classifier = RobertaClassificationHead(config, self.classifier_dropout(config),
-                                                    activation(config.hidden_act))
-
-    def head(self, outputs):
-        return self.classifier(outputs.last_hidden_state)
+class BigBirdForSequenceClassification(HiddenActClassification, _Pooled, ForSequenceClassification,
+                                       BigBirdPreTrainedModel):
+    pass
 
 
 class BigBirdForQuestionAnswering(ForQuestionAnswering, BigBirdPreTrainedModel):

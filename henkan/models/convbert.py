@@ -22,7 +22,7 @@ from ..layers import Holder, activation, attend, check_inputs, linear_layer, pad
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutput
 from .bert import BertEmbeddings, BertLayer
-from .roberta import RobertaClassificationHead
+from .roberta import HiddenActClassification
 
 
 class ConvBertConfig(PretrainedConfig):
@@ -174,14 +174,9 @@ class ConvBertForMaskedLM(_ConvBertHead, ForMaskedLM, ConvBertPreTrainedModel):
         return self.generator_lm_head
 
 
-class ConvBertForSequenceClassification(_ConvBertHead, ForSequenceClassification, ConvBertPreTrainedModel):
-    def build_head(self, config):
-        self.num_labels = config.num_labels
-        self.classifier = RobertaClassificationHead(config, self.classifier_dropout(config),
-                                                    activation(config.hidden_act))
-
-    def head(self, outputs):
-        return self.classifier(outputs.last_hidden_state)
+class ConvBertForSequenceClassification(HiddenActClassification, _ConvBertHead, ForSequenceClassification,
+                                        ConvBertPreTrainedModel):
+    pass
 
 
 class ConvBertForMultipleChoice(_ConvBertHead, ForMultipleChoice, ConvBertPreTrainedModel):

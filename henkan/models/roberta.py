@@ -75,6 +75,18 @@ class RobertaClassificationHead(nn.Module):
         return self.out_proj(x)
 
 
+class HiddenActClassification:
+    """The sequence-classification head of BigBird and ConvBERT: RoBERTa's, with the config's hidden_act for tanh."""
+
+    def build_head(self, config):
+        self.num_labels = config.num_labels
+        self.classifier = RobertaClassificationHead(config, self.classifier_dropout(config),
+                                                    activation(config.hidden_act))
+
+    def head(self, outputs):
+        return self.classifier(outputs.last_hidden_state)
+
+
 class RobertaLMHead(LMPredictionHead):
     def __init__(self, config):
         super().__init__(config.hidden_size, config.vocab_size)
