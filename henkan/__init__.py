@@ -12,8 +12,11 @@ __version__ = "0.1.0"
 _FAMILY_NAMES = {
     "bert": ["Bert"],
     "distilbert": ["DistilBert"],
-    "roberta": ["Roberta", "XLMRoberta", "Camembert"],
+    "roberta": ["Roberta", "XLMRoberta", "Camembert", "Data2VecText"],
     "albert": ["Albert"],
+    "deberta": ["DebertaV2"],
+    "big_bird": ["BigBird"],
+    "convbert": ["ConvBert"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -31,6 +34,7 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForPreTraining": "henkan.auto",
     "AutoModelForSpeechSeq2Seq": "henkan.auto",
     "AutoModelForAudioClassification": "henkan.auto",
     "AutoModelForCTC": "henkan.auto",
@@ -75,7 +79,12 @@ _DECODER_NAMES = {
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
     "bert": ["BertLMHeadModel"],
-    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
+    "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
+    "canine": ["Canine" + s for s in _HEADS if s != "ForMaskedLM"],
+    "bros": ["BrosConfig", "BrosPreTrainedModel", "BrosModel", "BrosForTokenClassification",
+             "BrosSpadeEEForTokenClassification", "BrosSpadeELForTokenClassification"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],
     "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
@@ -162,8 +171,12 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
-              "WhisperTokenizer", "WhisperTokenizerFast"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
+              "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer", "WhisperTokenizerFast",
+              "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
+              "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
+              "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
+              "BigBirdTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

@@ -25,8 +25,15 @@ FAMILIES = {
     "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "data2vec-text": ("roberta", "Data2VecText", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
+    "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
+    "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
+    "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
+    "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
+    "canine": ("canine", "Canine", _ENCODER_TASKS[:4] + _ENCODER_TASKS[5:]),
+    "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
     "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
@@ -88,6 +95,7 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForPreTraining": "ForPreTraining",
     "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
     "AutoModelForAudioClassification": "ForAudioClassification",
     "AutoModelForCTC": "ForCTC",
@@ -261,6 +269,7 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForPreTraining = _auto("AutoModelForPreTraining")
 AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
 AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
 AutoModelForCTC = _auto("AutoModelForCTC")

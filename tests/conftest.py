@@ -4,6 +4,7 @@ import pytest
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 MODELS = os.path.join(FIXTURES, "models")
+ENCODERS = os.path.join(FIXTURES, "encoders")
 
 
 @pytest.fixture(autouse=True)
