@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForSpeechSeq2Seq": "henkan.auto",
+    "AutoModelForAudioClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -72,6 +74,8 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
+                                        "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -83,6 +87,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "RepetitionPenaltyLogitsProcessor", "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor",
               "MinLengthLogitsProcessor", "MinNewTokensLengthLogitsProcessor", "ForcedBOSTokenLogitsProcessor",
               "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor", "SuppressTokensAtBeginLogitsProcessor",
+              "WhisperTimeStampLogitsProcessor",
               "SequenceBiasLogitsProcessor", "HammingDiversityLogitsProcessor", "InfNanRemoveLogitsProcessor",
               "LogitNormalization", "PrefixConstrainedLogitsProcessor", "ExponentialDecayLengthPenalty",
               "EncoderRepetitionPenaltyLogitsProcessor", "EncoderNoRepeatNGramLogitsProcessor",
