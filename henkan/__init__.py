@@ -33,6 +33,11 @@ _LAZY: dict[str, str] = {
     "AutoModelForSeq2SeqLM": "henkan.auto",
     "AutoModelForSpeechSeq2Seq": "henkan.auto",
     "AutoModelForAudioClassification": "henkan.auto",
+    "AutoModelForCTC": "henkan.auto",
+    "AutoModelForAudioFrameClassification": "henkan.auto",
+    "AutoModelForImageClassification": "henkan.auto",
+    "AutoModelForMaskedImageModeling": "henkan.auto",
+    "AutoModelForSemanticSegmentation": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -44,6 +49,8 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "ImageClassificationPipeline": "henkan.pipelines",
+    "ImageFeatureExtractionPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
@@ -74,10 +81,31 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "wav2vec2": ["Wav2Vec2" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                          "ForAudioFrameClassification", "BaseModelOutput")]
+    + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                     "ForAudioFrameClassification")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
+# vision families: module -> their public classes
+_VISION_NAMES = {
+    "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
+            for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
+                      *heads)],
+    "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
+             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
+                       *heads)],
+    "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
+                 for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "cvt": ["Cvt" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "dinat": ["Dinat" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+}
+for _module, _names in _VISION_NAMES.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.models.{_module}"
 # generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
@@ -105,7 +133,9 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
-              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
@@ -155,7 +185,7 @@ for _module, _names in {
         _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing"}
+               "training", "processing", "vision"}
 
 
 def __getattr__(name: str):
