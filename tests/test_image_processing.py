@@ -202,3 +202,27 @@ def test_auto_image_processor_bad_input(tmp_path):
     nothing = _write(tmp_path / "nothing", "preprocessor_config.json", {"size": 3})
     with pytest.raises(ValueError, match="names no class"):
         henkan.AutoImageProcessor.from_pretrained(nothing)
+
+
+def test_auto_register_a_custom_image_processor(tmp_path):
+    import henkan
+    from henkan.processing import auto
+
+    class MyConfig:
+        model_type = "my-vision"
+
+    class MyImageProcessor(image_processors.ViTImageProcessor):
+        pass
+
+    henkan.AutoImageProcessor.register(MyConfig, MyImageProcessor)
+    try:
+        folder = _write(tmp_path / "mine", "preprocessor_config.json", {"size": 12})
+        _write(folder, "config.json", {"model_type": "my-vision"})
+        assert type(henkan.AutoImageProcessor.from_pretrained(folder)) is MyImageProcessor
+        MyImageProcessor(size=12).save_pretrained(tmp_path / "saved")
+        assert type(henkan.AutoImageProcessor.from_pretrained(tmp_path / "saved")) is MyImageProcessor
+        with pytest.raises(ValueError, match="already a henkan class"):
+            henkan.AutoImageProcessor.register(MyConfig, image_processors.ViTImageProcessor)
+    finally:
+        auto.MODEL_TYPES.pop("my-vision")
+        auto._REGISTERED.pop("MyImageProcessor")
