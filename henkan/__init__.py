@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "AutoModelForImageClassification": "henkan.auto",
     "AutoModelForMaskedImageModeling": "henkan.auto",
     "AutoModelForSemanticSegmentation": "henkan.auto",
+    "AutoModelForZeroShotImageClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -85,6 +86,9 @@ _DECODER_NAMES = {
                                           "ForAudioFrameClassification", "BaseModelOutput")]
     + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
                                      "ForAudioFrameClassification")],
+    "clip": ["CLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "VisionModel", "TextModelWithProjection", "VisionModelWithProjection",
+                                  "ForImageClassification", "Output", "TextModelOutput", "VisionModelOutput")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }

@@ -49,6 +49,9 @@ FAMILIES = {
                                                      "ForAudioFrameClassification", "ForAudioClassification")),
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
+    "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
+    "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
+    "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "deit": ("vit", "DeiT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "beit": ("beit", "Beit", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
@@ -66,7 +69,8 @@ CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForCondit
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
                ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
                ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
-               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification"}
+               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification",
+               ("clip", "ZeroShotImageClassification"): "CLIPModel"}
 # (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
 ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads
@@ -86,6 +90,7 @@ AUTO_TASKS = {
     "AutoModelForImageClassification": "ForImageClassification",
     "AutoModelForMaskedImageModeling": "ForMaskedImageModeling",
     "AutoModelForSemanticSegmentation": "ForSemanticSegmentation",
+    "AutoModelForZeroShotImageClassification": "ZeroShotImageClassification",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -258,3 +263,4 @@ AutoModelForAudioFrameClassification = _auto("AutoModelForAudioFrameClassificati
 AutoModelForImageClassification = _auto("AutoModelForImageClassification")
 AutoModelForMaskedImageModeling = _auto("AutoModelForMaskedImageModeling")
 AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
+AutoModelForZeroShotImageClassification = _auto("AutoModelForZeroShotImageClassification")
