@@ -43,6 +43,12 @@ FAMILIES = {
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
+    "wav2vec2": ("wav2vec2", "Wav2Vec2", ("Model", "ForCTC", "ForSequenceClassification", "ForAudioFrameClassification",
+                                          "ForAudioClassification")),
+    "data2vec-audio": ("wav2vec2", "Data2VecAudio", ("Model", "ForCTC", "ForSequenceClassification",
+                                                     "ForAudioFrameClassification", "ForAudioClassification")),
+    "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
+                                       "SpeechSeq2Seq")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "deit": ("vit", "DeiT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "beit": ("beit", "Beit", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
@@ -57,7 +63,10 @@ FAMILIES = {
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
-               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel"}
+               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
+               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
+               ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
+               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification"}
 # (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
 ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads
@@ -70,6 +79,10 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
+    "AutoModelForAudioClassification": "ForAudioClassification",
+    "AutoModelForCTC": "ForCTC",
+    "AutoModelForAudioFrameClassification": "ForAudioFrameClassification",
     "AutoModelForImageClassification": "ForImageClassification",
     "AutoModelForMaskedImageModeling": "ForMaskedImageModeling",
     "AutoModelForSemanticSegmentation": "ForSemanticSegmentation",
@@ -238,6 +251,10 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
+AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
+AutoModelForCTC = _auto("AutoModelForCTC")
+AutoModelForAudioFrameClassification = _auto("AutoModelForAudioFrameClassification")
 AutoModelForImageClassification = _auto("AutoModelForImageClassification")
 AutoModelForMaskedImageModeling = _auto("AutoModelForMaskedImageModeling")
 AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
