@@ -25,8 +25,15 @@ FAMILIES = {
     "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "data2vec-text": ("roberta", "Data2VecText", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
+    "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
+    "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
+    "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
+    "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
+    "canine": ("canine", "Canine", _ENCODER_TASKS[:4] + _ENCODER_TASKS[5:]),
+    "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
     "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
@@ -47,8 +54,14 @@ FAMILIES = {
                                           "ForAudioClassification")),
     "data2vec-audio": ("wav2vec2", "Data2VecAudio", ("Model", "ForCTC", "ForSequenceClassification",
                                                      "ForAudioFrameClassification", "ForAudioClassification")),
+    "audio-spectrogram-transformer": ("audio_spectrogram_transformer", "AST", ("Model", "ForAudioClassification")),
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
+    "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
+    "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
+    "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
+    "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
+    "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "deit": ("vit", "DeiT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
     "beit": ("beit", "Beit", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
@@ -66,7 +79,10 @@ CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForCondit
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
                ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
                ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
-               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification"}
+               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification",
+               ("clip", "ZeroShotImageClassification"): "CLIPModel",
+               ("chinese_clip", "ZeroShotImageClassification"): "ChineseCLIPModel",
+               ("altclip", "ZeroShotImageClassification"): "AltCLIPModel"}
 # (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
 ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads
@@ -79,6 +95,7 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForPreTraining": "ForPreTraining",
     "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
     "AutoModelForAudioClassification": "ForAudioClassification",
     "AutoModelForCTC": "ForCTC",
@@ -86,6 +103,7 @@ AUTO_TASKS = {
     "AutoModelForImageClassification": "ForImageClassification",
     "AutoModelForMaskedImageModeling": "ForMaskedImageModeling",
     "AutoModelForSemanticSegmentation": "ForSemanticSegmentation",
+    "AutoModelForZeroShotImageClassification": "ZeroShotImageClassification",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -251,6 +269,7 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForPreTraining = _auto("AutoModelForPreTraining")
 AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
 AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
 AutoModelForCTC = _auto("AutoModelForCTC")
@@ -258,3 +277,4 @@ AutoModelForAudioFrameClassification = _auto("AutoModelForAudioFrameClassificati
 AutoModelForImageClassification = _auto("AutoModelForImageClassification")
 AutoModelForMaskedImageModeling = _auto("AutoModelForMaskedImageModeling")
 AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
+AutoModelForZeroShotImageClassification = _auto("AutoModelForZeroShotImageClassification")

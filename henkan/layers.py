@@ -416,7 +416,11 @@ class RotaryEmbedding(nn.Module):
         self.dim, self.base, self.scaling, self.trained_length = dim, base, scaling, trained_length
         self.rope_type = rope_type(scaling)
         self.original_max_seq_len = self.max_seq_len_cached = max_position_embeddings
-        self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling, trained_length=trained_length))
+        if torch.get_default_device().type == "meta":  # a loading skeleton: materialize_buffers computes them
+            # (computing on meta routes through torch._refs, whose first use imports torch._dynamo: ~1 s)
+            self._set(torch.empty(dim // 2), 1.0)
+        else:
+            self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling, trained_length=trained_length))
 
     def _set(self, inv_freq, attention_scaling) -> None:
         self.register_buffer("inv_freq", inv_freq, persistent=False)

@@ -41,12 +41,18 @@ class ImagePipeline(Pipeline):
             raise ValueError(f"The {task or type(self).__name__} pipeline needs an image processor: pass "
                              f"image_processor= (e.g. AutoImageProcessor.from_pretrained(checkpoint)), or load the "
                              f"pipeline from a checkpoint folder that has a preprocessor_config.json.")
-        self.image_processor = image_processor
-        super().__init__(model, tokenizer, device=device, task=task, batch_size=batch_size, **kwargs)
+        super().__init__(model, tokenizer, device=device, task=task, batch_size=batch_size,
+                         image_processor=image_processor, **kwargs)
 
     def _is_single(self, inputs) -> bool:
-        return not isinstance(inputs, (list, tuple)) and not hasattr(inputs, "__next__") \
-            and not (isinstance(inputs, torch.Tensor) and inputs.dim() == 4)
+        """One image: a path, URL or bytes, a PIL image, an array, a tensor of one image (lists, generators,
+        datasets and [batch, channels, height, width] tensors are many)."""
+        from ..processing.image_utils import is_pil_image
+
+        if isinstance(inputs, torch.Tensor):
+            return inputs.dim() != 4
+        return isinstance(inputs, (str, bytes, dict, np.ndarray)) or is_pil_image(inputs) or \
+            hasattr(inputs, "__fspath__")
 
     def __call__(self, inputs=None, *args, images=None, **kwargs):
         if images is not None:

@@ -1,4 +1,4 @@
-"""Wav2Vec2 and Data2Vec-Audio against the reference's goldens (tests/fixtures/make_audio.py): both layouts (base: group norm and
+"""Wav2Vec2, Data2Vec-Audio and the Audio Spectrogram Transformer against the reference's goldens (tests/fixtures/make_audio.py): both layouts (base: group norm and
 post-norm; large: layer norms and pre-norm), the CTC loss over padded batches, the classification heads; loading,
 saving, freezing, SpecAugment while training; bad input."""
 
@@ -13,7 +13,7 @@ from conftest import FIXTURES
 
 AUDIO = os.path.join(FIXTURES, "audio")
 FOLDERS = ["wav2vec2", "wav2vec2-stable", "wav2vec2-forsequenceclassification", "wav2vec2-foraudioframeclassification",
-           "data2vec-audio", "data2vec-audio-forsequenceclassification"]
+           "data2vec-audio", "data2vec-audio-forsequenceclassification", "ast"]
 
 
 def golden(folder):
@@ -29,9 +29,10 @@ def load(folder):
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_outputs_and_loss_match_the_reference(folder):
     model, g = load(folder)
+    mask = {"attention_mask": g["input.attention_mask"]} if "input.attention_mask" in g else {}
     with torch.no_grad():
-        out = model(g["input.input_values"], attention_mask=g["input.attention_mask"], labels=g["input.labels"],
-                    output_hidden_states=True, output_attentions=True)
+        out = model(g["input.input_values"], **mask, labels=g["input.labels"], output_hidden_states=True,
+                    output_attentions=True)
         nomask = model(g["input.input_values"]).logits
     torch.testing.assert_close(out.logits, g["output.logits"], atol=1e-5, rtol=0)
     torch.testing.assert_close(out.loss, g["output.loss"], atol=1e-5, rtol=1e-6)
@@ -99,5 +100,7 @@ def test_bad_input_is_named():
     labels[0, 0] = 25
     with pytest.raises(ValueError, match="outside the vocabulary"):
         model(g["input.input_values"], labels=labels)
+    with pytest.raises(ValueError, match="24 frames"):
+        load("ast")[0](torch.zeros(1, 20, 10))
     with pytest.raises(ValueError, match="same length"):
         henkan.Wav2Vec2Config(conv_dim=[16, 16], conv_stride=[5, 2, 2], conv_kernel=[10, 3, 3])
