@@ -124,16 +124,16 @@ class AutoConfig:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *, trust_remote_code: bool = False, **kwargs):
         hub = pop_hub_kwargs(kwargs)
-        config_dict, _ = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
+        config_dict, found = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
         _check_remote_code(config_dict, trust_remote_code, pretrained_model_name_or_path)
         model_type = config_dict.get("model_type")
         if not model_type:
             raise ValueError(
-                f"The config.json of '{pretrained_model_name_or_path}' has no \"model_type\", so henkan cannot tell "
+                f"{found['_source']} has no \"model_type\", so henkan cannot tell "
                 f"which architecture it is. Add one (e.g. \"model_type\": \"bert\") or load it with the concrete "
                 f"class, e.g. BertConfig.from_pretrained(...).")
         config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
-        return _config_class(model_type).from_dict(config_dict, **kwargs)
+        return _config_class(model_type).from_dict(config_dict, _source=found["_source"], **kwargs)
 
     @staticmethod
     def register(model_type: str, config, exist_ok: bool = False) -> None:

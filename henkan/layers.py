@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .config import rope_type
+
 
 def _quick_gelu(x):
     return x * torch.sigmoid(1.702 * x)
@@ -311,25 +313,6 @@ class GatedMLP(nn.Module):
 
 
 # rotary position embeddings ---------------------------------------------------------------------------------------
-
-ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3", "longrope")
-_ROPE_REQUIRED = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
-                  "longrope": ("short_factor", "long_factor"),
-                  "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
-
-
-def rope_type(scaling: dict | None) -> str:
-    """The rope variant a `rope_scaling` dict asks for (its `rope_type`, or the older `type` key), checked."""
-    if not scaling:
-        return "default"
-    kind = scaling.get("rope_type", scaling.get("type", "default"))
-    if kind not in ROPE_TYPES:
-        raise NotImplementedError(f"rope_scaling type {kind!r} is not supported; henkan knows {list(ROPE_TYPES)}.")
-    missing = [key for key in _ROPE_REQUIRED.get(kind, ()) if key not in scaling]
-    if missing:
-        raise KeyError(f"Missing required keys in `rope_scaling` for 'rope_type'='{kind}': {set(missing)}")
-    return kind
-
 
 def rope_frequencies(dim: int, base: float, max_position_embeddings: int, scaling: dict | None = None,
                      seq_len=None, device=None, trained_length: int | None = None) -> tuple[torch.Tensor, float]:

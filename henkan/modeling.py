@@ -108,6 +108,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"{type(self).__name__} needs a PretrainedConfig (e.g. {self.config_class.__name__}()), "
                             f"not {type(config).__name__}.")
+        config.validate()  # (assignments since the config was built may have broken a rule between keys)
         self.config = config
         self.name_or_path = config.name_or_path
         self.gradient_checkpointing = False
@@ -124,6 +125,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not PreTrainedModel._loading:
             self.apply(self._init_weights)
         self.tie_weights()
+        if self.supports_gradient_checkpointing and getattr(self.config, "gradient_checkpointing", False):
+            # an older config.json way of asking for it; consumed here so it is not saved again
+            self.gradient_checkpointing_enable()
+            del self.config.gradient_checkpointing
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", getattr(self.config, "init_std", 0.02))

@@ -24,6 +24,7 @@ class AlbertConfig(PretrainedConfig):
                     max_position_embeddings=512, type_vocab_size=2, initializer_range=0.02, layer_norm_eps=1e-12,
                     classifier_dropout_prob=0.1, position_embedding_type="absolute", pad_token_id=0,
                     bos_token_id=2, eos_token_id=3)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class AlbertPreTrainedModel(PreTrainedModel):

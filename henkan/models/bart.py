@@ -63,6 +63,7 @@ _TRAINING = dict(activation_function="gelu", d_model=1024, dropout=0.1, attentio
 
 class _BartLikeConfig(PretrainedConfig):
     attribute_map = _ATTRIBUTE_MAP
+    multiples = (("d_model", "encoder_attention_heads"), ("d_model", "decoder_attention_heads"))
     layout = Layout()
     default_num_labels = None
 

@@ -33,6 +33,7 @@ class BertConfig(PretrainedConfig):
                     attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
                     initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=0,
                     position_embedding_type="absolute", use_cache=True, classifier_dropout=None)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class BertPreTrainedModel(PreTrainedModel):

@@ -27,6 +27,7 @@ class BloomConfig(PretrainedConfig):
                     initializer_range=0.02, use_cache=True, bos_token_id=1, eos_token_id=2,
                     apply_residual_connection_post_layernorm=False, hidden_dropout=0.0, attention_dropout=0.0,
                     pretraining_tp=1, slow_but_exact=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
     def __init__(self, *args, **kwargs):
         n_embed = kwargs.pop("n_embed", None)  # the older name of hidden_size

@@ -28,6 +28,7 @@ class CodeGenConfig(PretrainedConfig):
                     rotary_dim=64, n_inner=None, activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0,
                     attn_pdrop=0.0, layer_norm_epsilon=1e-5, initializer_range=0.02, use_cache=True,
                     bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class CodeGenAttention(nn.Module):

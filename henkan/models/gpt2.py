@@ -29,6 +29,7 @@ class GPT2Config(PretrainedConfig):
                     summary_activation=None, summary_proj_to_labels=True, summary_first_dropout=0.1,
                     scale_attn_weights=True, use_cache=True, bos_token_id=50256, eos_token_id=50256,
                     scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class GPT2Attention(nn.Module):

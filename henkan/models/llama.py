@@ -13,8 +13,7 @@ from .. import causal
 from ..causal import CausalLM, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
-                      rope_type)
+from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -27,6 +26,7 @@ class LlamaConfig(PretrainedConfig):
                     initializer_range=0.02, rms_norm_eps=1e-6, use_cache=True, pad_token_id=None, bos_token_id=1,
                     eos_token_id=2, pretraining_tp=1, tie_word_embeddings=False, rope_theta=10000.0,
                     rope_scaling=None, attention_bias=False, attention_dropout=0.0, mlp_bias=False, head_dim=None)
+    multiples = (("num_attention_heads", "num_key_value_heads"),)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,7 +34,6 @@ class LlamaConfig(PretrainedConfig):
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
-        _check_rope_scaling(self)
 
     def _attention_biases(self) -> tuple[bool, bool]:
         """(bias on q/k/v, bias on o_proj)."""
@@ -49,14 +48,6 @@ class LlamaConfig(PretrainedConfig):
         return [window] * self.num_hidden_layers
 
 
-def _check_rope_scaling(config) -> None:
-    scaling = getattr(config, "rope_scaling", None)
-    if isinstance(scaling, dict):
-        if "type" in scaling:  # the older key: keep it and mirror it, as the reference does
-            scaling["rope_type"] = scaling["type"]
-        rope_type(scaling)
-
-
 class MistralConfig(LlamaConfig):
     model_type = "mistral"
     defaults = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
@@ -69,7 +60,6 @@ class MistralConfig(LlamaConfig):
         PretrainedConfig.__init__(self, *args, **kwargs)
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        _check_rope_scaling(self)
 
     def _attention_biases(self):
         return False, False
@@ -95,7 +85,6 @@ class Qwen2Config(LlamaConfig):
         if len(self.layer_types) != self.num_hidden_layers:
             raise ValueError(f"layer_types has {len(self.layer_types)} entries but the model has "
                              f"{self.num_hidden_layers} layers.")
-        _check_rope_scaling(self)
 
     def _attention_biases(self):
         return True, False
