@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache, EncoderDecoderCache
 from .heads import classification_loss
-from .layers import check_inputs, linear_layer
+from .layers import check_inputs, class_targets, linear_layer
 from .logging import get_logger
 from .outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
 
@@ -64,7 +64,8 @@ def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cach
 
 def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwargs: dict, *, use_cache,
           output_attentions, output_hidden_states, return_dict, max_positions: int | None = None,
-          position_ids=None, encoder_hidden_states=None, encoder_attention_mask=None) -> tuple[Step, int, int]:
+          position_ids=None, encoder_hidden_states=None, encoder_attention_mask=None, attention_mask=None,
+          token_type_ids=None) -> tuple[Step, int, int]:
     """Check the inputs (unknown keyword arguments included), settle the per-call flags (the config's by default),
     and set up the cache and cache positions. Returns (step, batch, new tokens).
 
@@ -87,8 +88,9 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
         past = 0
     # a decode step feeds back the model's own prediction: its ids are not read back to be range-checked (past
     # None: a static cache of unknown fill, i.e. generation)
-    decode = input_ids is not None and input_ids.shape[-1] == 1 and past != 0
-    batch, length = check_inputs(config, input_ids, inputs_embeds, check_ids=not decode)
+    decode = isinstance(input_ids, torch.Tensor) and input_ids.shape[-1] == 1 and past != 0
+    batch, length = check_inputs(config, input_ids, inputs_embeds, check_ids=not decode, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids, position_ids=position_ids, past_length=past)
     if cache_position is None:
         cache_position = torch.arange(past, past + length,
                                       device=(input_ids if input_ids is not None else inputs_embeds).device)
@@ -243,6 +245,8 @@ class CausalLM:
         extra = arguments.pop("kwargs", None) or {}
         reject_unknown(self, extra)
         num_items = extra.get("num_items_in_batch")
+        if arguments.get("labels") is not None:
+            class_targets(arguments["labels"], self.config.vocab_size, "vocab_size")
         outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
         hidden = outputs.last_hidden_state
         keep = arguments.get("logits_to_keep", 0)

@@ -166,8 +166,8 @@ FIELDS: dict[str, Kind] = {
     "problem_type": choice(None, "regression", "single_label_classification", "multi_label_classification"),
     "chunk_size_feed_forward": COUNT,
     **{key: TOKEN_ID for key in ("bos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
-                                 "forced_bos_token_id", "forced_eos_token_id")},
-    "eos_token_id": TOKEN_IDS,
+                                 "forced_bos_token_id")},
+    "eos_token_id": TOKEN_IDS, "forced_eos_token_id": TOKEN_IDS,
     **{key: kind.or_none for key, kind in (
         ("max_length", COUNT), ("min_length", COUNT), ("num_beams", SIZE), ("num_beam_groups", SIZE),
         ("diversity_penalty", NUMBER), ("temperature", number(0)), ("top_k", COUNT), ("top_p", PROBABILITY),

@@ -354,7 +354,8 @@ class BartEncoder(BartPreTrainedModel):
         config = self.config
         output_attentions, output_hidden_states, _, return_dict = causal.flags(
             config, output_attentions, output_hidden_states, False, return_dict)
-        _, length = check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
+        _, length = check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings,
+                                 attention_mask=attention_mask)
         _check_head_mask(head_mask, config.encoder_layers, "head_mask")
         x = _embed(self, input_ids, inputs_embeds)
         x = x + self.embed_positions(torch.arange(length, device=x.device)).to(x.dtype)
@@ -391,7 +392,7 @@ class BartDecoder(BartPreTrainedModel):
             self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs, use_cache=use_cache,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=return_dict,
             max_positions=config.max_position_embeddings, encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask)
+            encoder_attention_mask=encoder_attention_mask, attention_mask=attention_mask)
         _check_head_mask(head_mask, config.decoder_layers, "head_mask")
         _check_head_mask(cross_attn_head_mask, config.decoder_layers, "cross_attn_head_mask")
         x = _embed(self, input_ids, inputs_embeds, decoder=True)

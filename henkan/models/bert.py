@@ -187,7 +187,9 @@ class BertModel(BertPreTrainedModel):
             return self._decode(a)
         input_ids, inputs_embeds = a["input_ids"], a["inputs_embeds"]
         check_inputs(config, input_ids, inputs_embeds,
-                     max_length=config.max_position_embeddings - self.embeddings.position_offset)
+                     max_length=config.max_position_embeddings - self.embeddings.position_offset,
+                     attention_mask=a["attention_mask"], token_type_ids=a.get("token_type_ids"),
+                     position_ids=a["position_ids"])
         output_attentions, output_hidden_states, _, return_dict = causal.flags(
             config, a["output_attentions"], a["output_hidden_states"], False, a["return_dict"])
         x = self.embeddings(input_ids=input_ids, token_type_ids=a.get("token_type_ids"),
@@ -212,7 +214,8 @@ class BertModel(BertPreTrainedModel):
             output_hidden_states=a["output_hidden_states"], return_dict=a["return_dict"],
             max_positions=config.max_position_embeddings - self.embeddings.position_offset,
             position_ids=a["position_ids"], encoder_hidden_states=encoder_states,
-            encoder_attention_mask=a["encoder_attention_mask"])
+            encoder_attention_mask=a["encoder_attention_mask"], attention_mask=a["attention_mask"],
+            token_type_ids=a.get("token_type_ids"))
         past = step.past_length if step.past_length is not None else step.cache_position[0]
         x = self.embeddings(input_ids=a["input_ids"], token_type_ids=a.get("token_type_ids"),
                             position_ids=a["position_ids"], inputs_embeds=a["inputs_embeds"], past=past)

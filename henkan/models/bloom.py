@@ -143,7 +143,8 @@ class BloomModel(BloomPreTrainedModel):
         config = self.config
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
-                                           output_hidden_states=output_hidden_states, return_dict=return_dict)
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict,
+                                           attention_mask=attention_mask, position_ids=position_ids)
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         x = self.word_embeddings_layernorm(inputs_embeds)

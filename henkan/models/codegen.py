@@ -123,7 +123,8 @@ class CodeGenModel(CodeGenPreTrainedModel):
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
                                            output_hidden_states=output_hidden_states, return_dict=return_dict,
-                                           max_positions=config.n_positions, position_ids=position_ids)
+                                           max_positions=config.n_positions, position_ids=position_ids,
+                                           attention_mask=attention_mask)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:

@@ -118,7 +118,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
+        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings,
+                     attention_mask=attention_mask)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)

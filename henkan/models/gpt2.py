@@ -161,7 +161,8 @@ class GPT2Model(GPT2PreTrainedModel):
                                            output_hidden_states=output_hidden_states, return_dict=return_dict,
                                            max_positions=config.n_positions, position_ids=position_ids,
                                            encoder_hidden_states=encoder_hidden_states,
-                                           encoder_attention_mask=encoder_attention_mask)
+                                           encoder_attention_mask=encoder_attention_mask,
+                                           attention_mask=attention_mask, token_type_ids=token_type_ids)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:
