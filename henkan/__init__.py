@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib
 
+from . import aliases
+
 __version__ = "0.1.0"
+aliases.install()  # the reference's deeper module paths (henkan.modeling_outputs, henkan.models.bert.modeling_bert)
 
 _FAMILY_NAMES = {
     "bert": ["Bert"],
@@ -136,7 +139,7 @@ _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layer
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or f"henkan.{name}" in aliases.MODULES:
         return importlib.import_module(f"henkan.{name}")
     module = _LAZY.get(name)
     if module is None:
