@@ -11,6 +11,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .config import rope_type
+from .logging import get_logger
+
+logger = get_logger(__name__)
 
 
 def _quick_gelu(x):
@@ -47,11 +50,24 @@ _ONEDNN_MIN_WEIGHT = 1 << 16
 
 @functools.cache
 def _onednn():
-    """oneDNN's matmul op of this PyTorch build, or None where the build has none."""
+    """oneDNN's matmul op of this PyTorch build, or None where the build has none (or where it failed once)."""
     try:
         return torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else None
     except (AttributeError, RuntimeError):
         return None
+
+
+def _onednn_failed(error: Exception) -> None:
+    """Turn the oneDNN route off for the process: it could not run here (typically it cannot allocate its buffers
+    under an address-space limit such as `ulimit -v`, where PyTorch's own route still runs)."""
+    logger.warning("oneDNN's matmul failed (%s); henkan uses PyTorch's own matmul from now on.",
+                   str(error).splitlines()[0] if str(error) else type(error).__name__)
+    global _onednn
+    _onednn = _no_onednn
+
+
+def _no_onednn():
+    return None
 
 
 def linear(x, weight, bias=None):
@@ -66,7 +82,10 @@ def linear(x, weight, bias=None):
             and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
             and (bias is None or bias.dtype is x.dtype) and not torch.compiler.is_compiling()
             and (matmul := _onednn()) is not None):
-        return matmul(x, weight, bias, "none", [], "")
+        try:
+            return matmul(x, weight, bias, "none", [], "")
+        except (RuntimeError, MemoryError) as error:
+            _onednn_failed(error)
     return F.linear(x, weight, bias)
 
 
