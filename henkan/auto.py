@@ -140,8 +140,9 @@ class AutoConfig:
         if getattr(config, "model_type", model_type) != model_type:
             raise ValueError(f"The config class {config.__name__} has model_type {config.model_type!r}, not "
                              f"{model_type!r}: they must match.")
-        if (model_type in FAMILIES or model_type in _extra_configs) and not exist_ok:
-            raise ValueError(f"'{model_type}' is already used by a config class; pass exist_ok=True to replace it.")
+        if model_type in FAMILIES and not exist_ok:  # (a custom type registered again is replaced, as there)
+            raise ValueError(f"'{model_type}' is already used by a henkan config class; pick another name (or pass "
+                             f"exist_ok=True to replace it).")
         _extra_configs[model_type] = config
 
 
@@ -191,10 +192,12 @@ class _BaseAutoModel:
         if getattr(model_class, "config_class", config_class) is not config_class:
             raise ValueError(f"{model_class.__name__}.config_class is {model_class.config_class.__name__}, not "
                              f"{config_class.__name__}: they must match.")
-        registered = _extra_models.setdefault(cls._task, {})
-        if config_class in registered and not exist_ok:
-            raise ValueError(f"{config_class.__name__} already has a model for {cls._task}; pass exist_ok=True.")
-        registered[config_class] = model_class
+        model_type = getattr(config_class, "model_type", None)
+        if (model_type in FAMILIES and family_class(model_type, "Config") is config_class
+                and family_class(model_type, AUTO_TASKS[cls._task]) is not None and not exist_ok):
+            raise ValueError(f"{config_class.__name__} already has a henkan model for {cls._task}; pass "
+                             f"exist_ok=True to replace it.")
+        _extra_models.setdefault(cls._task, {})[config_class] = model_class
 
 
 def _auto(name: str) -> type:

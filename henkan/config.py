@@ -539,6 +539,38 @@ class PretrainedConfig(PushToHubMixin):
         for key, value in config_dict.items():
             setattr(self, key, value)
 
+    def update_from_string(self, update_str: str) -> None:
+        """Set existing keys from "key=value,key=value" (as on a command line): each value is read as the kind the
+        key holds now (int, float, bool as true/false/yes/no/1/0, or string)."""
+        for item in update_str.split(","):
+            key, sep, text = item.partition("=")
+            if not sep:
+                raise ValueError(f"update_from_string expects key=value pairs separated by commas; got {item!r}.")
+            if not hasattr(self, key):
+                raise ValueError(f"key {key} isn't in the original config dict")
+            old = getattr(self, key)
+            if isinstance(old, bool):
+                truth = {"true": True, "1": True, "y": True, "yes": True, "false": False, "0": False, "n": False,
+                         "no": False}.get(text.lower())
+                if truth is None:
+                    raise ValueError(f"can't derive true or false from {text} (key {key})")
+                value = truth
+            elif isinstance(old, (int, float)):
+                try:
+                    value = type(old)(text)
+                except ValueError:
+                    raise ValueError(f"update_from_string: {key}={text!r} is not a {type(old).__name__}.") from None
+            elif isinstance(old, str):
+                value = text
+            else:
+                raise TypeError(f"You can only update int, float, bool or string values in the config, got {text} "
+                                f"for key {key}")
+            setattr(self, key, value)
+
+    def get_text_config(self, decoder=None, encoder=None) -> "PretrainedConfig":
+        """The config of the part that handles text: this config itself, for a config that has no parts."""
+        return self
+
     def misplaced_generation_settings(self) -> dict:
         """Generation settings this config holds with values other than its family's defaults (None is "unset")."""
         defaults = type(self)() if not self.is_composition else PretrainedConfig()
