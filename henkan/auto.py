@@ -6,6 +6,7 @@ Names are kept as strings so that nothing heavy is imported until a class is ask
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from .config import PretrainedConfig
 from .hub import HUB_KWARGS, pop_hub_kwargs
@@ -213,3 +214,71 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+
+
+# The reference's mapping names, for code that looks a class up by config (MODEL_FOR_CAUSAL_LM_MAPPING[type(config)])
+# or lists what a task supports. Classes are imported on lookup; iterating imports every family.
+class _ModelMapping(Mapping):
+    """config class -> model class of one Auto class, registered classes included."""
+
+    def __init__(self, task: str):
+        self._task = task
+
+    def _builtin(self) -> dict:
+        suffix = AUTO_TASKS[self._task]
+        return {family_class(t, "Config"): family_class(t, suffix) for t, (_, _, tasks) in FAMILIES.items()
+                if suffix in tasks}
+
+    def __getitem__(self, config_class):
+        registered = _extra_models.get(self._task, {})
+        if config_class in registered:
+            return registered[config_class]
+        model_type = getattr(config_class, "model_type", None)
+        if model_type in FAMILIES and family_class(model_type, "Config") is config_class:
+            model_class = family_class(model_type, AUTO_TASKS[self._task])
+            if model_class is not None:
+                return model_class
+        raise KeyError(config_class)
+
+    def __iter__(self):
+        return iter({**self._builtin(), **_extra_models.get(self._task, {})})
+
+    def __len__(self) -> int:
+        return len({**self._builtin(), **_extra_models.get(self._task, {})})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self._task}>"
+
+
+class _ConfigMapping(Mapping):
+    """model_type -> config class, registered ones included."""
+
+    def __getitem__(self, model_type: str):
+        if model_type in _extra_configs or model_type in FAMILIES:
+            return _config_class(model_type)
+        raise KeyError(model_type)
+
+    def __iter__(self):
+        return iter([*FAMILIES, *(t for t in _extra_configs if t not in FAMILIES)])
+
+    def __len__(self) -> int:
+        return len(set(FAMILIES) | set(_extra_configs))
+
+    def register(self, model_type: str, config, exist_ok: bool = False) -> None:
+        AutoConfig.register(model_type, config, exist_ok=exist_ok)
+
+
+CONFIG_MAPPING = _ConfigMapping()
+MAPPING_NAMES = {"MODEL_MAPPING": "AutoModel",
+                 "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING": "AutoModelForSequenceClassification",
+                 "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING": "AutoModelForTokenClassification",
+                 "MODEL_FOR_QUESTION_ANSWERING_MAPPING": "AutoModelForQuestionAnswering",
+                 "MODEL_FOR_MASKED_LM_MAPPING": "AutoModelForMaskedLM",
+                 "MODEL_FOR_MULTIPLE_CHOICE_MAPPING": "AutoModelForMultipleChoice",
+                 "MODEL_FOR_CAUSAL_LM_MAPPING": "AutoModelForCausalLM",
+                 "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING": "AutoModelForSeq2SeqLM"}
+for _name, _task in MAPPING_NAMES.items():
+    globals()[_name] = _ModelMapping(_task)
+    globals()[_name + "_NAMES"] = {t: CLASS_NAMES.get((t, AUTO_TASKS[_task]), prefix + AUTO_TASKS[_task])
+                                   for t, (_, prefix, tasks) in FAMILIES.items() if AUTO_TASKS[_task] in tasks}
+CONFIG_MAPPING_NAMES = {t: prefix + "Config" for t, (_, prefix, _) in FAMILIES.items()}

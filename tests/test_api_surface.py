@@ -109,3 +109,49 @@ def test_registering_again_replaces_a_custom_type():
     assert isinstance(AutoModel.from_config(AgainConfig()), AgainModel)
     with pytest.raises(ValueError, match="already"):
         AutoConfig.register("bert", type("OtherBertConfig", (henkan.BertConfig,), {"model_type": "bert"}))
+
+
+def test_mapping_names():
+    from henkan import (CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING, MODEL_MAPPING)
+
+    assert MODEL_FOR_CAUSAL_LM_MAPPING[henkan.LlamaConfig] is henkan.LlamaForCausalLM
+    assert MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["gpt2"] == "GPT2LMHeadModel"
+    assert henkan.BertConfig in MODEL_MAPPING and henkan.T5Config not in MODEL_FOR_CAUSAL_LM_MAPPING
+    assert MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING[henkan.BertConfig] is henkan.BertForSequenceClassification
+    assert CONFIG_MAPPING["mistral"] is henkan.MistralConfig and "bert" in CONFIG_MAPPING
+    # what a library does to check that a model supports a task
+    supported = [cls.__name__ for cls in MODEL_FOR_CAUSAL_LM_MAPPING.values()]
+    assert "GPT2LMHeadModel" in supported and "BertLMHeadModel" in supported
+
+
+def test_model_output_from_a_dict_and_as_a_pytree():
+    from dataclasses import dataclass
+    from typing import Optional
+
+    x = torch.ones(2)
+    out = henkan.BaseModelOutput({"last_hidden_state": x, "hidden_states": None, "attentions": None})
+    assert list(out.keys()) == ["last_hidden_state"] and out.last_hidden_state is x
+    leaves, spec = torch.utils._pytree.tree_flatten(henkan.BaseModelOutput(last_hidden_state=x, attentions=(x,)))
+    assert len(leaves) == 2
+    again = torch.utils._pytree.tree_unflatten([t * 2 for t in leaves], spec)
+    assert type(again) is henkan.BaseModelOutput and torch.equal(again.attentions[0], x * 2)
+
+    class Doubler(torch.nn.Module):
+        def forward(self, x):
+            return henkan.BaseModelOutput(last_hidden_state=x * 2)
+
+    exported = torch.export.export(Doubler(), (x,))
+    assert torch.equal(exported.module()(x).last_hidden_state, x * 2)
+
+    @dataclass
+    class MyOutput(henkan.ModelOutput):
+        logits: Optional[torch.Tensor] = None
+
+    assert torch.utils._pytree.tree_flatten(MyOutput(logits=x))[0] == [x]
+
+    class NotADataclass(henkan.ModelOutput):
+        logits: Optional[torch.Tensor] = None
+
+    with pytest.raises(TypeError, match="NotADataclass is not a dataclass.*must use the @dataclass decorator"):
+        NotADataclass(logits=x)
