@@ -55,11 +55,13 @@ for _module, _prefixes in _FAMILY_NAMES.items():
             _LAZY[_prefix + _head] = f"henkan.models.{_module}"
 # decoder families: module -> their public classes
 _DECODER_NAMES = {
-    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in ("Config", "PreTrainedModel", "Model",
-                                                                     "ForCausalLM", "ForSequenceClassification")],
-    "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"],
+    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in (
+        "Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
+        "ForQuestionAnswering")],
+    "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
+             "GPT2ForTokenClassification", "GPT2ForQuestionAnswering"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
-              "BloomForSequenceClassification"],
+              "BloomForSequenceClassification", "BloomForTokenClassification", "BloomForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
     "bart": [p + s for p, heads in (
         ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))

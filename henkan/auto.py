@@ -15,6 +15,7 @@ from .hub import HUB_KWARGS, pop_hub_kwargs
 _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
                   "ForMaskedLM", "ForMultipleChoice")
 _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
+_DECODER_SPAN_TASKS = _DECODER_TASKS + ("ForTokenClassification", "ForQuestionAnswering")
 _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 _T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
@@ -27,11 +28,11 @@ FAMILIES = {
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
-    "llama": ("llama", "Llama", _DECODER_TASKS),
-    "mistral": ("llama", "Mistral", _DECODER_TASKS),
-    "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
-    "gpt2": ("gpt2", "GPT2", _DECODER_TASKS),
-    "bloom": ("bloom", "Bloom", _DECODER_TASKS),
+    "llama": ("llama", "Llama", _DECODER_SPAN_TASKS),
+    "mistral": ("llama", "Mistral", _DECODER_SPAN_TASKS),
+    "qwen2": ("llama", "Qwen2", _DECODER_SPAN_TASKS),
+    "gpt2": ("gpt2", "GPT2", _DECODER_SPAN_TASKS),
+    "bloom": ("bloom", "Bloom", _DECODER_SPAN_TASKS),
     "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),

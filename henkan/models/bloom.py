@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import CausalMasks, causal_attention, linear_layer, per_layer_head_mask
@@ -188,3 +188,25 @@ class BloomForSequenceClassification(LastTokenClassification, BloomPreTrainedMod
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 position_ids=None, **kwargs):
         return self.classify(locals())
+
+
+class BloomForTokenClassification(DecoderSpanHead, BloomPreTrainedModel):
+    base_model_class = BloomModel
+    base_inputs = _BLOOM_INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, head_mask=None, inputs_embeds=None,
+                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        return self.classify_tokens(locals())
+
+
+class BloomForQuestionAnswering(DecoderSpanHead, BloomPreTrainedModel):
+    base_model_class = BloomModel
+    base_inputs = _BLOOM_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, head_mask=None, inputs_embeds=None,
+                start_positions=None, end_positions=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.answer_span(locals())

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import CausalMasks, Conv1D, activation, causal_attention, per_layer_head_mask
@@ -204,3 +204,25 @@ class GPT2ForSequenceClassification(LastTokenClassification, GPT2PreTrainedModel
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPT2ForTokenClassification(DecoderSpanHead, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    base_inputs = _GPT2_INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPT2ForQuestionAnswering(DecoderSpanHead, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    base_inputs = _GPT2_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

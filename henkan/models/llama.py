@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer)
@@ -209,19 +209,42 @@ class LlamaForSequenceClassification(LastTokenClassification, LlamaPreTrainedMod
         return self.classify(locals())
 
 
-def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
-    """The Llama classes under another name and config class (same weights layout, same `model.` prefix)."""
+class LlamaForTokenClassification(DecoderSpanHead, LlamaPreTrainedModel):
+    base_model_class = LlamaModel
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class LlamaForQuestionAnswering(DecoderSpanHead, LlamaPreTrainedModel):
+    base_model_class = LlamaModel
+    base_model_prefix = "transformer"  # (the reference's name for this head's base model)
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())
+
+
+def _renamed(prefix: str, config_class: type, qa_prefix: str) -> tuple[type, ...]:
+    """The Llama classes under another name and config class (same weights layout; the question-answering head's
+    base model is under `qa_prefix`)."""
     def make(name, bases, **attrs):
         return type(name, bases, {"config_class": config_class, "__module__": __name__, **attrs})
 
     pretrained = make(prefix + "PreTrainedModel", (LlamaPreTrainedModel,))
     base = make(prefix + "Model", (pretrained, LlamaModel))
-    lm = make(prefix + "ForCausalLM", (LlamaForCausalLM, pretrained), base_model_class=base)
-    classifier = make(prefix + "ForSequenceClassification", (LlamaForSequenceClassification, pretrained),
-                      base_model_class=base)
-    return pretrained, base, lm, classifier
+    heads = [make(prefix + suffix, (head, pretrained), base_model_class=base, **extra) for suffix, head, extra in (
+        ("ForCausalLM", LlamaForCausalLM, {}), ("ForSequenceClassification", LlamaForSequenceClassification, {}),
+        ("ForTokenClassification", LlamaForTokenClassification, {}),
+        ("ForQuestionAnswering", LlamaForQuestionAnswering, {"base_model_prefix": qa_prefix}))]
+    return (pretrained, base, *heads)
 
 
-MistralPreTrainedModel, MistralModel, MistralForCausalLM, MistralForSequenceClassification = _renamed(
-    "Mistral", MistralConfig)
-Qwen2PreTrainedModel, Qwen2Model, Qwen2ForCausalLM, Qwen2ForSequenceClassification = _renamed("Qwen2", Qwen2Config)
+(MistralPreTrainedModel, MistralModel, MistralForCausalLM, MistralForSequenceClassification,
+ MistralForTokenClassification, MistralForQuestionAnswering) = _renamed("Mistral", MistralConfig, "model")
+(Qwen2PreTrainedModel, Qwen2Model, Qwen2ForCausalLM, Qwen2ForSequenceClassification, Qwen2ForTokenClassification,
+ Qwen2ForQuestionAnswering) = _renamed("Qwen2", Qwen2Config, "transformer")
