@@ -68,7 +68,7 @@ _DECODER_NAMES = {
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
-    "bert": ["BertLMHeadModel"],
+    "bert": ["BertLMHeadModel", "BertForPreTraining", "BertForNextSentencePrediction"],
     "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],
@@ -110,7 +110,8 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
-              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "NextSentencePredictorOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",

@@ -15,13 +15,14 @@ from .. import causal
 from ..causal import CausalLM
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
+from ..heads import (EncoderHead, ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
 from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs,
-                      encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
+                      class_targets, encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
 from ..logging import get_logger
 from ..modeling import PreTrainedModel
-from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions
+from ..outputs import (BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions,
+                       NextSentencePredictorOutput, declare_output)
 
 logger = get_logger(__name__)
 
@@ -270,6 +271,59 @@ class BertForMaskedLM(ForMaskedLM, BertPreTrainedModel):
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
+
+
+BertForPreTrainingOutput = declare_output("BertForPreTrainingOutput", "loss", "prediction_logits",
+                                          "seq_relationship_logits", "hidden_states", "attentions", module=__name__)
+
+
+def _next_sentence_loss(logits, labels):
+    return F.cross_entropy(logits.view(-1, 2), class_targets(labels, 2, "next-sentence classes").view(-1))
+
+
+class BertForPreTraining(BertForMaskedLM):
+    """BERT's pretraining heads: masked LM (`cls.predictions`) and next-sentence prediction on the pooled output
+    (`cls.seq_relationship`); the loss is the sum of both when both labels are given."""
+
+    uses_pooler = True
+    output_class = BertForPreTrainingOutput
+
+    def build_head(self, config):
+        self.cls = Holder(predictions=BertLMHead(config), seq_relationship=linear_layer(config.hidden_size, 2))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, next_sentence_label=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None):
+        outputs = self.encode(locals())
+        prediction = self.cls.predictions(outputs.last_hidden_state)
+        relationship = self.cls.seq_relationship(outputs.pooler_output)
+        loss = None
+        if labels is not None and next_sentence_label is not None:
+            vocab = prediction.shape[-1]
+            loss = (F.cross_entropy(prediction.view(-1, vocab), class_targets(labels, vocab, "vocab_size").view(-1))
+                    + _next_sentence_loss(relationship, next_sentence_label))
+        return self.finish(return_dict, loss, outputs, prediction_logits=prediction,
+                           seq_relationship_logits=relationship)
+
+
+class BertForNextSentencePrediction(EncoderHead, BertPreTrainedModel):
+    """Whether the second segment follows the first: `cls.seq_relationship` on the pooled output (label 0: it
+    does)."""
+
+    base_model_class = BertModel
+    uses_pooler = True
+    output_class = NextSentencePredictorOutput
+
+    def build_head(self, config):
+        self.cls = Holder(seq_relationship=linear_layer(config.hidden_size, 2))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        outputs = self.encode(locals())
+        logits = self.cls.seq_relationship(outputs.pooler_output)
+        loss = _next_sentence_loss(logits, labels) if labels is not None else None
+        return self.finish(return_dict, loss, outputs, logits=logits)
 
 
 class BertLMHeadModel(GenerationMixin, CausalLM, BertPreTrainedModel):
