@@ -59,7 +59,7 @@ _DECODER_NAMES = {
         "Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
         "ForQuestionAnswering")],
     "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
-             "GPT2ForTokenClassification", "GPT2ForQuestionAnswering"],
+             "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2DoubleHeadsModel"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification", "BloomForTokenClassification", "BloomForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],

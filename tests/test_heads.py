@@ -1,5 +1,5 @@
 """Heads added to existing families: token classification and question answering on GPT-2, Llama, Mistral, Qwen2
-and BLOOM, BERT's pretraining and next-sentence heads. The reference's checkpoints load key for key and give its
+and BLOOM, BERT's pretraining and next-sentence heads, GPT2DoubleHeadsModel. The reference's checkpoints load key for key and give its
 outputs (fixtures: fixtures/make_heads.py)."""
 
 import os
