@@ -15,8 +15,11 @@ aliases.install()  # the reference's deeper module paths (henkan.modeling_output
 _FAMILY_NAMES = {
     "bert": ["Bert"],
     "distilbert": ["DistilBert"],
-    "roberta": ["Roberta", "XLMRoberta", "Camembert"],
+    "roberta": ["Roberta", "XLMRoberta", "Camembert", "Data2VecText"],
     "albert": ["Albert"],
+    "deberta": ["DebertaV2"],
+    "big_bird": ["BigBird"],
+    "convbert": ["ConvBert"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -34,8 +37,15 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForPreTraining": "henkan.auto",
     "AutoModelForSpeechSeq2Seq": "henkan.auto",
     "AutoModelForAudioClassification": "henkan.auto",
+    "AutoModelForCTC": "henkan.auto",
+    "AutoModelForAudioFrameClassification": "henkan.auto",
+    "AutoModelForImageClassification": "henkan.auto",
+    "AutoModelForMaskedImageModeling": "henkan.auto",
+    "AutoModelForSemanticSegmentation": "henkan.auto",
+    "AutoModelForZeroShotImageClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -47,6 +57,11 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "ImageClassificationPipeline": "henkan.pipelines",
+    "ImageFeatureExtractionPipeline": "henkan.pipelines",
+    "QuestionAnsweringPipeline": "henkan.pipelines",
+    "ZeroShotClassificationPipeline": "henkan.pipelines",
+    "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
@@ -69,7 +84,12 @@ _DECODER_NAMES = {
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
     "bert": ["BertLMHeadModel", "BertForPreTraining", "BertForNextSentencePrediction"],
-    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
+    "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
+    "canine": ["Canine" + s for s in _HEADS if s != "ForMaskedLM"],
+    "bros": ["BrosConfig", "BrosPreTrainedModel", "BrosModel", "BrosForTokenClassification",
+             "BrosSpadeEEForTokenClassification", "BrosSpadeELForTokenClassification"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],
     "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
@@ -79,10 +99,41 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "wav2vec2": ["Wav2Vec2" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                          "ForAudioFrameClassification", "BaseModelOutput")]
+    + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                     "ForAudioFrameClassification")],
+    "clip": ["CLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "VisionModel", "TextModelWithProjection", "VisionModelWithProjection",
+                                  "ForImageClassification", "Output", "TextModelOutput", "VisionModelOutput")],
+    "chinese_clip": ["ChineseCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                                 "TextModel", "VisionModel", "Output")],
+    "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                        "TextModel", "VisionModel", "Output")],
+    "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
+    "align": ["Align" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
+                                    "VisionModel", "Output")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
+# vision families: module -> their public classes
+_VISION_NAMES = {
+    "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
+            for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
+                      *heads)],
+    "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
+             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
+                       *heads)],
+    "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
+                 for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "cvt": ["Cvt" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "dinat": ["Dinat" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+}
+for _module, _names in _VISION_NAMES.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.models.{_module}"
 # generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
@@ -111,6 +162,8 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
               "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput",
               "NextSentencePredictorOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
@@ -126,8 +179,12 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
-              "WhisperTokenizer", "WhisperTokenizerFast"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
+              "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer", "WhisperTokenizerFast",
+              "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
+              "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
+              "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
+              "BigBirdTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -162,14 +219,14 @@ for _module, _names in {
 for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING",
               "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING", "MODEL_FOR_QUESTION_ANSWERING_MAPPING",
               "MODEL_FOR_MASKED_LM_MAPPING", "MODEL_FOR_MULTIPLE_CHOICE_MAPPING", "MODEL_FOR_CAUSAL_LM_MAPPING",
-              "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING",
-              "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING"):
+              "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING", "MODEL_FOR_PRETRAINING_MAPPING",
+              "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING", "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING"):
     _LAZY[_name] = "henkan.auto"
     if _name.startswith("MODEL_"):
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing"}
+               "training", "processing", "vision"}
 
 
 def __getattr__(name: str):

@@ -151,13 +151,14 @@ TOKEN_IDS = any_of(integer(), list_of(integer())).or_none
 FIELDS: dict[str, Kind] = {
     **{key: SIZE for key in (
         "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-        "intermediate_size", "max_position_embeddings", "type_vocab_size", "head_dim", "embedding_size",
+        "intermediate_size", "max_position_embeddings", "head_dim", "embedding_size",
         "n_positions", "n_ctx", "n_embd", "n_layer", "n_head", "n_inner", "n_layers", "n_heads", "dim",
-        "hidden_dim", "d_model", "d_ff", "d_kv", "num_layers", "num_decoder_layers", "num_heads", "encoder_layers",
+        "hidden_dim", "d_model", "d_ff", "d_kv", "num_layers", "num_decoder_layers", "encoder_layers",
         "decoder_layers", "encoder_ffn_dim", "decoder_ffn_dim", "encoder_attention_heads", "decoder_attention_heads",
         "decoder_vocab_size", "rotary_dim", "num_hidden_groups", "inner_group_num", "pretraining_tp",
         "relative_attention_num_buckets", "relative_attention_max_distance", "block_size")},
-    **{key: COUNT for key in ("max_window_layers", "num_random_blocks")},
+    **{key: COUNT for key in ("max_window_layers", "num_random_blocks", "type_vocab_size")},  # (0: no token types)
+    "num_heads": any_of(SIZE, list_of(SIZE)),  # (a list: one count per stage, in vision families)
     "sliding_window": SIZE.or_none,
     "initializer_range": number(0), "init_std": number(0), "initializer_factor": number(0),
     "rope_theta": POSITIVE, "partial_rotary_factor": number(0, 1, low_open=True),
@@ -309,6 +310,7 @@ class PretrainedConfig(PushToHubMixin):
     fields: dict = FIELDS
     multiples: tuple = ()
     is_composition = False
+    base_config_key = ""  # a part's key in its composite's config.json (CLIP's "text_config"), read from there
     sub_configs: dict = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -341,7 +343,7 @@ class PretrainedConfig(PushToHubMixin):
                                                     for key, default in cls.defaults.items()),
                 inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
         else:
-            __init__.__signature__ = inspect.signature(own)
+            __init__.__signature__ = inspect.signature(own or cls.__mro__[1].__init__)
         cls.__init__ = __init__
 
     def __init__(self, *args, **kwargs):
@@ -600,6 +602,8 @@ class PretrainedConfig(PushToHubMixin):
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision}
         config_dict, kwargs = cls.get_config_dict(pretrained_model_name_or_path, **hub, **kwargs)
+        if cls.base_config_key and isinstance(config_dict.get(cls.base_config_key), dict):
+            config_dict = config_dict[cls.base_config_key]
         config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
         if cls.model_type and config_dict.get("model_type") not in (None, cls.model_type):
             logger.warning("You are using a model of type %s to instantiate a model of type %s. This is not "
