@@ -53,6 +53,19 @@ def parse_dtype(dtype) -> torch.dtype | str | None:
                      f"torch.float32), one of {sorted(_DTYPES)}, or \"auto\" to keep the checkpoint's dtype.")
 
 
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "unpadded")
+
+
+def check_attn_implementation(value):
+    """`value` if henkan can attend that way (None: the default, SDPA); a clear error otherwise."""
+    if value is None or value in ATTN_IMPLEMENTATIONS:
+        return value
+    raise ValueError(f"attn_implementation={value!r} is not available in henkan: attention runs through PyTorch's "
+                     f"scaled_dot_product_attention (\"sdpa\", the default, which picks flash or memory-efficient "
+                     f"kernels itself), \"eager\" (the same results), or \"unpadded\" (encoders skip padding "
+                     f"tokens). Use one of {list(ATTN_IMPLEMENTATIONS)}.")
+
+
 _INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
                    "trunc_normal_", "ones_", "zeros_", "constant_", "orthogonal_")
 
@@ -97,6 +110,12 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     main_input_name = "input_ids"
     input_embeddings_path = ""  # where a base model keeps its token embeddings, e.g. "embeddings.word_embeddings"
     supports_gradient_checkpointing = True
+    # what code written for the reference asks a class before choosing an attention kernel or compiling: henkan
+    # attends through PyTorch's SDPA (eager when attention weights are asked for), on every family
+    _supports_sdpa = True
+    _supports_flash_attn = _supports_flash_attn_2 = _supports_flex_attn = _supports_attention_backend = False
+    _supports_cache_class = _supports_static_cache = True
+    _can_compile_fullgraph = False
     # (checkpoint key of an output weight, key of the input weight it is tied to), relative to the model
     _tied_weights_keys: list[str] = []
     _keys_to_ignore_on_load_unexpected: list[str] = []
@@ -111,6 +130,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"{type(self).__name__} needs a PretrainedConfig (e.g. {self.config_class.__name__}()), "
                             f"not {type(config).__name__}.")
+        config.validate()  # (assignments since the config was built may have broken a rule between keys)
         self.config = config
         self.name_or_path = config.name_or_path
         self.gradient_checkpointing = False
@@ -127,6 +147,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not PreTrainedModel._loading:
             self.apply(self._init_weights)
         self.tie_weights()
+        if self.supports_gradient_checkpointing and getattr(self.config, "gradient_checkpointing", False):
+            # an older config.json way of asking for it; consumed here so it is not saved again
+            self.gradient_checkpointing_enable()
+            del self.config.gradient_checkpointing
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", getattr(self.config, "init_std", 0.02))
@@ -152,6 +176,9 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     @classmethod
     def from_config(cls, config: PretrainedConfig, torch_dtype=None, dtype=None, **kwargs):
         dtype = parse_dtype(dtype or torch_dtype)
+        attn_implementation = kwargs.pop("attn_implementation", None)
+        if attn_implementation is not None:
+            config._attn_implementation = check_attn_implementation(attn_implementation)
         for key, value in kwargs.items():
             setattr(config, key, value)
         if isinstance(dtype, torch.dtype):
@@ -162,6 +189,21 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             finally:
                 torch.set_default_dtype(previous)
         return cls(config)
+
+    @classmethod
+    def _from_config(cls, config: PretrainedConfig, **kwargs):
+        """The name the reference's own code uses for `from_config`."""
+        return cls.from_config(config, **kwargs)
+
+    def set_attn_implementation(self, attn_implementation: str | dict) -> None:
+        """Choose how attention runs from now on ("sdpa", "eager" or "unpadded"; a dict maps sub-config names to
+        them, "" for this model's own), for this model and the models inside it."""
+        if isinstance(attn_implementation, dict):
+            attn_implementation = attn_implementation.get("", self.config._attn_implementation)
+        value = check_attn_implementation(attn_implementation)
+        for module in self.modules():
+            if isinstance(module, PreTrainedModel):
+                module.config._attn_implementation = value
 
     @property
     def base_model(self) -> nn.Module:
@@ -175,8 +217,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     def dtype(self) -> torch.dtype:
         return next(p.dtype for p in self.parameters() if p.is_floating_point())
 
-    def can_generate(self) -> bool:
-        return hasattr(self, "generate") and hasattr(self, "prepare_inputs_for_generation")
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether `generate()` works on this class (asked of the class or of a model)."""
+        return hasattr(cls, "generate") and hasattr(cls, "prepare_inputs_for_generation")
 
     # embeddings and tying --------------------------------------------------------------------------------------
     def get_input_embeddings(self) -> nn.Module:
@@ -324,6 +368,15 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not weights_only:
             raise ValueError("henkan loads pickle checkpoints with weights_only=True only; convert the checkpoint "
                              "to safetensors rather than unpickling arbitrary objects.")
+        if torch.empty(0).device.type == "meta" and kwargs.get("device_map") is None:
+            raise RuntimeError(f"{cls.__name__}.from_pretrained was called inside a meta device context (with "
+                               f"torch.device('meta') or torch.set_default_device('meta')): loading wants real "
+                               f"weights. For an empty model on the meta device use {cls.__name__}(config) or "
+                               f"from_config(config) in that context; to load, leave it.")
+        state_dict = kwargs.pop("state_dict", None)
+        if pretrained_model_name_or_path is None and (config is None or state_dict is None):
+            raise ValueError(f"{cls.__name__}.from_pretrained(None, ...) needs both config= (a config object) and "
+                             f"state_dict= (the weights); otherwise pass a folder or Hub id.")
         dtype = parse_dtype(kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None))
         kwargs.pop("torch_dtype", None)
         device_map = kwargs.pop("device_map", None)
@@ -343,11 +396,14 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             raise TypeError(f"{cls.__name__}.from_pretrained got unexpected argument(s): {names}. They are neither "
                             f"loading options nor attributes of {type(config).__name__}.")
         if attn_implementation is not None:
-            config._attn_implementation = attn_implementation
-        config.name_or_path = str(pretrained_model_name_or_path)
+            config._attn_implementation = check_attn_implementation(attn_implementation)
+        if pretrained_model_name_or_path is not None:
+            config.name_or_path = str(pretrained_model_name_or_path)
 
-        files = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
-        state = _CheckpointReader(files)
+        if state_dict is not None:
+            state = _CheckpointReader.from_state_dict(state_dict)
+        else:
+            state = _CheckpointReader(_find_weights(pretrained_model_name_or_path, hub, use_safetensors))
         if dtype == "auto":
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
@@ -356,7 +412,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             model = cls(config)
         info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
         config.dtype = str(dtype).removeprefix("torch.")
-        if model.can_generate():
+        if model.can_generate() and pretrained_model_name_or_path is not None:
             model._load_generation_config(pretrained_model_name_or_path, hub)
         model.eval()
         if device_map is not None:
@@ -690,7 +746,19 @@ class _CheckpointReader:
             for key in handle.keys():
                 self._where[key] = handle
 
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "_CheckpointReader":
+        """A reader over tensors in memory (`from_pretrained(..., state_dict=...)`)."""
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise TypeError("state_dict should be a dict of tensor names to tensors (e.g. model.state_dict()).")
+        reader = cls([])
+        handle = _DictHandle(state)
+        reader._where = dict.fromkeys(state, handle)
+        return reader
+
     def describe(self) -> str:
+        if not self.files:
+            return "the given state_dict"
         folder = os.path.dirname(self.files[0])
         return folder if len(self.files) > 1 else self.files[0]
 

@@ -59,18 +59,45 @@ def atomic_write_text(path, text: str) -> None:
         f.write(text)
 
 
-def read_json(path, kind: type = dict):
-    """The JSON value of a file, which must be a `kind` (an object by default); a broken or wrong file is an OSError
-    that names it and says what to do."""
+def read_json(path, kind: type = dict, max_depth: int | None = None):
+    """The JSON value of a file, which must be a `kind` (an object by default) nested at most `max_depth` levels; a
+    broken or wrong file is an OSError that names it and says what to do."""
     try:
         with open(path, encoding="utf-8") as f:
             value = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise OSError(f"{path} is not a valid JSON file ({e}). Re-save or re-download the checkpoint.") from e
+    except RecursionError:
+        value, max_depth = _TOO_DEEP, 0
+    if max_depth is not None and (value is _TOO_DEEP or _json_depth(value, max_depth) > max_depth):
+        raise OSError(f"{path} nests JSON values more than {max_depth or 'a few thousand'} levels deep, which no "
+                      f"checkpoint file does; it is damaged or hostile. Re-save or re-download the checkpoint.")
     if not isinstance(value, kind):
         raise OSError(f"{path} should hold a JSON {'object' if kind is dict else kind.__name__}, not "
-                      f"{type(value).__name__}. Re-save or re-download the checkpoint.")
+                      f"{_json_type(value)}. Re-save or re-download the checkpoint.")
     return value
+
+
+_TOO_DEEP = object()
+
+
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _json_depth(value, limit: int) -> int:
+    """How deeply `value` nests (iteratively; stops counting past `limit`)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
