@@ -19,7 +19,7 @@ from tokenizers import AddedToken
 
 from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from ..logging import get_logger
-from ..utils import read_json
+from ..utils import read_json, remove_stale_temporaries
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
 
 logger = get_logger(__name__)
@@ -136,8 +136,9 @@ class TokenizerFilesMixin(PushToHubMixin):
             logger.error(f"Provided path ({save_directory}) should be a directory, not a file")
             return None
         os.makedirs(save_directory, exist_ok=True)
+        remove_stale_temporaries(save_directory)
         special_tokens = {k: _token_to_json(v, with_type=False) for k, v in self.special_tokens_map_extended.items()}
-        with tempfile.TemporaryDirectory(dir=save_directory, prefix=".saving-") as staging:
+        with tempfile.TemporaryDirectory(dir=save_directory, prefix=f".saving-{os.getpid()}-") as staging:
             config, template_files = save_chat_templates(staging, self.chat_template, self._config_to_save(),
                                                          filename_prefix=filename_prefix,
                                                          save_jinja_files=kwargs.pop("save_jinja_files", True))
