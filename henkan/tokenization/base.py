@@ -14,17 +14,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import operator
 import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from tokenizers import AddedToken, Encoding, Tokenizer
+from tokenizers import __version__ as tokenizers_version
 
 from ..logging import get_logger
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
 from .chat import ChatTemplateMixin, normalize_chat_template
-from .files import TOKENIZER_FILE, TokenizerFilesMixin
+from .files import TOKENIZER_FILE, TokenizerFilesMixin, parse_added_tokens
 
 logger = get_logger(__name__)
 
@@ -43,13 +45,62 @@ def _as_lists(value):
     return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
-def _to_ids(token_ids) -> list[int]:
-    """Token ids given as an int, a list, a NumPy array or a tensor, as a list of ints."""
+def _to_ids(token_ids, name: str = "token_ids") -> list[int]:
+    """Token ids given as an int, a list, a NumPy array or a tensor, as a list of ints. Anything but non-negative
+    integers (floats, strings, nested lists, -100 label padding) is refused, naming its position."""
     if hasattr(token_ids, "tolist"):
         token_ids = token_ids.tolist()
-    if isinstance(token_ids, int):
-        return [token_ids]
-    return [int(i) for i in token_ids]
+    if not isinstance(token_ids, (list, tuple)):
+        token_ids = [token_ids]
+        name = f"{name} (one id)"
+    try:
+        ids = [operator.index(i) for i in token_ids]
+    except TypeError:
+        at, value = next((i, v) for i, v in enumerate(token_ids) if not hasattr(v, "__index__"))
+        hint = " (decode takes one sequence: use batch_decode for a batch)" if isinstance(value, (list, tuple)) \
+            else ": convert them with int() or tensor.long()"
+        raise TypeError(f"{name} must be integer token ids, but {name}[{at}] is {value!r} "
+                        f"({type(value).__name__}){hint}.") from None
+    if ids and min(ids) < 0:
+        at = next(i for i, v in enumerate(ids) if v < 0)
+        hint = " (-100 marks label positions the loss ignores: replace it with tokenizer.pad_token_id first)" \
+            if ids[at] == -100 else ""
+        raise ValueError(f"{name}[{at}] is {ids[at]}: token ids are never negative{hint}.")
+    if ids and max(ids) >= 2**32:
+        at = next(i for i, v in enumerate(ids) if v >= 2**32)
+        raise ValueError(f"{name}[{at}] is {ids[at]}, larger than any vocabulary (ids are 32-bit).")
+    return ids
+
+
+def _check_length(name: str, value, allow_none: bool = True, minimum: int = 0):
+    """An integer option (max_length, stride, ...) as an int; a clear error for anything else."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, got {value!r}.")
+    return number
+
+
+def _bad_text(value, name: str, words: bool) -> Exception | None:
+    """Why `value` (an item of a call's input) cannot be tokenized, as the error to raise; None if it can."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return ValueError(
+                f"{name} holds a lone surrogate (U+{ord(value[e.start]):04X} at character {e.start}), which is not "
+                "valid Unicode text. Decode the source bytes with errors='replace', or drop those characters.")
+        return None
+    if words and isinstance(value, (list, tuple)):
+        return next((e for j, w in enumerate(value) if (e := _bad_text(w, f"{name}[{j}]", False))), None)
+    expected = "a string or a list of words" if words else "a string"
+    return TypeError(f"{name} must be {expected}, got {type(value).__name__} ({str(value)[:40]!r}).")
 
 
 # --------------------------------------------------------------------------------------------- special tokens
@@ -219,6 +270,29 @@ def _is_text_input(t) -> bool:
     return False
 
 
+def _read_tokenizer_file(path: str) -> Tokenizer:
+    """The Rust tokenizer of a tokenizer.json; a file it cannot read is an OSError naming the file."""
+    try:
+        return Tokenizer.from_file(path)
+    except Exception as e:  # the Rust library raises plain Exceptions ("data did not match any variant ...")
+        problem = "does not exist" if not os.path.isfile(path) else f"is not a tokenizer.json the `tokenizers` " \
+            f"library (version {tokenizers_version}) can read: {e}"
+        raise OSError(f"{path} {problem}. Re-save the tokenizer with save_pretrained(), or re-download it; a file "
+                      "written by a newer `tokenizers` may need that version.") from e
+
+
+def _find_bad_text(batch: list, batched: bool, words: bool) -> Exception | None:
+    """The error naming the first item of an encode call's batch that cannot be tokenized (None if all can): the
+    Rust tokenizer's own error names neither the item nor the problem."""
+    for i, item in enumerate(batch):
+        texts = item if isinstance(item, tuple) else (item,)
+        for name, text in zip(("text", "text_pair"), texts):
+            bad = _bad_text(text, f"{name}[{i}]" if batched else name, words)
+            if bad is not None:
+                return bad
+    return None
+
+
 class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTokens):
     """What every tokenizer shares: settings, special tokens, padding/truncation options, loading and saving.
 
@@ -239,6 +313,10 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
         self.name_or_path = kwargs.pop("name_or_path", "")
         self._processor_class = kwargs.pop("processor_class", None)
         model_max_length = kwargs.pop("model_max_length", kwargs.pop("max_len", None))
+        if model_max_length is not None and (isinstance(model_max_length, bool) or
+                                             not isinstance(model_max_length, (int, float)) or model_max_length < 0):
+            raise ValueError(f"model_max_length must be a positive integer (the longest input the model takes), "
+                             f"got {model_max_length!r}; leave it out for no limit.")
         self.model_max_length = model_max_length if model_max_length is not None else VERY_LARGE_INTEGER
         self.padding_side = kwargs.pop("padding_side", self.padding_side)
         self.truncation_side = kwargs.pop("truncation_side", self.truncation_side)
@@ -301,6 +379,8 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
     def _get_padding_truncation_strategies(self, padding=False, truncation=None, max_length=None,
                                            pad_to_multiple_of=None, verbose=True):
         """Resolve the user's padding/truncation options into (PaddingStrategy, TruncationStrategy, max_length)."""
+        max_length = _check_length("max_length", max_length)
+        pad_to_multiple_of = _check_length("pad_to_multiple_of", pad_to_multiple_of, minimum=1)
         if max_length is not None and padding is False and truncation is None:
             if verbose:
                 self._warn_once(
@@ -340,7 +420,7 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                         )
                     padding_strategy = PaddingStrategy.DO_NOT_PAD
                 else:
-                    max_length = self.model_max_length
+                    max_length = _check_length("model_max_length", self.model_max_length, False)
             if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE:
                 if no_limit:
                     if verbose:
@@ -351,7 +431,7 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                         )
                     truncation_strategy = TruncationStrategy.DO_NOT_TRUNCATE
                 else:
-                    max_length = self.model_max_length
+                    max_length = _check_length("model_max_length", self.model_max_length, False)
 
         if padding_strategy != PaddingStrategy.DO_NOT_PAD and (self.pad_token is None or self.pad_token_id < 0):
             raise ValueError(
@@ -490,7 +570,8 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         tokenizer_file = kwargs.pop("tokenizer_file", None)
         files = {key: kwargs.pop(key, None) for key in file_keys}
-        added_tokens_decoder = kwargs.pop("added_tokens_decoder", {})
+        added_tokens_decoder = parse_added_tokens(kwargs.pop("added_tokens_decoder", None) or {},
+                                                  "the added_tokens_decoder argument")
         for key in ("from_slow", "__slow_tokenizer", "gguf_file"):
             kwargs.pop(key, None)
         from_vocab = tokenizer_object is None and tokenizer_file is None
@@ -507,9 +588,12 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         self._from_files = False  # built from the model's vocabulary files (not from a tokenizer.json)
 
         if tokenizer_object is not None:
+            if not isinstance(tokenizer_object, Tokenizer):
+                raise TypeError(f"tokenizer_object must be a tokenizers.Tokenizer, got "
+                                f"{type(tokenizer_object).__name__}.")
             backend = copy.deepcopy(tokenizer_object)
         elif tokenizer_file is not None:
-            backend = Tokenizer.from_file(os.fspath(tokenizer_file))
+            backend = _read_tokenizer_file(os.fspath(tokenizer_file))
         elif self._build_backend is not None and have_files:
             backend = self._build_backend(files, kwargs)
             self._from_files = True
@@ -804,11 +888,15 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         if opts["is_split_into_words"] and self._words_need_prefix_space and not self.add_prefix_space:
             raise ValueError(f"You need to instantiate {type(self).__name__} with add_prefix_space=True to use it "
                              "with pretokenized inputs.")
-        self._set_backend_state(padding, truncation, max_length, opts["stride"], opts["pad_to_multiple_of"],
+        stride = _check_length("stride", opts["stride"], allow_none=False)
+        self._set_backend_state(padding, truncation, max_length, stride, opts["pad_to_multiple_of"],
                                 opts["padding_side"], split_special_tokens)
         try:
             encodings = self._encode_batch(batch, opts["add_special_tokens"], opts["is_split_into_words"])
         except Exception as e:  # the Rust tokenizer's errors are plain Exceptions
+            bad = _find_bad_text(batch, batched, opts["is_split_into_words"])
+            if bad is not None:
+                raise bad from None
             if not (self._slow_mode and "Truncation error" in str(e)):
                 raise
             encodings = self._encode_leniently(batch, opts["add_special_tokens"], opts["is_split_into_words"])
@@ -971,14 +1059,33 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
 
     def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
                **kwargs) -> str:
-        """The text of token ids (an int, a list, an array or a tensor)."""
-        text = self._tokenizer.decode(_to_ids(token_ids), skip_special_tokens=skip_special_tokens)
+        """The text of token ids (an int, a list, an array or a tensor).
+
+        Ids the vocabulary does not have are left out, as the reference does, with a warning (once per tokenizer)
+        naming them: a model whose embedding matrix is larger than its tokenizer's vocabulary can produce them."""
+        ids = self._known_ids(_to_ids(token_ids))
+        text = self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         return self._clean_up(text, clean_up_tokenization_spaces)
 
     def batch_decode(self, sequences, skip_special_tokens: bool = False,
                      clean_up_tokenization_spaces: bool | None = None, **kwargs) -> list[str]:
-        texts = self._tokenizer.decode_batch([_to_ids(s) for s in sequences], skip_special_tokens=skip_special_tokens)
+        """The texts of a batch of id sequences (see `decode`)."""
+        if hasattr(sequences, "tolist"):
+            sequences = sequences.tolist()
+        ids = [self._known_ids(_to_ids(s, f"sequences[{i}]")) for i, s in enumerate(sequences)]
+        texts = self._tokenizer.decode_batch(ids, skip_special_tokens=skip_special_tokens)
         return [self._clean_up(text, clean_up_tokenization_spaces) for text in texts]
+
+    def _known_ids(self, ids: list[int]) -> list[int]:
+        """`ids`, after warning about those the backend has no token for (the backend drops them silently)."""
+        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        if ids and max(ids) >= size:
+            unknown = sorted({i for i in ids if i >= size and self._tokenizer.id_to_token(i) is None})
+            if unknown:
+                self._warn_once("decode-unknown-ids",
+                                f"decode: the token ids {unknown[:8]}{' ...' if len(unknown) > 8 else ''} are not in "
+                                f"the vocabulary of this tokenizer (ids 0-{size - 1}) and are left out of the text.")
+        return ids
 
     def _clean_up(self, text: str, clean_up: bool | None) -> str:
         if clean_up if clean_up is not None else self.clean_up_tokenization_spaces:
