@@ -115,7 +115,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
+              "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

@@ -281,6 +281,15 @@ def _read_tokenizer_file(path: str) -> Tokenizer:
                       "written by a newer `tokenizers` may need that version.") from e
 
 
+def _longest_first_cuts(first: int, second: int, remove: int) -> tuple[int, int]:
+    """How many tokens 'longest_first' truncation takes from each of a pair, as the reference's slow tokenizers do:
+    the longer sequence is cut down to the shorter one, then both evenly, the second losing the odd token."""
+    gap = min(abs(second - first), remove)
+    rest = remove - gap
+    cut_first = gap + rest // 2 if first > second else rest // 2
+    return cut_first, remove - cut_first
+
+
 def _find_bad_text(batch: list, batched: bool, words: bool) -> Exception | None:
     """The error naming the first item of an encode call's batch that cannot be tokenized (None if all can): the
     Rust tokenizer's own error names neither the item nor the problem."""
@@ -446,6 +455,113 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                 f"({max_length}) is not a multiple of pad_to_multiple_of ({pad_to_multiple_of})."
             )
         return padding_strategy, truncation_strategy, max_length
+
+    # --- ids that are already tokens
+
+    def prepare_for_model(self, ids: list[int], pair_ids: list[int] | None = None, add_special_tokens: bool = True,
+                          padding=False, truncation=None, max_length: int | None = None, stride: int = 0,
+                          pad_to_multiple_of: int | None = None, padding_side: str | None = None,
+                          return_tensors=None, return_token_type_ids: bool | None = None,
+                          return_attention_mask: bool | None = None, return_overflowing_tokens: bool = False,
+                          return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
+                          return_length: bool = False, verbose: bool = True, prepend_batch_axis: bool = False,
+                          **kwargs) -> BatchEncoding:
+        """Make model inputs of token ids (and a pair's): truncate, add the special tokens, pad, as a call does
+        with text (offsets cannot be returned: ids carry none)."""
+        if return_offsets_mapping:
+            raise NotImplementedError("return_offset_mapping is not available when using Python tokenizers. To use "
+                                      "this feature, change your tokenizer to one deriving from "
+                                      "transformers.PreTrainedTokenizerFast.")
+        ids = _to_ids(ids, "ids")
+        pair_ids = None if pair_ids is None else _to_ids(pair_ids, "pair_ids")
+        padding, truncation, max_length = self._get_padding_truncation_strategies(
+            padding, truncation, max_length, pad_to_multiple_of, verbose)
+        if return_token_type_ids and not add_special_tokens:
+            raise ValueError("Asking to return token_type_ids while setting add_special_tokens to False results in "
+                             "an undefined behavior. Please set add_special_tokens to True or set "
+                             "return_token_type_ids to None.")
+        if return_overflowing_tokens and truncation == TruncationStrategy.LONGEST_FIRST and pair_ids is not None:
+            raise ValueError("Not possible to return overflowing tokens for pair of sequences with the "
+                             "`longest_first`. Please select another truncation strategy than `longest_first`, for "
+                             "instance `only_second` or `only_first`.")
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        total = len(ids) + len(pair_ids or []) + (
+            self.num_special_tokens_to_add(pair=pair_ids is not None) if add_special_tokens else 0)
+        encoded: dict[str, Any] = {}
+        if truncation != TruncationStrategy.DO_NOT_TRUNCATE and max_length and total > max_length:
+            ids, pair_ids, overflowing = self.truncate_sequences(ids, pair_ids, num_tokens_to_remove=total - max_length,
+                                                                 truncation_strategy=truncation, stride=stride)
+            if return_overflowing_tokens:
+                encoded["overflowing_tokens"] = overflowing
+                encoded["num_truncated_tokens"] = total - max_length
+        if add_special_tokens:
+            sequence = self.build_inputs_with_special_tokens(ids, pair_ids)
+            type_ids = self.create_token_type_ids_from_sequences(ids, pair_ids)
+        else:
+            sequence = ids + (pair_ids or [])
+            type_ids = [0] * len(sequence)
+        encoded["input_ids"] = sequence
+        if return_token_type_ids:
+            encoded["token_type_ids"] = type_ids
+        if return_special_tokens_mask:
+            encoded["special_tokens_mask"] = self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens \
+                else [0] * len(sequence)
+        if max_length is None and verbose:
+            self._warn_if_too_long([sequence])
+        if padding != PaddingStrategy.DO_NOT_PAD or return_attention_mask:
+            encoded = self.pad(encoded, padding=padding.value, max_length=max_length,
+                               pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+                               return_attention_mask=return_attention_mask)
+        if return_length:
+            encoded["length"] = len(encoded["input_ids"])
+        return BatchEncoding(dict(encoded), tensor_type=return_tensors, prepend_batch_axis=prepend_batch_axis)
+
+    def truncate_sequences(self, ids: list[int], pair_ids: list[int] | None = None, num_tokens_to_remove: int = 0,
+                           truncation_strategy="longest_first", stride: int = 0):
+        """Remove `num_tokens_to_remove` ids per the strategy; returns (ids, pair_ids, overflowing ids), the
+        overflowing ones with `stride` ids of context (none for a pair cut 'longest_first')."""
+        if num_tokens_to_remove <= 0:
+            return ids, pair_ids, []
+        strategy = TruncationStrategy(truncation_strategy) if not isinstance(truncation_strategy, bool) else (
+            TruncationStrategy.LONGEST_FIRST if truncation_strategy else TruncationStrategy.DO_NOT_TRUNCATE)
+        left = self.truncation_side == "left"
+        if self.truncation_side not in ("left", "right"):
+            raise ValueError(f"invalid truncation strategy:{self.truncation_side}")
+
+        def cut(seq: list[int], which: str, other: str):
+            if len(seq) <= num_tokens_to_remove:
+                logger.error(f"We need to remove {num_tokens_to_remove} to truncate the input but the {which} "
+                             f"sequence has a length {len(seq)}. Please select another truncation strategy than "
+                             f"{strategy}, for instance 'longest_first' or '{other}'.")
+                return seq, []
+            window = min(len(seq), stride + num_tokens_to_remove)
+            if left:
+                return seq[num_tokens_to_remove:], seq[:window]
+            return seq[:-num_tokens_to_remove], seq[-window:]
+
+        if strategy == TruncationStrategy.ONLY_FIRST or (
+                strategy == TruncationStrategy.LONGEST_FIRST and pair_ids is None):
+            if strategy == TruncationStrategy.LONGEST_FIRST and len(ids) <= num_tokens_to_remove:
+                logger.error(f"We need to remove {num_tokens_to_remove} to truncate the input but the first sequence "
+                             f"has a length {len(ids)}. ")
+                return ids, pair_ids, []
+            ids, overflowing = cut(ids, "first", "only_second")
+            return ids, pair_ids, overflowing
+        if strategy == TruncationStrategy.LONGEST_FIRST:
+            logger.warning("Be aware, overflowing tokens are not returned for the setting you have chosen, i.e. "
+                           "sequence pairs with the 'longest_first' truncation strategy. So the returned list will "
+                           "always be empty even if some tokens have been removed.")
+            cut_first, cut_second = _longest_first_cuts(len(ids), len(pair_ids), num_tokens_to_remove)
+            if left:
+                return ids[cut_first:], pair_ids[cut_second:], []
+            return ids[:len(ids) - cut_first], pair_ids[:len(pair_ids) - cut_second], []
+        if strategy == TruncationStrategy.ONLY_SECOND and pair_ids is not None:
+            pair_ids, overflowing = cut(pair_ids, "second", "only_first")
+            return ids, pair_ids, overflowing
+        return ids, pair_ids, []
 
     # --- pad
 
@@ -740,6 +856,94 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         decoder = self._tokenizer.decoder
         return decoder.decode(tokens) if decoder is not None else " ".join(tokens)
 
+    # --- training
+
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens: list | None = None, special_tokens_map: dict | None = None,
+                                **kwargs):
+        """A tokenizer of the same kind (normalizer, pre-tokenizer, model type, special tokens and their layout)
+        with a vocabulary of `vocab_size` learned from `text_iterator` (texts, or batches of texts).
+
+        `special_tokens_map` renames special tokens ({old: new}); `new_special_tokens` adds some; other keyword
+        arguments go to the `tokenizers` trainer (e.g. `min_frequency`, `show_progress`)."""
+        from tokenizers import trainers
+        from tokenizers.pre_tokenizers import ByteLevel
+
+        _check_length("vocab_size", vocab_size, allow_none=False, minimum=1)
+        renamed = special_tokens_map or {}
+        state = json.loads(self._tokenizer.to_str())
+        added, post = state.pop("added_tokens"), state.pop("post_processor")
+        model = state["model"]
+        kind = model["type"]
+        if kind == "BPE":
+            model["vocab"], model["merges"] = {}, []
+            for option in ("continuing_subword_prefix", "end_of_word_suffix"):
+                if model.get(option) is not None:
+                    kwargs[option] = model[option]
+        elif kind == "Unigram":
+            unk = model["vocab"][model["unk_id"]][0] if model.get("unk_id") is not None else None
+            if unk is not None:
+                model["unk_id"], model["vocab"] = 0, [[renamed.get(unk, unk), 0.0]]
+                kwargs.setdefault("unk_token", renamed.get(unk, unk))
+        elif kind in ("WordLevel", "WordPiece"):
+            model["vocab"] = {}
+        else:
+            raise ValueError(f"train_new_from_iterator trains BPE, Unigram, WordLevel and WordPiece tokenizers; this "
+                             f"one's model is {kind}.")
+        if model.get("unk_token") in renamed:
+            model["unk_token"] = renamed[model["unk_token"]]
+        backend = Tokenizer.from_str(json.dumps(state))
+        specials = []
+        for token in added:
+            if token.get("special") or kind == "Unigram":
+                fields = {k: v for k, v in token.items() if k not in ("id", "special")}
+                fields["content"] = renamed.get(fields["content"], fields["content"])
+                specials.append(AddedToken(**fields))
+        specials += list(new_special_tokens or [])
+        pre = state.get("pre_tokenizer") or {}
+        if kind == "BPE" and "ByteLevel" in {pre.get("type"), *(p.get("type") for p in pre.get("pretokenizers", []))}:
+            kwargs["initial_alphabet"] = ByteLevel.alphabet()
+        trainer = {"BPE": trainers.BpeTrainer, "Unigram": trainers.UnigramTrainer, "WordLevel": trainers.WordLevelTrainer,
+                   "WordPiece": trainers.WordPieceTrainer}[kind](vocab_size=vocab_size, special_tokens=specials,
+                                                                 **kwargs)
+        backend.train_from_iterator(text_iterator, length=length, trainer=trainer)
+        if post is not None:
+            backend = self._trained_post_processor(backend, post, renamed)
+        init = copy.deepcopy(self.init_kwargs)
+        for name in SPECIAL_TOKENS_ATTRIBUTES[:-1]:
+            value = self._special_tokens_map.get(name)
+            if value is None:
+                continue
+            content = renamed.get(str(value), str(value))
+            init[name] = AddedToken(content, single_word=value.single_word, lstrip=value.lstrip, rstrip=value.rstrip,
+                                    normalized=value.normalized, special=True) \
+                if isinstance(value, AddedToken) else content
+        init["additional_special_tokens"] = self.additional_special_tokens + list(new_special_tokens or [])
+        for key in ("tokenizer_object", "tokenizer_file", "added_tokens_decoder", *self.vocab_files_names):
+            init.pop(key, None)
+        return type(self)(tokenizer_object=backend, **init)
+
+    @staticmethod
+    def _trained_post_processor(backend: Tokenizer, post: dict, renamed: dict) -> Tokenizer:
+        """The post-processor of the tokenizer that was retrained, with its special tokens' new ids."""
+        def new_id(token: str) -> int:
+            index = backend.token_to_id(token)
+            if index is None:
+                raise ValueError(f"The post-processor adds the token {token!r}, which the trained vocabulary lacks; "
+                                 "pass it in new_special_tokens, or rename it with special_tokens_map.")
+            return index
+
+        for entry in (post.get("special_tokens") or {}).values():
+            entry["tokens"] = [renamed.get(t, t) for t in entry["tokens"]]
+            entry["ids"] = [new_id(t) for t in entry["tokens"]]
+        for key in ("cls", "sep"):
+            if key in post:
+                token = renamed.get(post[key][0], post[key][0])
+                post[key] = [token, new_id(token)]
+        state = json.loads(backend.to_str())
+        state["post_processor"] = post
+        return Tokenizer.from_str(json.dumps(state))
+
     # --- special-token layout
 
     def _layout(self, ids_0: list[int], ids_1: list[int] | None):
@@ -953,10 +1157,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             n_added = post.num_special_tokens_to_add(True) if post is not None and add_special_tokens else 0
             remove = len(first) + len(second) + n_added - settings["max_length"]
             if remove > 0:
-                gap = min(abs(len(second) - len(first)), remove)
-                rest = remove - gap
-                cut_first = gap + rest // 2 if len(first) > len(second) else rest // 2
-                for encoding, cut in ((first, cut_first), (second, remove - cut_first)):
+                for encoding, cut in zip((first, second), _longest_first_cuts(len(first), len(second), remove)):
                     if cut:
                         encoding.truncate(max(len(encoding) - cut, 0), direction=settings["direction"])
             if post is None:
