@@ -31,6 +31,13 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForSpeechSeq2Seq": "henkan.auto",
+    "AutoModelForAudioClassification": "henkan.auto",
+    "AutoModelForCTC": "henkan.auto",
+    "AutoModelForAudioFrameClassification": "henkan.auto",
+    "AutoModelForImageClassification": "henkan.auto",
+    "AutoModelForMaskedImageModeling": "henkan.auto",
+    "AutoModelForSemanticSegmentation": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -42,6 +49,8 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "ImageClassificationPipeline": "henkan.pipelines",
+    "ImageFeatureExtractionPipeline": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
@@ -72,8 +81,31 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "wav2vec2": ["Wav2Vec2" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                          "ForAudioFrameClassification", "BaseModelOutput")]
+    + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                     "ForAudioFrameClassification")],
+    "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
+                                        "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
+# vision families: module -> their public classes
+_VISION_NAMES = {
+    "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
+            for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
+                      *heads)],
+    "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
+             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
+                       *heads)],
+    "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
+                 for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "cvt": ["Cvt" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "dinat": ["Dinat" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+}
+for _module, _names in _VISION_NAMES.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.models.{_module}"
 # generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
@@ -83,6 +115,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "RepetitionPenaltyLogitsProcessor", "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor",
               "MinLengthLogitsProcessor", "MinNewTokensLengthLogitsProcessor", "ForcedBOSTokenLogitsProcessor",
               "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor", "SuppressTokensAtBeginLogitsProcessor",
+              "WhisperTimeStampLogitsProcessor",
               "SequenceBiasLogitsProcessor", "HammingDiversityLogitsProcessor", "InfNanRemoveLogitsProcessor",
               "LogitNormalization", "PrefixConstrainedLogitsProcessor", "ExponentialDecayLengthPenalty",
               "EncoderRepetitionPenaltyLogitsProcessor", "EncoderNoRepeatNGramLogitsProcessor",
@@ -100,7 +133,9 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
-              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
@@ -116,7 +151,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
-              "BasicTokenizer", "WordpieceTokenizer"):
+              "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer",
+              "WhisperTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -131,9 +167,26 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# preprocessing: image processors, feature extractors, processors and their Auto classes
+for _module, _names in {
+    "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
+    "image_processors": ("ViTImageProcessor", "DeiTImageProcessor", "BeitImageProcessor", "CLIPImageProcessor",
+                         "ChineseCLIPImageProcessor", "BitImageProcessor", "ConvNextImageProcessor",
+                         "EfficientNetImageProcessor", "ViTFeatureExtractor", "DeiTFeatureExtractor",
+                         "BeitFeatureExtractor", "CLIPFeatureExtractor", "ChineseCLIPFeatureExtractor",
+                         "ConvNextFeatureExtractor"),
+    "base": ("BatchFeature",),
+    "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
+    "audio": ("Wav2Vec2FeatureExtractor", "ASTFeatureExtractor", "WhisperFeatureExtractor", "ClapFeatureExtractor"),
+    "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
+    "processors": ("ProcessorMixin", "CLIPProcessor", "ChineseCLIPProcessor", "AltCLIPProcessor", "AlignProcessor",
+                   "ClapProcessor", "Wav2Vec2Processor", "WhisperProcessor"),
+}.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "processing", "vision"}
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
 from .text2text import SummarizationPipeline, Text2TextGenerationPipeline, TranslationPipeline
 from .text_generation import Chat, TextGenerationPipeline
 from .token_tasks import FillMaskPipeline, TokenClassificationPipeline
+from .vision import ImageClassificationPipeline, ImageFeatureExtractionPipeline
 
 T5_BASE = ("google-t5/t5-base", "a9723ea")
 # task -> (pipeline class, Auto class name, the reference's default checkpoint and revision). The first task of an
@@ -28,7 +29,11 @@ TASKS = {
     "fill-mask": (FillMaskPipeline, "AutoModelForMaskedLM", ("distilbert/distilroberta-base", "fb53ab8")),
     "token-classification": (TokenClassificationPipeline, "AutoModelForTokenClassification",
                              ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496")),
+    "image-classification": (ImageClassificationPipeline, "AutoModelForImageClassification",
+                             ("google/vit-base-patch16-224", "3f49326")),
+    "image-feature-extraction": (ImageFeatureExtractionPipeline, "AutoModel", ("google/vit-base-patch16-224", "3f49326")),
 }
+IMAGE_TASKS = ("image-classification", "image-feature-extraction")  # (an image processor, no tokenizer)
 TRANSLATION_DEFAULTS = {("en", "fr"): T5_BASE, ("en", "de"): T5_BASE, ("en", "ro"): T5_BASE}
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
@@ -50,8 +55,9 @@ def _check_task(task: str) -> tuple[str, tuple[str, str] | None]:
 
 def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, framework=None, revision=None,
              use_fast=True, token=None, device=None, device_map=None, torch_dtype=None, trust_remote_code=None,
-             model_kwargs=None, pipeline_class=None, **kwargs) -> Pipeline:
-    """Build the pipeline for `task`. `model` is a folder, Hub id or model object; `tokenizer` likewise.
+             model_kwargs=None, pipeline_class=None, image_processor=None, **kwargs) -> Pipeline:
+    """Build the pipeline for `task`. `model` is a folder, Hub id or model object; `tokenizer` (or, for image
+    tasks, `image_processor`) likewise.
 
     Without a task, the checkpoint's architecture names it (`...ForConditionalGeneration`: text2text-generation,
     `...ForCausalLM`: text-generation, ...). Without a model, the task's default Hub checkpoint is loaded, with a
@@ -61,9 +67,9 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
     if task is None and model is None:
         raise RuntimeError("pipeline() needs a task or a model: pass e.g. pipeline('summarization') or "
                            "pipeline(model='path/to/checkpoint').")
-    if model is None and tokenizer is not None:
-        raise RuntimeError("A tokenizer was given without a model: it may not fit the task's default model. Pass "
-                           "model= as well.")
+    if model is None and (tokenizer is not None or image_processor is not None):
+        raise RuntimeError("A tokenizer or image processor was given without a model: it may not fit the task's "
+                           "default model. Pass model= as well.")
     hub = {"revision": revision, "token": token}
     if task is None:
         task = _infer_task(model, hub)
@@ -82,10 +88,13 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
             options["device_map"] = device_map
         source = model
         model = getattr(henkan, auto_name).from_pretrained(source, **options)
-        if tokenizer is None:
-            tokenizer = source
-    elif tokenizer is None:
-        tokenizer = getattr(model.config, "name_or_path", None)
+    else:
+        source = getattr(model.config, "name_or_path", None)
+    if name in IMAGE_TASKS:
+        return _image_pipeline(pipeline_class or task_class, name, model,
+                               source if image_processor is None else image_processor, device, hub, kwargs)
+    if tokenizer is None:
+        tokenizer = source
         if not tokenizer:
             raise ValueError(f"Pass tokenizer= with the model object: its config does not say which checkpoint "
                              f"{type(model).__name__} came from.")
@@ -96,6 +105,18 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
     else:
         task = name
     return (pipeline_class or task_class)(model=model, tokenizer=tokenizer, device=device, task=task, **kwargs)
+
+
+def _image_pipeline(task_class, name: str, model, image_processor, device, hub: dict, kwargs: dict) -> Pipeline:
+    """An image task's pipeline: its image processor is the one given, or loaded from where the model came from."""
+    import henkan
+
+    if image_processor is None or image_processor == "":
+        raise ValueError(f"Pass image_processor= with the model object: its config does not say which checkpoint "
+                         f"{type(model).__name__} came from.")
+    if isinstance(image_processor, str) or hasattr(image_processor, "__fspath__"):
+        image_processor = henkan.AutoImageProcessor.from_pretrained(image_processor, **hub)
+    return task_class(model=model, image_processor=image_processor, device=device, task=name, **kwargs)
 
 
 def _infer_task(model, hub: dict) -> str:
@@ -156,4 +177,4 @@ def _translation_task(task: str, config) -> str:
 __all__ = ["pipeline", "Pipeline", "GenerationPipeline", "FeatureExtractionPipeline",
            "TextClassificationPipeline", "TextGenerationPipeline", "Text2TextGenerationPipeline",
            "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline", "Chat",
-           "TASKS"]
+           "ImageClassificationPipeline", "ImageFeatureExtractionPipeline", "TASKS"]

@@ -39,11 +39,15 @@ class Pipeline:
         for target, extra in zip((pre, fwd, post), self._sanitize_parameters(**kwargs)):
             target.update(extra)
         batch_size = batch_size or self.batch_size
-        if isinstance(inputs, self._single_types):
+        if self._is_single(inputs):
             return self._run([inputs], batch_size, pre, fwd, post)[0]
         if isinstance(inputs, (list, tuple)):
             return self._run(list(inputs), batch_size, pre, fwd, post)
         return self._stream(inputs, batch_size, pre, fwd, post)
+
+    def _is_single(self, inputs) -> bool:
+        """Whether `inputs` is one item (else a list, tuple, generator or dataset of them)."""
+        return isinstance(inputs, self._single_types)
 
     def _stream(self, items, batch_size, pre, fwd, post):
         """Results one by one for a generator or dataset, a batch at a time, with a progress bar."""
