@@ -9,13 +9,9 @@ The modules depend on each other one way, each only on those listed before it:
 - `sentencepiece`: SentencePiece `.model` files as Rust tokenizers, and SentencePiece's decoding of pieces;
 - `families`: the model tokenizers that are not SentencePiece-based (BERT, RoBERTa, BART, GPT-2, ByT5, ...);
 - `sentencepiece_families`: those that are (T5, Llama, XLM-R, ALBERT, mBART, Marian, Pegasus, ...);
-<<<<<<< HEAD
+- `multimodal`: those of the image-text and speech families (CLIP, Wav2Vec2's CTC tokenizer, Whisper);
 - `auto`: `AutoTokenizer` and the model type -> class table;
 - `wordpiece`: BERT's two steps in plain Python (`BasicTokenizer`, `WordpieceTokenizer`), for code that uses them.
-=======
-- `multimodal`: those of the image-text and speech families (CLIP, Wav2Vec2's CTC tokenizer, Whisper);
-- `auto`: `AutoTokenizer` and the model type -> class table.
->>>>>>> main
 """
 
 from tokenizers import AddedToken
@@ -31,14 +27,7 @@ from .sentencepiece_families import *  # noqa: F401,F403
 from .sentencepiece_families import __all__ as _SENTENCEPIECE_CLASSES
 from .wordpiece import BasicTokenizer, WordpieceTokenizer
 
-<<<<<<< HEAD
 __all__ = ["AddedToken", "AutoTokenizer", "BasicTokenizer", "BatchEncoding", "CharSpan", "PaddingStrategy",
            "PreTrainedTokenizer", "PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "TOKENIZER_MAPPING",
            "TensorType", "TokenSpan", "TruncationStrategy", "WordpieceTokenizer", "tokenizer_class_from_name",
-           *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES]
-=======
-__all__ = ["AddedToken", "AutoTokenizer", "BatchEncoding", "CharSpan", "PaddingStrategy", "PreTrainedTokenizer",
-           "PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "TOKENIZER_MAPPING", "TensorType", "TokenSpan",
-           "TruncationStrategy", "tokenizer_class_from_name", *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES,
-           *_MULTIMODAL_CLASSES]
->>>>>>> main
+           *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES, *_MULTIMODAL_CLASSES]
