@@ -531,6 +531,8 @@ def test_endless_loops_stop_at_the_time_limit(template):
     ("{{ '{:>10000000000}'.format('a') }}", "asked a string method for a result of 10000000000"),
     ("{{ 'a'.center(10000000000) }}", "asked a string method for a result of 10000000000"),
     ("{{ ('x' * 1000000).join(range(100000)|map('string')|list) }}", "asked a string method for a result"),
+    ("{{ ('x' * 1000000).join(range(100000)|map('string')) }}", "asked a string method for a result"),
+    ("{{ 'a b c d e f'|wordwrap(1, wrapstring='w' * 10000000) }}", "asked the 'wordwrap' filter"),
     ("{{ 'a'|center(10000000000) }}", "asked the 'center' filter for a result of 10000000000"),
     ("{{ range(100000)|join('x' * 1000000) }}", "asked the 'join' filter"),
     ("{{ ('a' * 100000)|replace('a', 'b' * 1000000) }}", "asked the 'replace' filter"),

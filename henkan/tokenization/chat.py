@@ -208,26 +208,28 @@ def _largest_number(text: str) -> int:
     return max((int(d) for d in _DIGITS.findall(text) if len(d) < 30), default=0) if len(text) < 10**6 else 0
 
 
-def _planned_size(obj, args: tuple, kwargs: dict) -> int:
-    """How large a str method called from a template would make its result (0 for the ones that cannot grow)."""
+def _planned_size(obj, args: tuple, kwargs: dict) -> tuple[int, tuple]:
+    """How large a str method called from a template would make its result (0 for the ones that cannot grow), and
+    the arguments to call it with (what `join` joins, as a list, so that it can be counted first)."""
     target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
     owner = getattr(target, "__self__", None)
     if not isinstance(owner, str):
-        return 0
+        return 0, args
     name = getattr(target, "__name__", "")
     numbers = [v for v in (*args, *kwargs.values()) if isinstance(v, int)]
     if name in ("center", "ljust", "rjust", "zfill"):
-        return max(numbers, default=0)
+        return max(numbers, default=0), args
     if name == "expandtabs":
-        return len(owner) * max(numbers, default=8)
+        return len(owner) * max(numbers, default=8), args
     if name in ("format", "format_map"):
-        return max(_largest_number(owner), *numbers, 0)
-    if name == "join" and args and hasattr(args[0], "__len__"):
-        return len(owner) * len(args[0])
+        return max(_largest_number(owner), *numbers, 0), args
+    if name == "join" and args:
+        items = args[0] if hasattr(args[0], "__len__") else list(args[0])
+        return len(owner) * len(items), (items, *args[1:])
     if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         found = owner.count(args[0]) if args[0] else len(owner) + 1
-        return len(owner) + found * len(args[1])
-    return 0
+        return len(owner) + found * len(args[1]), args
+    return 0, args
 
 
 def _size_of_filter(name: str, value, args: tuple, kwargs: dict) -> int:
@@ -245,7 +247,7 @@ def _size_of_filter(name: str, value, args: tuple, kwargs: dict) -> int:
         width = len(width) if isinstance(width, str) else width
         return length(value) + (str(value).count("\n") + 1) * width if isinstance(width, int) else 0
     if name == "wordwrap":
-        wrap = arg(3, "wrapstring", None) or "\n"
+        wrap = arg(2, "wrapstring", None) or "\n"
         return length(value) * (1 + length(wrap))
     if name in ("batch", "slice"):
         return arg(0, "linecount" if name == "batch" else "slices", 0)
@@ -622,7 +624,8 @@ def _environment():
             if budget is None:
                 return super().call(__context, __obj, *args, **kwargs)
             budget.check_time()
-            budget.check_planned(_planned_size(__obj, args, kwargs), "asked a string method for a result")
+            size, args = _planned_size(__obj, args, kwargs)
+            budget.check_planned(size, "asked a string method for a result")
             return budget.check_size(super().call(__context, __obj, *args, **kwargs), "built a value")
 
         def call_binop(self, context, operator, left, right):
