@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import uuid
 import warnings
 
 import torch
@@ -21,7 +22,7 @@ from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .layers import LMPredictionHead, linear_layer
 from .logging import get_logger
-from .utils import atomic_path, atomic_write_text, read_json
+from .utils import atomic_paths, read_json, remove_stale_temporaries
 
 logger = get_logger(__name__)
 
@@ -29,6 +30,7 @@ SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
 PT_WEIGHTS = "pytorch_model.bin"
 PT_INDEX = "pytorch_model.bin.index.json"
+SAVE_ID = "henkan_save_id"  # metadata key: which save_pretrained call wrote a weight file
 _DTYPES = {"float32": torch.float32, "float": torch.float32, "fp32": torch.float32, "float16": torch.float16,
            "half": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float64": torch.float64, "double": torch.float64}
@@ -403,7 +405,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if state_dict is not None:
             state = _CheckpointReader.from_state_dict(state_dict)
         else:
-            state = _CheckpointReader(_find_weights(pretrained_model_name_or_path, hub, use_safetensors))
+            files, index = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
+            state = _CheckpointReader(files, index)
         if dtype == "auto":
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
@@ -584,19 +587,14 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not is_main_process:
             return
         os.makedirs(save_directory, exist_ok=True)
+        remove_stale_temporaries(save_directory)
         tensors = self._state_for_saving(state_dict)
         shards = _shard(tensors, parse_size(max_shard_size))
         stem = SAFE_WEIGHTS if variant is None else SAFE_WEIGHTS.replace(".safetensors", f".{variant}.safetensors")
         names = [stem] if len(shards) == 1 else [
             stem.replace(".safetensors", f"-{i + 1:05d}-of-{len(shards):05d}.safetensors") for i in range(len(shards))]
-        for name, shard in zip(names, shards):
-            _atomic_save_safetensors(shard, os.path.join(save_directory, name))
-        index_path = os.path.join(save_directory, stem + ".index.json")
-        if len(shards) > 1:
-            index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())},
-                     "weight_map": {k: n for n, shard in zip(names, shards) for k in sorted(shard)}}
-            atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
-        _remove_stale_weights(save_directory, stem, keep=set(names) | ({os.path.basename(index_path)}
+        _save_weights(save_directory, stem, names, shards)
+        _remove_stale_weights(save_directory, stem, keep=set(names) | ({stem + ".index.json"}
                                                                        if len(shards) > 1 else set()))
         config = self.config
         config.architectures = [type(self).__name__]
@@ -656,11 +654,30 @@ def _shard(tensors: dict, limit: int) -> list[dict]:
     return shards
 
 
-def _atomic_save_safetensors(tensors: dict, path: str) -> None:
+def _save_weights(folder: str, stem: str, names: list[str], shards: list[dict]) -> None:
+    """Write the weight files so that the folder changes as a whole.
+
+    Every file is written under a temporary name first, then they are renamed into place, the index last: a kill
+    while writing leaves the old checkpoint untouched, and the index switches a checkpoint whose shard count changed
+    in one step. Only a kill among the renames of same-named shards can leave files of two saves side by side;
+    every file carries the id of its save (safetensors metadata, and the index's), so loading that folder fails
+    naming the file instead of mixing weights.
+    """
     from safetensors.torch import save_file
 
-    with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata={"format": "pt"})
+    save_id = uuid.uuid4().hex
+    paths = [os.path.join(folder, name) for name in names]
+    if len(shards) > 1:
+        paths.append(os.path.join(folder, stem + ".index.json"))
+    with atomic_paths(paths) as tmps:
+        for shard, tmp in zip(shards, tmps):
+            save_file(shard, tmp, metadata={"format": "pt", SAVE_ID: save_id})
+        if len(shards) > 1:
+            size = sum(t.numel() * t.element_size() for shard in shards for t in shard.values())
+            index = {"metadata": {"total_size": size, SAVE_ID: save_id},
+                     "weight_map": {k: n for n, shard in zip(names, shards) for k in sorted(shard)}}
+            with open(tmps[-1], "w", encoding="utf-8") as f:
+                f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
@@ -672,8 +689,8 @@ def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
             os.unlink(os.path.join(folder, name))
 
 
-def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list[str]:
-    """The weight files of a checkpoint, safetensors first."""
+def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> tuple[list[str], dict | None]:
+    """The weight files of a checkpoint, safetensors first, and the index naming them (path and contents) if any."""
     choices = [(SAFE_WEIGHTS, False), (SAFE_INDEX, True)]
     if use_safetensors is not True:
         choices += [(PT_WEIGHTS, False), (PT_INDEX, True)]
@@ -682,12 +699,14 @@ def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list
         if path is None:
             continue
         if not is_index:
-            return [path]
-        weight_map = read_json(path).get("weight_map")
+            return [path], None
+        index = read_json(path)
+        weight_map = index.get("weight_map")
         if not isinstance(weight_map, dict):
             raise OSError(f"{path} is not a valid weight index (no \"weight_map\" object). Re-save or re-download "
                           f"the checkpoint.")
-        return [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
+        files = [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
+        return files, {"path": path, **index}
     looked = ", ".join(name for name, _ in choices)
     raise OSError(f"No weights found for '{name_or_path}': looked for {looked}. A folder written by "
                   f"save_pretrained() has them; TensorFlow/Flax-only checkpoints must be converted to PyTorch first.")
@@ -735,16 +754,38 @@ class _MappedSafetensors:
 class _CheckpointReader:
     """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
 
-    def __init__(self, files: list[str]):
+    def __init__(self, files: list[str], index: dict | None = None):
         self.files = files
         self._where: dict[str, object] = {}
+        saves = {}  # safetensors file -> id of the save that wrote it (None: not written by henkan)
         for path in files:
             if path.endswith(".safetensors"):
                 handle = self._open_safetensors(path)
+                saves[path] = (handle.handle.metadata() or {}).get(SAVE_ID)
             else:
                 handle = self._load_pickle(path)
             for key in handle.keys():
                 self._where[key] = handle
+        if index is not None:
+            self._check_one_save(saves, index)
+
+    @staticmethod
+    def _check_one_save(saves: dict, index: dict) -> None:
+        """Shards written by different saves (a save killed while renaming its files) must not be mixed."""
+        metadata = index.get("metadata")
+        expected = metadata.get(SAVE_ID) if isinstance(metadata, dict) else None
+        if expected is None:
+            if len(set(saves.values())) < 2:
+                return
+            expected = saves[next(iter(saves))]
+        odd = [path for path, save in saves.items() if save != expected]
+        if odd:
+            raise OSError(
+                f"The checkpoint in {os.path.dirname(index['path'])} mixes files of two saves: {odd[0]} was not "
+                f"written by the save that wrote {os.path.basename(index['path'])} (a save_pretrained() killed "
+                "while replacing its files?). Loading it would mix old and new weights: save the model there again, "
+                "or restore the folder from a copy."
+            )
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "_CheckpointReader":
@@ -774,8 +815,15 @@ class _CheckpointReader:
 
     @staticmethod
     def _load_pickle(path: str):
+        """A state dict from a `torch.save` file, memory-mapped; the legacy (pre-1.6, non-zip) format cannot be
+        mapped and is read whole, through the same restricted unpickler."""
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap can only be used" not in str(e):
+                    raise
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean the same to the user
             if "weights_only" in str(e) or "Unsupported global" in str(e):
                 raise OSError(f"Refusing to load {path}: it holds Python objects besides tensors, which could run "
