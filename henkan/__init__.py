@@ -130,9 +130,12 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# quantized loading: the configs users pass to from_pretrained
+for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
+    _LAZY[_name] = "henkan.quantization"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "quantization"}
 
 
 def __getattr__(name: str):

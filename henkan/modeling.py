@@ -328,6 +328,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         output_loading_info = kwargs.pop("output_loading_info", False)
         attn_implementation = kwargs.pop("attn_implementation", None)
         kwargs.pop("trust_remote_code", None)
+        quantization = {k: kwargs.pop(k, None) for k in ("quantization_config", "load_in_8bit", "load_in_4bit")}
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision, **pop_hub_kwargs(kwargs)}
         if config is None:
@@ -345,13 +346,18 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
 
         files = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
         state = _CheckpointReader(files)
+        quantizer = _quantizer(config, dtype, **quantization)
         if dtype == "auto":
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
 
         with _skeleton():
             model = cls(config)
-        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
+            if quantizer is not None:
+                quantizer.replace(model, state.keys())
+        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes, quantizer)
+        if quantizer is not None:
+            quantizer.finish(model)
         config.dtype = str(dtype).removeprefix("torch.")
         if model.can_generate():
             model._load_generation_config(pretrained_model_name_or_path, hub)
@@ -390,7 +396,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             out.append(key[len(prefix):])
         return out
 
-    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool) -> dict:
+    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool,
+                         quantizer=None) -> dict:
         expected = dict(self.state_dict(keep_vars=True))
         shared: dict[int, list[str]] = {}  # one parameter reachable under several names (a shared bias, ...)
         for key, value in expected.items():
@@ -398,6 +405,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         tied = {k for k in self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True)}
         loaded, unexpected, mismatched = {}, [], []
         for ckpt_key in state.keys():
+            taken = quantizer.take(self, ckpt_key, state) if quantizer is not None else None
+            if taken is not None:
+                loaded.update(taken)
+                continue
             target = next((k for k in self._checkpoint_key_candidates(ckpt_key) if k in expected), None)
             if target is None or target in loaded:
                 unexpected.append(ckpt_key)
@@ -411,6 +422,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             if tensor.is_floating_point():
                 tensor = tensor.to(self._load_dtype(target, dtype))
             loaded[target] = tensor
+        if quantizer is not None:
+            loaded.update(quantizer.flush(state))
         if mismatched and not ignore_mismatched:
             lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
             raise RuntimeError(
@@ -573,6 +586,23 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return out
 
 
+def _quantizer(config, dtype, quantization_config=None, load_in_8bit=None, load_in_4bit=None):
+    """The Quantizer of a from_pretrained call (its arguments, else config.json's quantization_config), or None.
+    float32 asked for explicitly (`dtype=torch.float32`) makes the low-bit layers compute exact float32 products
+    rather than run the bfloat16 kernels."""
+    stored = getattr(config, "quantization_config", None)
+    if quantization_config is None and stored is None and not (load_in_8bit or load_in_4bit):
+        return None
+    from .quantization import Quantizer, resolve
+
+    scheme = resolve(quantization_config, bool(load_in_8bit), bool(load_in_4bit), stored)
+    if scheme is None:
+        return None
+    if scheme.compute_dtype is None and dtype is torch.float32:
+        scheme.compute_dtype = torch.float32
+    return Quantizer(scheme)
+
+
 def _auto_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -645,7 +675,7 @@ class _MappedSafetensors:
     parameters never reach the file. A tensor whose offset does not suit its dtype's alignment is copied."""
 
     def __init__(self, path: str, handle):
-        self.handle = handle
+        self.handle, self.path = handle, path
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")
             self.layout = json.loads(f.read(header_len))
@@ -668,6 +698,19 @@ class _MappedSafetensors:
         shape = info["shape"]
         strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
         return torch.empty(0, dtype=dtype).set_(self.storage, begin // dtype.itemsize, shape, strides)
+
+
+    def read(self, key: str) -> torch.Tensor:
+        info = self.layout[key]
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if dtype is None:
+            return self.handle.get_tensor(key)
+        begin, end = info["data_offsets"]
+        out = torch.empty(info["shape"], dtype=dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.start + begin)
+            f.readinto(memoryview(out.view(torch.uint8).reshape(-1).numpy()) if out.numel() else bytearray())
+        return out
 
 
 class _CheckpointReader:
@@ -723,6 +766,17 @@ class _CheckpointReader:
 
     def get(self, key: str) -> torch.Tensor:
         return self._where[key].get_tensor(key)
+
+    def read(self, key: str) -> torch.Tensor:
+        """A tensor copied into memory of its own (not a view of the file's map, whose pages would stay resident)."""
+        handle = self._where[key]
+        return handle.read(key) if isinstance(handle, _MappedSafetensors) else handle.get_tensor(key).clone()
+
+    def is_float(self, key: str) -> bool:
+        handle = self._where[key]
+        if isinstance(handle, _MappedSafetensors):
+            return handle.layout[key]["dtype"] in ("F64", "F32", "F16", "BF16")
+        return handle.get_tensor(key).is_floating_point()
 
     def first_float_dtype(self) -> torch.dtype:
         for key in self._where:
