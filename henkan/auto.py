@@ -179,6 +179,14 @@ class _BaseAutoModel:
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, trust_remote_code: bool = False, **kwargs):
         config = kwargs.pop("config", None)
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _LOAD_OPTIONS}
+        from .adapters import adapter_base
+
+        base = adapter_base(pretrained_model_name_or_path, {k: v for k, v in options.items() if k in HUB_KWARGS}) \
+            if config is None else None
+        if base is not None:  # an adapter folder: the Auto class of its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, trust_remote_code=trust_remote_code, **options, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path)
+            return model
         if not isinstance(config, PretrainedConfig):
             hub = {k: v for k, v in options.items() if k in HUB_KWARGS}
             config, kwargs = AutoConfig.from_pretrained(config or pretrained_model_name_or_path, return_unused_kwargs=True,

@@ -17,6 +17,7 @@ import warnings
 import torch
 from torch import nn
 
+from .adapters import PeftAdapterMixin, adapter_base, save_adapter
 from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .layers import LMPredictionHead, linear_layer
@@ -86,7 +87,7 @@ def parse_size(size) -> int:
     return int(float(number) * base ** " KMGT".index(unit or " "))
 
 
-class PreTrainedModel(nn.Module, PushToHubMixin):
+class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
     """Base class of every model: config handling, loading, saving, embeddings and tying."""
 
     config_class = PretrainedConfig
@@ -331,6 +332,15 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         quantization = {k: kwargs.pop(k, None) for k in ("quantization_config", "load_in_8bit", "load_in_4bit")}
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision, **pop_hub_kwargs(kwargs)}
+        base = adapter_base(pretrained_model_name_or_path, hub) if config is None else None
+        if base is not None:  # an adapter folder: its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, dtype=dtype, device_map=device_map,
+                                        attn_implementation=attn_implementation, weights_only=weights_only,
+                                        use_safetensors=use_safetensors, **{k: v for k, v in quantization.items()
+                                                                            if v is not None}, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path, adapter_kwargs=hub)
+            return (model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}) \
+                if output_loading_info else model
         if config is None:
             config, kwargs = cls.config_class.from_pretrained(
                 pretrained_model_name_or_path, return_unused_kwargs=True, **hub, **kwargs)
@@ -533,6 +543,12 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if unknown:
             raise TypeError(f"save_pretrained got unexpected argument(s): {', '.join(sorted(unknown))}.")
         if not is_main_process:
+            return
+        if self._hf_peft_config_loaded and kwargs.get("save_peft_format", True):
+            save_adapter(self, save_directory)  # as PEFT does: the adapter only; the base model is saved elsewhere
+            if upload is not None:
+                upload.setdefault("commit_message", "Upload adapter")
+                upload_folder(save_directory, **upload)
             return
         os.makedirs(save_directory, exist_ok=True)
         tensors = self._state_for_saving(state_dict)
