@@ -133,9 +133,12 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
 # quantized loading: the configs users pass to from_pretrained
 for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
     _LAZY[_name] = "henkan.quantization"
+# PEFT adapters: the configs add_adapter takes (load_adapter and friends are model methods)
+for _name in ("LoraConfig", "IA3Config", "PeftConfig"):
+    _LAZY[_name] = "henkan.adapters"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "quantization"}
+               "training", "quantization", "adapters"}
 
 
 def __getattr__(name: str):

@@ -164,3 +164,17 @@ def test_unsupported_adapter_configs_say_why(change, match, tmp_path):
 def test_folder_without_adapter_config(tmp_path):
     with pytest.raises(ValueError, match="adapter_config.json"):
         base_model("lora").load_adapter(tmp_path)
+
+
+def test_trainer_trains_only_the_adapter_and_saves_it_alone(tmp_path):
+    model = base_model("lora")
+    before = {k: p.detach().clone() for k, p in model.named_parameters()}
+    model.add_adapter(LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    rows = [{"input_ids": ids, "labels": ids} for ids in golden("lora")["input_ids"].tolist() * 4]
+    args = henkan.TrainingArguments(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=2,
+                                    learning_rate=1e-2, save_strategy="no", report_to=[], disable_tqdm=True)
+    henkan.Trainer(model=model, args=args, train_dataset=rows).train()
+    changed = {k for k, p in model.named_parameters() if k not in before or not torch.equal(p, before[k])}
+    assert changed and all(".lora_" in k for k in changed)
+    model.save_pretrained(tmp_path / "adapter")
+    assert sorted(os.listdir(tmp_path / "adapter")) == ["adapter_config.json", "adapter_model.safetensors"]
