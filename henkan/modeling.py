@@ -365,6 +365,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
             model = cls(config)
             if quantizer is not None:
                 quantizer.replace(model, state.keys())
+                state.copy = True  # a map of the whole file would keep its float pages resident
         info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes, quantizer)
         if quantizer is not None:
             quantizer.finish(model)
@@ -697,7 +698,13 @@ class _MappedSafetensors:
             self.layout = json.loads(f.read(header_len))
         self.layout.pop("__metadata__", None)
         self.start = 8 + header_len
-        self.storage = torch.UntypedStorage.from_file(path, shared=False, nbytes=os.path.getsize(path))
+        self._storage = None
+
+    @property
+    def storage(self) -> torch.UntypedStorage:
+        if self._storage is None:  # made on first use: a reader that only read()s never maps the file
+            self._storage = torch.UntypedStorage.from_file(self.path, shared=False, nbytes=os.path.getsize(self.path))
+        return self._storage
 
     def keys(self):
         return self.handle.keys()
@@ -731,6 +738,8 @@ class _MappedSafetensors:
 
 class _CheckpointReader:
     """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
+
+    copy = False  # get() reads into memory of its own rather than mapping the files (quantized loading)
 
     def __init__(self, files: list[str]):
         self.files = files
@@ -781,7 +790,7 @@ class _CheckpointReader:
         return tuple(handle.get_slice(key).get_shape())
 
     def get(self, key: str) -> torch.Tensor:
-        return self._where[key].get_tensor(key)
+        return self.read(key) if self.copy else self._where[key].get_tensor(key)
 
     def read(self, key: str) -> torch.Tensor:
         """A tensor copied into memory of its own (not a view of the file's map, whose pages would stay resident)."""

@@ -25,6 +25,9 @@ from torch import nn
 from .config import GROUP_SIZES
 
 
+_PACK_ROWS = 1024
+
+
 def _kernel(x: torch.Tensor, packed: torch.Tensor, group: int, scales_zeros: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten._weight_int4pack_mm_for_cpu(x, packed, group, scales_zeros)
 
@@ -136,16 +139,19 @@ class QuantLinear(nn.Module):
         repeat = self.group_size // self.kernel_group
         scale = self.weight_scale.float().repeat_interleave(repeat, dim=1)
         if self.bits == 8:
-            q = self.weight.to(torch.int32)
-            hi, lo = (q >> 4) + 8, q & 15
-            planes = torch.cat((_pad_rows(hi, rows), _pad_rows(lo, rows)))
+            q = _pad_rows(self.weight, rows)
+            planes = [lambda i, j: (q[i:j].to(torch.int32) >> 4) + 8, lambda i, j: q[i:j].to(torch.int32) & 15]
             scales = torch.cat((_pad_rows(16 * scale, rows), _pad_rows(scale, rows)))
             zeros = torch.cat((torch.zeros_like(_pad_rows(scale, rows)), _pad_rows(8 * scale, rows)))
         else:
-            planes = _pad_rows(unpack_nibbles(self.weight).to(torch.int32), rows)
+            q = _pad_rows(self.weight, rows)
+            planes = [lambda i, j: unpack_nibbles(q[i:j]).to(torch.int32)]
             scales = _pad_rows(scale, rows)
             zeros = _pad_rows(self.weight_zero.float().repeat_interleave(repeat, dim=1), rows)
-        self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(planes.contiguous(), 8)
+        # row blocks of _PACK_ROWS (a multiple of the kernel's 64-row tiles) pack independently: this bounds the int32
+        # temporaries the packing op wants to a few MB
+        self.packed = torch.cat([torch.ops.aten._convert_weight_to_int4pack_for_cpu(plane(i, i + _PACK_ROWS), 8)
+                                 for plane in planes for i in range(0, rows, _PACK_ROWS)])
         self.scales_zeros = torch.stack((scales, zeros), dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
         self.rows = rows
         del self.weight, self.weight_scale

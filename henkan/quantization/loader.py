@@ -126,7 +126,10 @@ class Quantizer:
                                f"from its config wants {[rows, cols]}; check that config.json belongs to these "
                                f"weights.")
         steps = [module.saved_form(weight[i:i + _ROWS_PER_STEP]) for i in range(0, rows, _ROWS_PER_STEP)]
-        return {f"{name}.{key}": torch.cat([s[key] for s in steps]) for key in steps[0]}
+        out = {f"{name}.{key}": torch.cat([s[key] for s in steps]) for key in steps[0]}
+        del weight, steps
+        _release_freed_memory()
+        return out
 
     def flush(self, state) -> dict:
         """GPTQ modules held by take(), converted to the saved form."""
@@ -148,6 +151,19 @@ class Quantizer:
             if isinstance(module, QuantLinear):
                 module.pack()
         model.config.quantization_config = self.scheme.record()
+        _release_freed_memory()
+
+
+def _release_freed_memory() -> None:
+    """Hand the float weights' freed pages back to the system. glibc keeps freed blocks below its (adaptive, up to
+    32 MB) mmap threshold in the heap, so without this a process that quantized a model stays as large as if it
+    held the float weights."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def gptq_to_saved(parts: dict, module: QuantLinear, scheme: Scheme, name: str):
