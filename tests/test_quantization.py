@@ -42,7 +42,7 @@ def test_quantized_llama_runs_low_bit_layers(options, bits, float_logits):
     # the fixture's weights are 0.2 N(0, 1) noise, a hard case for 4 bits
     assert cosine(logits, float_logits) > (0.998 if bits == 8 else 0.85)
     full = henkan.AutoModelForCausalLM.from_pretrained(LLAMA).get_memory_footprint()
-    assert model.get_memory_footprint() < full * (0.35 if bits == 8 else 0.3)
+    assert model.get_memory_footprint() < full * 0.5  # tiny layers pad to the kernel's 64-row tiles
 
 
 def test_bitsandbytes_config_maps_with_a_notice(caplog):
@@ -143,6 +143,7 @@ def test_minilm_int8_keeps_real_text_close(minilm_path):
     with torch.no_grad():
         a, b = model(**batch).last_hidden_state[mask], full(**batch).last_hidden_state[mask]
     assert torch.nn.functional.cosine_similarity(a, b, dim=-1).min() > 0.99
+    assert model.get_memory_footprint() < 0.3 * full.get_memory_footprint()
 
 
 # hostile inputs ----------------------------------------------------------------------------------------------------

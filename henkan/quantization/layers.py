@@ -135,7 +135,7 @@ class QuantLinear(nn.Module):
         """Saved form -> the kernel's packed form (bfloat16 scales), dropping the saved tensors."""
         if self.packed is not None or not self.can_pack():
             return
-        rows = -(-self.out_features // 16) * 16
+        rows = -(-self.out_features // 64) * 64  # whole 64-row tiles: row blocks then pack independently
         repeat = self.group_size // self.kernel_group
         scale = self.weight_scale.float().repeat_interleave(repeat, dim=1)
         if self.bits == 8:
