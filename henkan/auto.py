@@ -67,7 +67,7 @@ AUTO_TASKS = {
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
                  "attn_implementation", "ignore_mismatched_sizes", "use_safetensors", "weights_only", "config",
-                 *HUB_KWARGS}
+                 "quantization_config", "load_in_8bit", "load_in_4bit", *HUB_KWARGS}
 
 _extra_configs: dict[str, type] = {}
 _extra_models: dict[str, dict[type, type]] = {}

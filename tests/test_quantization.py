@@ -177,3 +177,21 @@ def test_unusable_quantization_configs_say_why(config, match):
 def test_gptq_config_does_not_pretend_to_calibrate():
     with pytest.raises(ValueError, match="calibration"):
         henkan.GPTQConfig(bits=4, dataset="c4")
+
+
+def test_seed_samples(tmp_path):
+    """main_classes__quantization.md's calls, on a local checkpoint."""
+    for options in ({"device_map": "auto", "load_in_8bit": True}, {"load_in_4bit": True},
+                    {"quantization_config": henkan.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")},
+                    {"quantization_config": henkan.BitsAndBytesConfig(load_in_4bit=True,
+                                                                      bnb_4bit_use_double_quant=True)},
+                    {"quantization_config": henkan.BitsAndBytesConfig(llm_int8_skip_modules=["lm_head"])},
+                    {"load_in_8bit": True, "torch_dtype": torch.float32}):
+        model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, **options)
+        assert model.get_memory_footprint() < 250_000 and (model.is_loaded_in_8bit or model.is_loaded_in_4bit)
+    model.save_pretrained(tmp_path / "llama-8bit")
+    assert henkan.AutoModelForCausalLM.from_pretrained(tmp_path / "llama-8bit", device_map="auto").is_loaded_in_8bit
+    gptq = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(GPTQ, "gptq"), device_map="auto",
+                                                       quantization_config=henkan.GPTQConfig(bits=4,
+                                                                                              disable_exllama=False))
+    assert gptq.is_loaded_in_4bit

@@ -93,9 +93,7 @@ class BitsAndBytesConfig(QuantizationConfigMixin):
         super().__init__(**kwargs)
 
     def scheme(self) -> Scheme:
-        if not (self.load_in_8bit or self.load_in_4bit):
-            raise ValueError("BitsAndBytesConfig needs load_in_8bit=True or load_in_4bit=True.")
-        bits = 8 if self.load_in_8bit else 4
+        bits = 4 if self.load_in_4bit else 8  # only llm_int8_* settings (as a seed sample writes it): LLM.int8()
         group = getattr(self, "bnb_4bit_blocksize", 64) if bits == 4 else None
         logger.warning_once(f"No bitsandbytes backend on this machine: load_in_{bits}bit runs as henkan's weight-only "
                             f"int{bits}" + (f" (groups of {group}, not {self.bnb_4bit_quant_type})" if bits == 4
