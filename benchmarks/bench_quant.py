@@ -6,8 +6,8 @@ memory, and how close its logits stay to float32, on the 125M Llama shape (bench
 The checkpoint is random (written by henkan to a temporary folder). 2 threads, 16-token prompts, 32 greedy tokens;
 the variants run alternately over several rounds and each keeps its best time (the machine may be shared). Memory is
 measured in a fresh process per variant: resident set size after loading and one generate() over the same process
-before loading (but after a tiny model has run, so that imports are not counted; the model's own pages, file-mapped
-ones included), and the process's peak while loading over that baseline.
+before loading (but after a tiny checkpoint went through the same load and generate, so that imports are not
+counted; the model's own pages, file-mapped ones included), and the process's peak while loading over that baseline.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def checkpoint(folder: str) -> str:
                                 tie_word_embeddings=False)
     path = os.path.join(folder, "llama-125m-gqa")
     henkan.LlamaForCausalLM(config).save_pretrained(path)
+    tiny = henkan.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=128, num_hidden_layers=1,
+                              num_attention_heads=4, num_key_value_heads=2)
+    henkan.LlamaForCausalLM(tiny).save_pretrained(os.path.join(folder, "tiny"))
     return path
 
 
@@ -57,14 +60,9 @@ def rss_kib(field: str = "VmRSS") -> int:
 def memory_child(path: str, variant: str) -> None:
     """Run in a fresh process: print the memory numbers of one variant as JSON."""
     torch.set_num_threads(1)
-    import henkan
-    import henkan.quantization  # noqa: F401 - everything a load imports comes before the baseline
-
-    tiny = henkan.LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1,
-                              num_attention_heads=4, num_key_value_heads=2)
-    with torch.no_grad():
-        henkan.LlamaForCausalLM(tiny).generate(torch.ones(1, PROMPT, dtype=torch.long), max_new_tokens=2,
-                                               do_sample=False, pad_token_id=0)
+    with torch.no_grad():  # the same load and generate on a tiny checkpoint first: imports are not counted
+        load(os.path.join(os.path.dirname(path), "tiny"), variant).generate(
+            torch.ones(1, PROMPT, dtype=torch.long), max_new_tokens=2, do_sample=False, pad_token_id=0)
     before = rss_kib()
     model = load(path, variant)
     with torch.no_grad():
