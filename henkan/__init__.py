@@ -199,6 +199,12 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# quantized loading: the configs users pass to from_pretrained
+for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
+    _LAZY[_name] = "henkan.quantization"
+# PEFT adapters: the configs add_adapter takes (load_adapter and friends are model methods)
+for _name in ("LoraConfig", "IA3Config", "PeftConfig"):
+    _LAZY[_name] = "henkan.adapters"
 # preprocessing: image processors, feature extractors, processors and their Auto classes
 for _module, _names in {
     "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
@@ -226,7 +232,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision"}
+               "training", "processing", "vision", "quantization", "adapters"}
 
 
 def __getattr__(name: str):

@@ -112,7 +112,7 @@ AUTO_TASKS = {
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
                  "attn_implementation", "ignore_mismatched_sizes", "use_safetensors", "weights_only", "config",
-                 *HUB_KWARGS}
+                 "quantization_config", "load_in_8bit", "load_in_4bit", *HUB_KWARGS}
 
 _extra_configs: dict[str, type] = {}
 _extra_models: dict[str, dict[type, type]] = {}
@@ -243,6 +243,14 @@ class _BaseAutoModel:
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, trust_remote_code: bool = False, **kwargs):
         config = kwargs.pop("config", None)
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _LOAD_OPTIONS}
+        from .adapters import adapter_base
+
+        base = adapter_base(pretrained_model_name_or_path, {k: v for k, v in options.items() if k in HUB_KWARGS}) \
+            if config is None else None
+        if base is not None:  # an adapter folder: the Auto class of its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, trust_remote_code=trust_remote_code, **options, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path)
+            return model
         if not isinstance(config, PretrainedConfig):
             hub = {k: v for k, v in options.items() if k in HUB_KWARGS}
             config, kwargs = AutoConfig.from_pretrained(config or pretrained_model_name_or_path, return_unused_kwargs=True,

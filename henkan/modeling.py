@@ -18,6 +18,7 @@ import warnings
 import torch
 from torch import nn
 
+from .adapters import PeftAdapterMixin, adapter_base, save_adapter
 from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .layers import LMPredictionHead, linear_layer
@@ -104,7 +105,7 @@ def parse_size(size) -> int:
     return int(float(number) * base ** " KMGT".index(unit or " "))
 
 
-class PreTrainedModel(nn.Module, PushToHubMixin):
+class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
     """Base class of every model: config handling, loading, saving, embeddings and tying."""
 
     config_class = PretrainedConfig
@@ -386,8 +387,18 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         output_loading_info = kwargs.pop("output_loading_info", False)
         attn_implementation = kwargs.pop("attn_implementation", None)
         kwargs.pop("trust_remote_code", None)
+        quantization = {k: kwargs.pop(k, None) for k in ("quantization_config", "load_in_8bit", "load_in_4bit")}
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision, **pop_hub_kwargs(kwargs)}
+        base = adapter_base(pretrained_model_name_or_path, hub) if config is None else None
+        if base is not None:  # an adapter folder: its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, dtype=dtype, device_map=device_map,
+                                        attn_implementation=attn_implementation, weights_only=weights_only,
+                                        use_safetensors=use_safetensors, **{k: v for k, v in quantization.items()
+                                                                            if v is not None}, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path, adapter_kwargs=hub)
+            return (model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}) \
+                if output_loading_info else model
         if config is None:
             config, kwargs = cls.config_class.from_pretrained(
                 pretrained_model_name_or_path, return_unused_kwargs=True, **hub, **kwargs)
@@ -407,13 +418,19 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         else:
             files, index = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
             state = _CheckpointReader(files, index)
+        quantizer = _quantizer(config, dtype, **quantization)
         if dtype == "auto":
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
 
         with _skeleton():
             model = cls(config)
-        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
+            if quantizer is not None:
+                quantizer.replace(model, state.keys())
+                state.copy = True  # a map of the whole file would keep its float pages resident
+        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes, quantizer)
+        if quantizer is not None:
+            quantizer.finish(model)
         config.dtype = str(dtype).removeprefix("torch.")
         if model.can_generate() and pretrained_model_name_or_path is not None:
             model._load_generation_config(pretrained_model_name_or_path, hub)
@@ -455,7 +472,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             out.append(key[len(prefix):])
         return out
 
-    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool) -> dict:
+    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool,
+                         quantizer=None) -> dict:
         expected = dict(self.state_dict(keep_vars=True))
         shared: dict[int, list[str]] = {}  # one parameter reachable under several names (a shared bias, ...)
         for key, value in expected.items():
@@ -463,6 +481,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         tied = {k for k in self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True)}
         loaded, unexpected, mismatched = {}, [], []
         for ckpt_key in state.keys():
+            taken = quantizer.take(self, ckpt_key, state) if quantizer is not None else None
+            if taken is not None:
+                loaded.update(taken)
+                continue
             target = next((k for k in self._checkpoint_key_candidates(ckpt_key) if k in expected), None)
             if target is None or target in loaded:
                 unexpected.append(ckpt_key)
@@ -476,6 +498,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             if tensor.is_floating_point():
                 tensor = tensor.to(self._load_dtype(target, dtype))
             loaded[target] = tensor
+        if quantizer is not None:
+            loaded.update(quantizer.flush(state))
         if mismatched and not ignore_mismatched:
             lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
             raise RuntimeError(
@@ -586,6 +610,12 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             raise TypeError(f"save_pretrained got unexpected argument(s): {', '.join(sorted(unknown))}.")
         if not is_main_process:
             return
+        if self._hf_peft_config_loaded and kwargs.get("save_peft_format", True):
+            save_adapter(self, save_directory)  # as PEFT does: the adapter only; the base model is saved elsewhere
+            if upload is not None:
+                upload.setdefault("commit_message", "Upload adapter")
+                upload_folder(save_directory, **upload)
+            return
         os.makedirs(save_directory, exist_ok=True)
         remove_stale_temporaries(save_directory)
         tensors = self._state_for_saving(state_dict)
@@ -631,6 +661,23 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             seen[ident] = key
             out[key] = tensor.detach().to("cpu").contiguous()
         return out
+
+
+def _quantizer(config, dtype, quantization_config=None, load_in_8bit=None, load_in_4bit=None):
+    """The Quantizer of a from_pretrained call (its arguments, else config.json's quantization_config), or None.
+    float32 asked for explicitly (`dtype=torch.float32`) makes the low-bit layers compute exact float32 products
+    rather than run the bfloat16 kernels."""
+    stored = getattr(config, "quantization_config", None)
+    if quantization_config is None and stored is None and not (load_in_8bit or load_in_4bit):
+        return None
+    from .quantization import Quantizer, resolve
+
+    scheme = resolve(quantization_config, bool(load_in_8bit), bool(load_in_4bit), stored)
+    if scheme is None:
+        return None
+    if scheme.compute_dtype is None and dtype is torch.float32:
+        scheme.compute_dtype = torch.float32
+    return Quantizer(scheme)
 
 
 def _auto_device() -> torch.device:
@@ -726,13 +773,19 @@ class _MappedSafetensors:
     parameters never reach the file. A tensor whose offset does not suit its dtype's alignment is copied."""
 
     def __init__(self, path: str, handle):
-        self.handle = handle
+        self.handle, self.path = handle, path
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")
             self.layout = json.loads(f.read(header_len))
         self.layout.pop("__metadata__", None)
         self.start = 8 + header_len
-        self.storage = torch.UntypedStorage.from_file(path, shared=False, nbytes=os.path.getsize(path))
+        self._storage = None
+
+    @property
+    def storage(self) -> torch.UntypedStorage:
+        if self._storage is None:  # made on first use: a reader that only read()s never maps the file
+            self._storage = torch.UntypedStorage.from_file(self.path, shared=False, nbytes=os.path.getsize(self.path))
+        return self._storage
 
     def keys(self):
         return self.handle.keys()
@@ -751,8 +804,23 @@ class _MappedSafetensors:
         return torch.empty(0, dtype=dtype).set_(self.storage, begin // dtype.itemsize, shape, strides)
 
 
+    def read(self, key: str) -> torch.Tensor:
+        info = self.layout[key]
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if dtype is None:
+            return self.handle.get_tensor(key)
+        begin, end = info["data_offsets"]
+        out = torch.empty(info["shape"], dtype=dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.start + begin)
+            f.readinto(memoryview(out.view(torch.uint8).reshape(-1).numpy()) if out.numel() else bytearray())
+        return out
+
+
 class _CheckpointReader:
     """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
+
+    copy = False  # get() reads into memory of its own rather than mapping the files (quantized loading)
 
     def __init__(self, files: list[str], index: dict | None = None):
         self.files = files
@@ -844,7 +912,18 @@ class _CheckpointReader:
         return tuple(handle.get_slice(key).get_shape())
 
     def get(self, key: str) -> torch.Tensor:
-        return self._where[key].get_tensor(key)
+        return self.read(key) if self.copy else self._where[key].get_tensor(key)
+
+    def read(self, key: str) -> torch.Tensor:
+        """A tensor copied into memory of its own (not a view of the file's map, whose pages would stay resident)."""
+        handle = self._where[key]
+        return handle.read(key) if isinstance(handle, _MappedSafetensors) else handle.get_tensor(key).clone()
+
+    def is_float(self, key: str) -> bool:
+        handle = self._where[key]
+        if isinstance(handle, _MappedSafetensors):
+            return handle.layout[key]["dtype"] in ("F64", "F32", "F16", "BF16")
+        return handle.get_tensor(key).is_floating_point()
 
     def first_float_dtype(self) -> torch.dtype:
         for key in self._where:
