@@ -69,6 +69,9 @@ _DECODER_NAMES = {
     "bigbird_pegasus": ["BigBirdPegasus" + s for s in (
         "Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForSequenceClassification",
         "ForQuestionAnswering", "ForCausalLM")],
+    "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
+                                                   "EncoderModel", "ForSequenceClassification",
+                                                   "ForTokenClassification", "ForQuestionAnswering")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:

@@ -16,6 +16,8 @@ _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification"
 _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
 _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
+_T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
+             "ForQuestionAnswering")
 FAMILIES = {
     "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM",)),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
@@ -38,6 +40,8 @@ FAMILIES = {
     "blenderbot-small": ("bart", "BlenderbotSmall", _SEQ2SEQ_TASKS),
     "encoder-decoder": ("encoder_decoder", "EncoderDecoder", ("ForConditionalGeneration",)),
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
+    "t5": ("t5", "T5", _T5_TASKS),
+    "mt5": ("t5", "MT5", _T5_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",

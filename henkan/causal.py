@@ -13,9 +13,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
-
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache, EncoderDecoderCache
 from .heads import classification_loss
@@ -41,6 +40,7 @@ class Step:
     rotary: Any = None
     extra: Any = None
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
+    bias: Any = None  # an additive attention bias every layer shares (T5's relative positions, mask folded in)
     layout: Any = None  # how a SlotCache's sequences sit in this forward (layers.RowLayout), for the masks
     router_logits: Any = None  # a list the mixture-of-experts layers append to, when they are asked for
 
@@ -82,7 +82,8 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
         use_cache = False
     cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
     past = None
-    if cache is not None and (cache_position is None or isinstance(cache, DynamicCache)):
+    # the fill of any cache but a static one (that one would be read from its buffer: a host sync)
+    if cache is not None and (cache_position is None or not cache.is_compileable):
         past = cache.get_seq_length()
     elif cache is None:
         past = 0

@@ -257,7 +257,12 @@ class RMSNorm(nn.Module):
     """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype.
 
     With `offset` (Gemma's way) the stored weight is zero-centred: the scale is 1 + weight, applied in float32
-    before the cast back."""
+    before the cast back.
+
+    `half_weight_sets_dtype`: a float32 input is normed into the weight's dtype when that is float16/bfloat16 (T5,
+    whose float16 models keep float32 layers that turn the residual stream float32)."""
+
+    half_weight_sets_dtype = False
 
     def __init__(self, hidden_size: int, eps: float = 1e-6, offset: bool = False):
         super().__init__()
@@ -269,7 +274,10 @@ class RMSNorm(nn.Module):
         if self.offset:
             return (_rms_norm(x.float(), self.variance_epsilon) * (1.0 + self.weight.float())).to(x.dtype)
         if x.dtype == torch.float32:
-            return self.weight * _rms_norm(x, self.variance_epsilon)
+            normed = _rms_norm(x, self.variance_epsilon)
+            if self.half_weight_sets_dtype and self.weight.dtype in (torch.float16, torch.bfloat16):
+                normed = normed.to(self.weight.dtype)
+            return self.weight * normed
         return self.weight * _rms_norm(x.float(), self.variance_epsilon).to(x.dtype)
 
     def extra_repr(self) -> str:
@@ -696,7 +704,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
     kv_heads = k.shape[1]
     if need_weights or head_mask is not None or (softcap and q_len > 1):
         k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
-        scores = (q @ k.transpose(-1, -2)) * scaling
+        scores = q @ k.transpose(-1, -2)
+        if scaling != 1.0:  # (T5 does not scale)
+            scores = scores * scaling
         if softcap:
             scores = torch.tanh(scores / softcap) * softcap
         if is_causal:
@@ -712,7 +722,9 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         out = weights @ v
     elif q_len == 1:
         group = heads // kv_heads
-        scores = (q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)) * scaling
+        scores = q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)
+        if scaling != 1.0:
+            scores = scores * scaling
         if softcap:
             scores = torch.tanh(scores / softcap) * softcap
         if mask is not None:

@@ -99,6 +99,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     _keys_to_ignore_on_load_unexpected: list[str] = []
     _keys_to_ignore_on_load_missing: list[str] = []
     _keys_to_ignore_on_save: list[str] = []
+    # modules whose weights stay float32 when the model is loaded in float16 (their outputs would overflow it)
+    _keep_in_fp32_modules: list[str] = []
     _loading = False
 
     def __init__(self, config: PretrainedConfig, *args, **kwargs):
@@ -407,7 +409,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
                 continue
             tensor = state.get(ckpt_key)
             if tensor.is_floating_point():
-                tensor = tensor.to(dtype)
+                tensor = tensor.to(self._load_dtype(target, dtype))
             loaded[target] = tensor
         if mismatched and not ignore_mismatched:
             lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
@@ -432,6 +434,14 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return {"missing_keys": missing, "unexpected_keys": unexpected,
                 "mismatched_keys": [(k, s, w) for k, s, w in mismatched], "error_msgs": []}
 
+    def _load_dtype(self, name: str, dtype: torch.dtype) -> torch.dtype:
+        """The dtype a floating-point tensor is loaded in: `dtype`, but float32 in the modules named by
+        `_keep_in_fp32_modules` when `dtype` is float16 (as the reference loads them)."""
+        if dtype is torch.float16 and self._keep_in_fp32_modules and \
+                not set(name.split(".")).isdisjoint(self._keep_in_fp32_modules):
+            return torch.float32
+        return dtype
+
     def _assign(self, loaded: dict, missing: list[str], dtype: torch.dtype) -> None:
         """Put loaded tensors in place and materialise (then initialise) what the checkpoint lacked."""
         fresh_modules = set()
@@ -440,7 +450,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             module = self.get_submodule(module_name)
             current = getattr(module, attr)
             if current.device.type == "meta":
-                fill = torch.empty(current.shape, dtype=current.dtype if not current.is_floating_point() else dtype)
+                fill = torch.empty(current.shape, dtype=self._load_dtype(name, dtype) if current.is_floating_point()
+                                   else current.dtype)
                 loaded[name] = fill
                 fresh_modules.add(module_name)
         self.load_state_dict(loaded, strict=False, assign=True)

@@ -4,7 +4,10 @@ question answering on the decoder's output).
 
 A family's base model keeps `encoder` and `decoder` modules (the decoder built on `causal.start` with
 `encoder_hidden_states`, whose step then carries a `Cross`) and its forward returns `encode_decode(self, locals())`.
-Its heads subclass `Seq2SeqLM`, `Seq2SeqClassification` or `Seq2SeqQuestionAnswering` with its `...PreTrainedModel`.
+Its heads subclass `Seq2SeqLM`, `Seq2SeqClassification` or `Seq2SeqQuestionAnswering` with its `...PreTrainedModel`,
+and either hold the base model under `base_model_prefix` (`base_model_class`) or, where the checkpoints keep the
+encoder and decoder at the top (T5's layout), are the base model themselves (`base_model_class = None`, the head also
+subclassing the family's `EncoderDecoderBase`, whose `build_encoder_decoder` makes the parts).
 """
 
 from __future__ import annotations
@@ -86,6 +89,16 @@ def as_encoder_output(encoder_outputs) -> BaseModelOutput:
                            attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
 
 
+def shift_into_decoder(arguments: dict, shift) -> None:
+    """Without decoder inputs among a forward's `arguments`, give the decoder `shift(input_ids)`."""
+    if arguments.get("decoder_input_ids") is not None or arguments.get("decoder_inputs_embeds") is not None:
+        return
+    if arguments.get("input_ids") is None:
+        raise ValueError("Without decoder_input_ids or decoder_inputs_embeds, the decoder reads input_ids shifted "
+                         "right, so input_ids cannot be None. Pass input_ids or decoder_input_ids.")
+    arguments["decoder_input_ids"] = shift(arguments["input_ids"])
+
+
 _ENCODER_INPUTS = ("input_ids", "attention_mask", "head_mask", "inputs_embeds")
 _DECODER_INPUTS = {"decoder_input_ids": "input_ids", "decoder_attention_mask": "attention_mask",
                    "decoder_head_mask": "head_mask", "cross_attn_head_mask": "cross_attn_head_mask",
@@ -123,14 +136,12 @@ class EncoderDecoderBase:
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = arguments.get("return_dict")
         return_dict = config.use_return_dict if return_dict is None else return_dict
-        if arguments.get("decoder_input_ids") is None and arguments.get("decoder_inputs_embeds") is None:
-            if not self.shift_inputs_when_no_decoder_inputs:
-                raise ValueError(f"{type(self).__name__} needs decoder inputs: pass decoder_input_ids (or labels to "
-                                 f"the ...ForConditionalGeneration model, which shifts them into decoder inputs).")
-            if arguments.get("input_ids") is None:
-                raise ValueError("Without decoder_input_ids or decoder_inputs_embeds, the decoder reads input_ids "
-                                 "shifted right, so input_ids cannot be None. Pass input_ids or decoder_input_ids.")
-            arguments["decoder_input_ids"] = self.shift_right(arguments["input_ids"])
+        if self.shift_inputs_when_no_decoder_inputs:
+            shift_into_decoder(arguments, self.shift_right)
+        elif arguments.get("decoder_input_ids") is None and arguments.get("decoder_inputs_embeds") is None:
+            raise ValueError(f"{type(self).__name__} needs decoder inputs: pass decoder_input_ids or "
+                             f"decoder_inputs_embeds (or labels to the ...ForConditionalGeneration model, which "
+                             f"shifts them into decoder inputs).")
         encoder_outputs = arguments.get("encoder_outputs")
         if encoder_outputs is None:
             inputs = {k: arguments[k] for k in _ENCODER_INPUTS if arguments.get(k) is not None}
@@ -166,20 +177,36 @@ _BASE_ARGUMENTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_
 
 
 class Seq2SeqHead:
-    """What the heads share: the base model under `base_model_prefix`, the call into it, the return convention."""
+    """What the heads share: the base model (under `base_model_prefix`, or the head itself when `base_model_class` is
+    None), the call into it, the return convention.
+
+    `shift_inputs_when_no_decoder_inputs`: without decoder inputs the head gives the decoder `input_ids` shifted right
+    (T5's classification and QA heads; BART's base model does it itself)."""
 
     base_model_class: type = None
+    shift_inputs_when_no_decoder_inputs = False
+
+    def build_base(self, config) -> None:
+        if self.base_model_class is None:
+            self.build_encoder_decoder(config)
+        else:
+            setattr(self, self.base_model_prefix, self.base_model_class(config))
 
     def get_encoder(self):
-        return self.base_model.get_encoder()
+        return self.encoder if self.base_model is self else self.base_model.get_encoder()
 
     def get_decoder(self):
-        return self.base_model.get_decoder()
+        return self.decoder if self.base_model is self else self.base_model.get_decoder()
 
     def run_base(self, arguments: dict, **overrides):
         inputs = {k: arguments[k] for k in _BASE_ARGUMENTS if arguments.get(k) is not None}
         inputs.update(overrides)
-        return self.base_model(**inputs, return_dict=True)
+        base = self.base_model
+        if self.shift_inputs_when_no_decoder_inputs:
+            shift_into_decoder(inputs, base.shift_right)
+        if base is self:
+            return self.encode_decode({**inputs, "return_dict": True})
+        return base(**inputs, return_dict=True)
 
     def _returned(self, arguments: dict, result):
         return_dict = arguments.get("return_dict")
@@ -194,11 +221,12 @@ class Seq2SeqLM(Seq2SeqHead):
 
     output_class = Seq2SeqLMOutput
     has_final_logits_bias = False  # families whose checkpoints carry a `final_logits_bias` buffer
+    labels_turn_off_cache = True  # BART's way; T5 keeps returning the cache when given labels
     _tied_weights_keys = ["lm_head.weight"]
 
     def __init__(self, config):
         super().__init__(config)
-        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        self.build_base(config)
         vocab = self.output_vocab_size(config)
         self.lm_head = linear_layer(config.d_model, vocab, bias=False)
         if self.has_final_logits_bias:
@@ -244,9 +272,10 @@ class Seq2SeqLM(Seq2SeqHead):
                 raise ValueError(f"labels have {labels.shape[-1]} tokens but the decoder has positions for {limit} "
                                  f"only (max_position_embeddings). Truncate the targets: tokenizer(text_target=..., "
                                  f"truncation=True, max_length={limit}).")
-            if arguments.get("use_cache"):
-                logger.warning("The `use_cache` argument is changed to `False` since `labels` is provided.")
-            arguments["use_cache"] = False
+            if self.labels_turn_off_cache:
+                if arguments.get("use_cache"):
+                    logger.warning("The `use_cache` argument is changed to `False` since `labels` is provided.")
+                arguments["use_cache"] = False
             if arguments.get("decoder_input_ids") is None and arguments.get("decoder_inputs_embeds") is None:
                 arguments["decoder_input_ids"] = self.prepare_decoder_input_ids_from_labels(labels)
         outputs = self.run_base(arguments)
@@ -277,7 +306,7 @@ class Seq2SeqClassification(Seq2SeqHead):
 
     def __init__(self, config):
         super().__init__(config)
-        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        self.build_base(config)
         self.classification_head = Seq2SeqClassificationHead(config.d_model, config.d_model, config.num_labels,
                                                              config.classifier_dropout)
         self.post_init()
@@ -314,7 +343,7 @@ class Seq2SeqQuestionAnswering(Seq2SeqHead):
         super().__init__(config)
         config.num_labels = 2
         self.num_labels = config.num_labels
-        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        self.build_base(config)
         self.qa_outputs = linear_layer(config.hidden_size, config.num_labels)
         self.post_init()
 

@@ -34,3 +34,27 @@ def test_text_classification_pipeline_equals_the_reference(tmp_path):
     for a, b in zip(ours, theirs):
         assert [r["label"] for r in a] == [r["label"] for r in b]
         assert all(abs(x["score"] - y["score"]) < 1e-6 for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("class_name", ["T5ForConditionalGeneration", "T5Model", "T5EncoderModel",
+                                        "T5ForSequenceClassification", "T5ForTokenClassification",
+                                        "T5ForQuestionAnswering", "MT5ForConditionalGeneration"])
+def test_reference_loads_the_t5_checkpoints_henkan_saves(class_name, tmp_path):
+    from test_seq2seq import SEQ2SEQ, encoder_inputs
+    from test_seq2seq import golden as seq2seq_golden
+
+    folder = "mt5" if class_name.startswith("MT5") else "t5-v1_1"
+    ours = getattr(henkan, class_name).from_pretrained(os.path.join(SEQ2SEQ, folder)).eval()
+    ours.save_pretrained(tmp_path)
+    theirs, info = getattr(transformers, class_name).from_pretrained(tmp_path, output_loading_info=True)
+    assert not any(info.values()), info
+    _, data = seq2seq_golden(folder)
+    inputs = encoder_inputs(data)
+    if class_name in ("T5ForConditionalGeneration", "T5Model", "MT5ForConditionalGeneration"):
+        inputs["decoder_input_ids"] = data["input.decoder_input_ids"]
+    if class_name == "T5ForSequenceClassification":
+        inputs["input_ids"] = inputs["input_ids"].clone()
+        inputs["input_ids"][:, -1] = ours.config.eos_token_id
+    with torch.no_grad():
+        a, b = ours(**inputs), theirs.eval()(**inputs)
+    torch.testing.assert_close(a[0], b[0], atol=1e-5, rtol=0)

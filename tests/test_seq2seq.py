@@ -20,7 +20,7 @@ SEQ2SEQ = os.path.join(FIXTURES, "seq2seq")
 FOLDERS = ["bart", "bart-forsequenceclassification", "bart-forquestionanswering", "bart-forcausallm", "mbart",
            "marian", "marian-separate-vocabs", "pegasus", "blenderbot", "blenderbot-small", "bigbird-pegasus",
            "bigbird-pegasus-forsequenceclassification", "bigbird-pegasus-forquestionanswering",
-           "bigbird-pegasus-forcausallm"]
+           "bigbird-pegasus-forcausallm", "t5", "t5-v1_1", "mt5", "byt5", "t5-encoder"]
 ATOL = 1e-5
 
 
@@ -70,6 +70,8 @@ def kind_of(meta):
         return "qa"
     if name.endswith("ForCausalLM"):
         return "causal"
+    if name.endswith("EncoderModel"):
+        return "encoder"
     return "seq2seq"
 
 
@@ -83,6 +85,10 @@ def test_forward_and_loss(folder):
         if kind == "seq2seq":
             out = model(**encoder_inputs(data), decoder_input_ids=data["input.decoder_input_ids"], **flags)
             loss = model(**encoder_inputs(data), labels=data["input.labels"]).loss
+        elif kind == "encoder":
+            check_outputs(model(**encoder_inputs(data), output_hidden_states=True, output_attentions=True), data,
+                          "output", folder)
+            return
         else:
             out = model(**encoder_inputs(data), **flags)
             labels = {k[len("input."):]: v for k, v in data.items()
@@ -94,7 +100,8 @@ def test_forward_and_loss(folder):
 
 @pytest.mark.parametrize("folder", [f for f in FOLDERS if f in ("bart", "mbart", "marian", "pegasus", "blenderbot",
                                                                    "blenderbot-small", "bart-forcausallm",
-                                                                   "bigbird-pegasus", "bigbird-pegasus-forcausallm")])
+                                                                   "bigbird-pegasus", "bigbird-pegasus-forcausallm",
+                                                                   "t5", "t5-v1_1", "mt5", "byt5")])
 def test_cached_decoding_in_two_pieces(folder):
     meta, data = golden(folder)
     model = model_for(folder)
