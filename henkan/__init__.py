@@ -50,8 +50,8 @@ for _module, _prefixes in _FAMILY_NAMES.items():
             _LAZY[_prefix + _head] = f"henkan.models.{_module}"
 # decoder families: module -> their public classes
 _DECODER_NAMES = {
-    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in ("Config", "PreTrainedModel", "Model",
-                                                                     "ForCausalLM", "ForSequenceClassification")],
+    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2", "Phi3", "Gemma", "Gemma2", "StableLm", "Mixtral")
+              for s in ("Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification")],
     "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification"],

@@ -165,10 +165,10 @@ class RotaryAttention(nn.Module):
     head), append to the cache, and attend under the layer's mask (its sliding `window`, if any).
 
     A family's attention sets `layer_idx`, `head_dim`, `scaling`, `dropout`, `window` and `softcap`, builds its own
-    projections and calls `attend`."""
+    projections and calls `attend`; one whose heads are normed before the rotation overrides `norm_heads`."""
 
-    q_norm = k_norm = None
     window = softcap = None
+    heads_normed = False
     dropout = 0.0
     softmax_dtype = torch.float32
 
@@ -180,19 +180,23 @@ class RotaryAttention(nn.Module):
         else:
             shape = (batch, length, -1, self.head_dim)
             q, k, v = q.view(shape).transpose(1, 2), k.view(shape).transpose(1, 2), v.view(shape).transpose(1, 2)
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
+        if self.heads_normed:
+            q, k = self.norm_heads(q, k)
         if step.rotary is not None:
             cos, sin = step.rotary
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if step.cache is not None:
             k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
         extra = step.extra or {}
-        mask, is_causal = (extra["bias"], False) if "bias" in extra else step.masks(self.window)
+        mask, is_causal = (step.bias, False) if step.bias is not None else step.masks(self.window)
         head_mask = extra["head_mask"][self.layer_idx] if "head_mask" in extra else None
         return causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
                                 dropout=self.dropout if self.training else 0.0, need_weights=step.output_attentions,
                                 head_mask=head_mask, softcap=self.softcap, softmax_dtype=self.softmax_dtype)
+
+    def norm_heads(self, q, k):
+        """The queries and keys [batch, heads, seq, head_dim] normed (when `heads_normed`)."""
+        return q, k
 
 
 class RotaryDecoder:
@@ -214,8 +218,8 @@ class RotaryDecoder:
         return getattr(self, self.embedding_name)(input_ids)
 
     def prepare(self, step: Step, x, attention_mask, head_mask) -> None:
-        """Per-forward state the layers read beyond masks and angles, in the dict `step.extra` (by default the
-        per-layer `head_mask`, if one is given; "bias" replaces the masks, e.g. by ALiBi added to them)."""
+        """Per-forward state the layers read beyond masks and angles: by default the per-layer `head_mask`, if one is
+        given, in the dict `step.extra`; a family may set `step.bias`, which replaces the masks (ALiBi added to them)."""
         if head_mask is not None:
             step.extra = {"head_mask": per_layer_head_mask(head_mask, self.config.num_hidden_layers, x.dtype)}
 
@@ -317,6 +321,10 @@ class CausalLM:
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden)
 
+    def extra_outputs(self, outputs, arguments: dict, loss) -> tuple:
+        """(the loss, the fields a family adds to its output from its base model's): none by default."""
+        return loss, {}
+
     def get_output_embeddings(self):
         return self.lm_head
 
@@ -350,9 +358,11 @@ class CausalLM:
             loss = causal_lm_loss(logits, labels, num_items, shift=self.shifts_labels)
             if self.logits_in_float32:
                 loss = loss.to(outputs.last_hidden_state.dtype)
-        cross = {"cross_attentions": outputs.cross_attentions} if "cross_attentions" in outputs else {}
+        loss, fields = self.extra_outputs(outputs, arguments, loss)
+        if "cross_attentions" in outputs:
+            fields["cross_attentions"] = outputs.cross_attentions
         result = self.output_class(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions, **cross)
+                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions, **fields)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
 

@@ -90,8 +90,9 @@ class LlamaConfig(PretrainedConfig):
     def _norm_eps(self) -> float:
         return self.rms_norm_eps
 
-    def _residual_dropout(self) -> float:
-        return 0.0
+    def _residual_dropout(self) -> tuple[float, float]:
+        """Dropout on the attention's and on the MLP's output before they join the residual stream."""
+        return 0.0, 0.0
 
 
 def _check_rope_scaling(config) -> None:
@@ -193,7 +194,7 @@ class Phi3Config(LlamaConfig):
         return False, False
 
     def _residual_dropout(self):
-        return self.resid_pdrop
+        return self.resid_pdrop, self.resid_pdrop
 
 
 class GemmaConfig(LlamaConfig):
@@ -278,7 +279,7 @@ class StableLmConfig(LlamaConfig):
         return self.layer_norm_eps
 
     def _residual_dropout(self):
-        return self.hidden_dropout
+        return 0.0, self.hidden_dropout
 
 
 def _head_dim(config) -> int:
@@ -313,7 +314,11 @@ class LlamaAttention(RotaryAttention):
         if getattr(config, "qk_layernorm", False):
             self.q_layernorm = PerHeadLayerNorm(self.head_dim, heads, eps=config._norm_eps())
             self.k_layernorm = PerHeadLayerNorm(self.head_dim, kv_heads, eps=config._norm_eps())
+            self.heads_normed = True
         self.fused = config.layout.fused
+
+    def norm_heads(self, q, k):
+        return self.q_layernorm(q), self.k_layernorm(k)
 
     def forward(self, x, step):
         if self.fused:
@@ -345,7 +350,7 @@ class LlamaDecoderLayer(nn.Module):
         if self.sandwich:
             self.pre_feedforward_layernorm = _norm(config)
             self.post_feedforward_layernorm = _norm(config)
-        self.dropout = config._residual_dropout()
+        self.attn_dropout, self.mlp_dropout = config._residual_dropout()
 
     def feed_forward(self, x, step):
         if "block_sparse_moe" not in self._modules:
@@ -359,15 +364,18 @@ class LlamaDecoderLayer(nn.Module):
         normed = self.input_layernorm(x)
         attn, weights = self.self_attn(normed, step)
         if self.parallel:
-            return x + attn + F.dropout(self.feed_forward(normed, step), self.dropout, self.training), weights
+            return x + attn + self._drop(self.feed_forward(normed, step), self.mlp_dropout), weights
         if self.sandwich:
             attn = self.post_attention_layernorm(attn)
-        x = x + F.dropout(attn, self.dropout, self.training)
+        x = x + self._drop(attn, self.attn_dropout)
         h = self.feed_forward((self.pre_feedforward_layernorm if self.sandwich else self.post_attention_layernorm)(x),
                               step)
         if self.sandwich:
             h = self.post_feedforward_layernorm(h)
-        return x + F.dropout(h, self.dropout, self.training), weights
+        return x + self._drop(h, self.mlp_dropout), weights
+
+    def _drop(self, x, p: float):
+        return F.dropout(x, p, True) if p and self.training else x
 
 
 class LlamaPreTrainedModel(PreTrainedModel):
