@@ -37,6 +37,7 @@ FAMILIES = {
     "gpt2": ("gpt2", "GPT2", _DECODER_TASKS),
     "bloom": ("bloom", "Bloom", _DECODER_TASKS),
     "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
+    "opt": ("opt", "OPT", _DECODER_TASKS),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),

@@ -306,6 +306,7 @@ class CausalLM:
     logits_in_float32 = False
     base_inputs = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache",
                    "output_attentions", "output_hidden_states", "cache_position")
+    head_input_size = "hidden_size"  # the config field giving the width of the base model's output
     _tied_weights_keys = ["lm_head.weight"]
 
     def __init__(self, config):
@@ -316,7 +317,7 @@ class CausalLM:
         self.post_init()
 
     def build_head(self, config) -> None:
-        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.lm_head = linear_layer(getattr(config, self.head_input_size), config.vocab_size, bias=self.lm_head_bias)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden)
@@ -373,12 +374,13 @@ class LastTokenClassification:
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
+    head_input_size = CausalLM.head_input_size
 
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
-        self.score = linear_layer(config.hidden_size, config.num_labels, bias=False)
+        self.score = linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False)
         self.post_init()
 
     def classify(self, arguments: dict):

@@ -1,4 +1,4 @@
-"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, BLOOM, CodeGen) and the
+"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, OPT, BLOOM, CodeGen) and the
 KV caches against reference goldens.
 
 The fixtures come from tests/fixtures/make_decoders.py (see its docstring)."""
@@ -18,7 +18,7 @@ from henkan.cache import DynamicCache, StaticCache
 DECODERS = os.path.join(FIXTURES, "decoders")
 FOLDERS = sorted(f for f in os.listdir(DECODERS) if os.path.isdir(os.path.join(DECODERS, f)))
 CAUSAL = [f for f in FOLDERS if not f.endswith("forsequenceclassification")]
-CHAT = ["phi3", "phi3-longrope", "gemma", "gemma2", "stablelm", "stablelm-2", "mixtral"]  # on Llama's module
+CHAT = ["phi3", "phi3-longrope", "gemma", "gemma2", "stablelm", "stablelm-2", "mixtral", "opt", "opt-350m"]
 GENERATES = ["gpt2", "llama", "mistral", "qwen2", "bloom"] + CHAT
 LENGTH_DEPENDENT = ("llama-rope-dynamic", "llama-rope-longrope", "phi3-longrope")  # angles that change past a length
 ATOL = 1e-5
