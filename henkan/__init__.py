@@ -55,8 +55,11 @@ _DECODER_NAMES = {
     "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification"],
+    "gpt_neox": ["GPTNeoXConfig", "GPTNeoXPreTrainedModel", "GPTNeoXModel", "GPTNeoXForCausalLM",
+                 "GPTNeoXForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
-    "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
+    "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
+                "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],
     "bart": [p + s for p, heads in (
         ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",

@@ -160,7 +160,7 @@ def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
 
 class RotaryAttention(nn.Module):
     """What the self-attention of the rotary decoders does once its projections gave the queries, keys and values
-    ([batch, seq, heads * head_dim] each): split the heads, norm them (`q_norm`/`k_norm`, if the family has them),
+    ([batch, seq, heads * head_dim] each, or already [batch, seq, heads, head_dim]): split the heads, norm them (`q_norm`/`k_norm`, if the family has them),
     rotate them by the positions' angles (`step.rotary`: the first dims only when the tables are narrower than a
     head), append to the cache, and attend under the layer's mask (its sliding `window`, if any).
 
@@ -173,8 +173,10 @@ class RotaryAttention(nn.Module):
     softmax_dtype = torch.float32
 
     def attend(self, q, k, v, step: Step):
-        batch, length, _ = q.shape
-        if length == 1:  # [batch, 1, heads * dim] already is [batch, heads, 1, dim] in memory
+        batch, length = q.shape[:2]
+        if q.dim() == 4:  # already split: [batch, seq, heads, dim]
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        elif length == 1:  # [batch, 1, heads * dim] already is [batch, heads, 1, dim] in memory
             shape = (batch, -1, 1, self.head_dim)
             q, k, v = q.view(shape), k.view(shape), v.view(shape)
         else:
