@@ -57,6 +57,7 @@ _DECODER_NAMES = {
               "BloomForSequenceClassification"],
     "gpt_neox": ["GPTNeoXConfig", "GPTNeoXPreTrainedModel", "GPTNeoXModel", "GPTNeoXForCausalLM",
                  "GPTNeoXForSequenceClassification"],
+    "phi": ["PhiConfig", "PhiPreTrainedModel", "PhiModel", "PhiForCausalLM", "PhiForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
                 "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],
