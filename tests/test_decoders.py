@@ -452,6 +452,19 @@ def test_phi3_fused_projections_that_do_not_split_by_heads(tmp_path):
         henkan.Phi3ForCausalLM.from_pretrained(tmp_path)
 
 
+def test_stablelm_2_tokenizer_is_remote_code_and_refused_by_name(tmp_path):
+    """StableLM 2's tokenizer (japanese-stablelm-2-base-1_6b) is a tiktoken rank file read by code in the model
+    repository (`auto_map`), which henkan never runs: the error names that code, with or without trust_remote_code."""
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "stablelm"}))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({
+        "auto_map": {"AutoTokenizer": ["tokenization_arcade100k.Arcade100kTokenizer", None]},
+        "tokenizer_class": "Arcade100kTokenizer", "eos_token": "<|endoftext|>"}))
+    (tmp_path / "arcade100k.tiktoken").write_text("IQ== 0\nIg== 1\n")
+    for trust in (False, True):
+        with pytest.raises(ValueError, match=r"tokenization_arcade100k\.Arcade100kTokenizer.*does not run code"):
+            henkan.AutoTokenizer.from_pretrained(tmp_path, trust_remote_code=trust)
+
+
 def test_bad_chat_family_configs():
     with pytest.raises(ValueError, match=r"num_experts_per_tok \(3\) must be between 1 and num_local_experts \(2\)"):
         henkan.MixtralConfig(num_local_experts=2, num_experts_per_tok=3)
