@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForSpeechSeq2Seq": "henkan.auto",
+    "AutoModelForAudioClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -79,6 +81,8 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
+                                        "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
     for _name in _names:
@@ -90,6 +94,7 @@ for _name in ("GenerationConfig", "GenerationMixin", "CompileConfig", "Generatio
               "RepetitionPenaltyLogitsProcessor", "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor",
               "MinLengthLogitsProcessor", "MinNewTokensLengthLogitsProcessor", "ForcedBOSTokenLogitsProcessor",
               "ForcedEOSTokenLogitsProcessor", "SuppressTokensLogitsProcessor", "SuppressTokensAtBeginLogitsProcessor",
+              "WhisperTimeStampLogitsProcessor",
               "SequenceBiasLogitsProcessor", "HammingDiversityLogitsProcessor", "InfNanRemoveLogitsProcessor",
               "LogitNormalization", "PrefixConstrainedLogitsProcessor", "ExponentialDecayLengthPenalty",
               "EncoderRepetitionPenaltyLogitsProcessor", "EncoderNoRepeatNGramLogitsProcessor",
@@ -122,7 +127,8 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
+              "WhisperTokenizer", "WhisperTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -137,9 +143,26 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# preprocessing: image processors, feature extractors, processors and their Auto classes
+for _module, _names in {
+    "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
+    "image_processors": ("ViTImageProcessor", "DeiTImageProcessor", "BeitImageProcessor", "CLIPImageProcessor",
+                         "ChineseCLIPImageProcessor", "BitImageProcessor", "ConvNextImageProcessor",
+                         "EfficientNetImageProcessor", "ViTFeatureExtractor", "DeiTFeatureExtractor",
+                         "BeitFeatureExtractor", "CLIPFeatureExtractor", "ChineseCLIPFeatureExtractor",
+                         "ConvNextFeatureExtractor"),
+    "base": ("BatchFeature",),
+    "feature_extraction": ("FeatureExtractionMixin", "SequenceFeatureExtractor"),
+    "audio": ("Wav2Vec2FeatureExtractor", "ASTFeatureExtractor", "WhisperFeatureExtractor", "ClapFeatureExtractor"),
+    "auto": ("AutoImageProcessor", "AutoFeatureExtractor", "AutoProcessor"),
+    "processors": ("ProcessorMixin", "CLIPProcessor", "ChineseCLIPProcessor", "AltCLIPProcessor", "AlignProcessor",
+                   "ClapProcessor", "Wav2Vec2Processor", "WhisperProcessor"),
+}.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training"}
+               "training", "processing"}
 
 
 def __getattr__(name: str):

@@ -52,12 +52,15 @@ FAMILIES = {
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
+    "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
+                                       "SpeechSeq2Seq")),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
-               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel"}
+               ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
+               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration"}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -68,6 +71,8 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
+    "AutoModelForAudioClassification": "ForAudioClassification",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -220,3 +225,5 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
+AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")

@@ -99,7 +99,7 @@ def shift_into_decoder(arguments: dict, shift) -> None:
     arguments["decoder_input_ids"] = shift(arguments["input_ids"])
 
 
-_ENCODER_INPUTS = ("input_ids", "attention_mask", "head_mask", "inputs_embeds")
+_ENCODER_INPUTS = ("input_ids", "input_features", "attention_mask", "head_mask", "inputs_embeds")
 _DECODER_INPUTS = {"decoder_input_ids": "input_ids", "decoder_attention_mask": "attention_mask",
                    "decoder_head_mask": "head_mask", "cross_attn_head_mask": "cross_attn_head_mask",
                    "past_key_values": "past_key_values", "decoder_inputs_embeds": "inputs_embeds",
@@ -115,6 +115,7 @@ class EncoderDecoderBase:
     encoder's input shifted right."""
 
     shift_inputs_when_no_decoder_inputs = False
+    encoder_mask_reaches_decoder = True  # False: `attention_mask` is the encoder's own (Whisper's frames)
 
     def get_encoder(self):
         return self.encoder
@@ -152,7 +153,8 @@ class EncoderDecoderBase:
         decoder_inputs = {name: arguments[key] for key, name in _DECODER_INPUTS.items()
                           if arguments.get(key) is not None}
         decoder_outputs = self.decoder(**decoder_inputs, encoder_hidden_states=encoder_outputs[0],
-                                       encoder_attention_mask=arguments.get("attention_mask"),
+                                       encoder_attention_mask=arguments.get("attention_mask")
+                                       if self.encoder_mask_reaches_decoder else None,
                                        output_attentions=output_attentions,
                                        output_hidden_states=output_hidden_states, return_dict=True)
         out = Seq2SeqModelOutput(
@@ -170,7 +172,7 @@ def _decoder_fields(outputs) -> dict:
         "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")}
 
 
-_BASE_ARGUMENTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask",
+_BASE_ARGUMENTS = ("input_ids", "input_features", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask",
                    "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs", "past_key_values",
                    "inputs_embeds", "decoder_inputs_embeds", "use_cache", "output_attentions",
                    "output_hidden_states", "cache_position", "decoder_position_ids")
@@ -222,13 +224,15 @@ class Seq2SeqLM(Seq2SeqHead):
     output_class = Seq2SeqLMOutput
     has_final_logits_bias = False  # families whose checkpoints carry a `final_logits_bias` buffer
     labels_turn_off_cache = True  # BART's way; T5 keeps returning the cache when given labels
+    head_name = "lm_head"  # the output projection's checkpoint name (Whisper: proj_out)
+    target_positions = "max_position_embeddings"  # the config key limiting the labels' length, if it has one
     _tied_weights_keys = ["lm_head.weight"]
 
     def __init__(self, config):
         super().__init__(config)
         self.build_base(config)
         vocab = self.output_vocab_size(config)
-        self.lm_head = linear_layer(config.d_model, vocab, bias=False)
+        setattr(self, self.head_name, linear_layer(config.d_model, vocab, bias=False))
         if self.has_final_logits_bias:
             self.register_buffer("final_logits_bias", torch.zeros((1, vocab)))
         self.post_init()
@@ -238,10 +242,10 @@ class Seq2SeqLM(Seq2SeqHead):
         return config.vocab_size
 
     def get_output_embeddings(self):
-        return self.lm_head
+        return getattr(self, self.head_name)
 
     def set_output_embeddings(self, new_embeddings):
-        self.lm_head = new_embeddings
+        setattr(self, self.head_name, new_embeddings)
 
     def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing: bool = True):
         embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
@@ -256,7 +260,7 @@ class Seq2SeqLM(Seq2SeqHead):
         return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.lm_head(hidden)
+        logits = self.get_output_embeddings()(hidden)
         if self.has_final_logits_bias:
             logits = logits + self.final_logits_bias.to(logits.device)
         return logits
@@ -267,10 +271,10 @@ class Seq2SeqLM(Seq2SeqHead):
         reject_unknown(self, arguments.pop("kwargs", None) or {})
         labels = arguments.get("labels")
         if labels is not None:
-            limit = getattr(self.config, "max_position_embeddings", None)
+            limit = getattr(self.config, self.target_positions, None)
             if limit is not None and labels.shape[-1] > limit:
                 raise ValueError(f"labels have {labels.shape[-1]} tokens but the decoder has positions for {limit} "
-                                 f"only (max_position_embeddings). Truncate the targets: tokenizer(text_target=..., "
+                                 f"only ({self.target_positions}). Truncate the targets: tokenizer(text_target=..., "
                                  f"truncation=True, max_length={limit}).")
             if self.labels_turn_off_cache:
                 if arguments.get("use_cache"):

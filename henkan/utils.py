@@ -17,6 +17,25 @@ class ExplicitEnum(str, Enum):
         raise ValueError(f"{value} is not a valid {cls.__name__}, please select one of {[m.value for m in cls]}")
 
 
+class PaddingStrategy(ExplicitEnum):
+    """How tokenizers and feature extractors pad a batch."""
+
+    LONGEST = "longest"
+    MAX_LENGTH = "max_length"
+    DO_NOT_PAD = "do_not_pad"
+
+
+class TensorType(ExplicitEnum):
+    """What `return_tensors=` asks for: PyTorch ("pt") or NumPy ("np") arrays (the other names are accepted and
+    refused with a clear error where used)."""
+
+    PYTORCH = "pt"
+    TENSORFLOW = "tf"
+    NUMPY = "np"
+    JAX = "jax"
+    MLX = "mlx"
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; once the block has written it, it replaces `path` in one step, so a

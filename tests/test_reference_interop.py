@@ -58,3 +58,27 @@ def test_reference_loads_the_t5_checkpoints_henkan_saves(class_name, tmp_path):
     with torch.no_grad():
         a, b = ours(**inputs), theirs.eval()(**inputs)
     torch.testing.assert_close(a[0], b[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["clip", "chinese_clip", "align", "altclip", "clap", "wav2vec2", "whisper"])
+def test_reference_loads_the_processors_henkan_saves(name, tmp_path):
+    """Processors (their tokenizer and image processor / feature extractor) saved by henkan load in the reference
+    with the classes and outputs of the originals (tests/fixtures/make_processing.py)."""
+    import numpy as np
+    import PIL.Image
+    from test_processors import HERE, PROCESSOR_CASES, PROCESSOR_ARRAYS, WAVES
+
+    henkan.AutoProcessor.from_pretrained(os.path.join(HERE, "processors", name)).save_pretrained(tmp_path)
+    processor = transformers.AutoProcessor.from_pretrained(tmp_path)
+    case = PROCESSOR_CASES[name]
+    assert type(processor).__name__ == case["class"]
+    images = [PIL.Image.open(os.path.join(HERE, "images", n)) for n in ("rgb_51x37.png", "rgb_9x61.png")]
+    inputs = {"clip": dict(images=images, padding=True), "chinese_clip": dict(images=images, padding=True),
+              "align": dict(images=images, padding=True), "altclip": dict(images=images[0], padding=True),
+              "clap": dict(audio=[WAVES["w16k_1p3s"], WAVES["w16k_0p2s"]], padding=True),
+              "wav2vec2": dict(audio=WAVES["w16k_0p2s"], sampling_rate=16000),
+              "whisper": dict(audio=WAVES["w16k_0p2s"], sampling_rate=16000)}[name]
+    np.random.seed(0)
+    out = processor(text=case["call"]["text"], **inputs, return_tensors="np")
+    for key in case["keys"]:
+        np.testing.assert_allclose(np.asarray(out[key]), PROCESSOR_ARRAYS[f"{name}/{key}"], rtol=1e-5, atol=1e-5)

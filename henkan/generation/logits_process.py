@@ -545,6 +545,54 @@ class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
         return torch.where(self._mask(scores), _NEG_INF, scores)
 
 
+class WhisperTimeStampLogitsProcessor(LogitsProcessor):
+    """Whisper's timestamp grammar over the tokens generated after `begin_index`: timestamps come in pairs (a lone
+    one only right before the end), never go back in time, the first token is a timestamp no later than
+    `max_initial_timestamp_index` steps, and a timestamp is forced whenever the timestamps together are likelier
+    than the best text token. Timestamp tokens are the ids after `no_timestamps_token_id`."""
+
+    def __init__(self, generate_config, begin_index: int, _detect_timestamp_from_logprob: bool | None = None):
+        self.no_timestamps_token_id = generate_config.no_timestamps_token_id
+        self.timestamp_begin = self.no_timestamps_token_id + 1
+        eos = generate_config.eos_token_id if generate_config.eos_token_id is not None else \
+            generate_config.bos_token_id
+        self.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+        self._detect_timestamp_from_logprob = _detect_timestamp_from_logprob if \
+            _detect_timestamp_from_logprob is not None else \
+            getattr(generate_config, "_detect_timestamp_from_logprob", True)
+        self.begin_index = begin_index
+        self.max_initial_timestamp_index = getattr(generate_config, "max_initial_timestamp_index", None)
+
+    def set_begin_index(self, begin_index) -> None:
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids, scores):
+        first = self.timestamp_begin
+        scores = scores.clone()
+        scores[:, self.no_timestamps_token_id] = _NEG_INF
+        for k, row in enumerate(input_ids[:, self.begin_index:].tolist()):
+            last_is_stamp = len(row) >= 1 and row[-1] >= first
+            pair_before = len(row) < 2 or row[-2] >= first
+            if last_is_stamp:
+                if pair_before:  # a pair just closed: text (or the end) comes next
+                    scores[k, first:] = _NEG_INF
+                else:  # an open pair: close it (or end)
+                    scores[k, :self.eos_token_id] = _NEG_INF
+            stamps = [t for t in row if t >= first]
+            if stamps:  # time never goes back; a closed pair is not reopened at its own time
+                floor = stamps[-1] if last_is_stamp and not pair_before else stamps[-1] + 1
+                scores[k, first:floor] = _NEG_INF
+        if input_ids.shape[1] == self.begin_index:
+            scores[:, :first] = _NEG_INF
+            if self.max_initial_timestamp_index is not None:
+                scores[:, first + self.max_initial_timestamp_index + 1:] = _NEG_INF
+        if self._detect_timestamp_from_logprob:
+            logprobs = torch.log_softmax(scores.float(), dim=-1)
+            stamps_win = logprobs[:, first:].logsumexp(dim=-1) > logprobs[:, :first].max(dim=-1).values
+            scores[stamps_win, :first] = _NEG_INF
+        return scores
+
+
 class ExponentialDecayLengthPenalty(LogitsProcessor):
     """Raise the EOS score exponentially once `start_index` tokens were generated:
     `exponential_decay_length_penalty=(start_index, decay_factor)`."""

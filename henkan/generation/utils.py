@@ -392,6 +392,9 @@ class GenerationMixin:
     """Adds `generate()` to a model whose forward returns `.logits` (and `.past_key_values` with `use_cache`)."""
 
     _is_stateful = False
+    # an encoder-decoder's decoder_input_ids get the start token put first unless a row begins with it (False: the
+    # family's decoder prompts are complete as given, e.g. Whisper's previous-text prompts)
+    _prepend_decoder_start = True
 
     # ---------------------------------------------------------------------------------------------------------
     def _cache_invalid_after(self) -> int | None:
@@ -750,7 +753,8 @@ class GenerationMixin:
             decoder_ids = starts
         else:
             decoder_ids = self._check_input_ids(decoder_ids, allow_empty=True)
-            if decoder_ids.shape[1] == 0 or bool((decoder_ids[:, 0] != starts[:, 0]).all()):
+            if self._prepend_decoder_start and (
+                    decoder_ids.shape[1] == 0 or bool((decoder_ids[:, 0] != starts[:, 0]).all())):
                 decoder_ids = torch.cat([starts, decoder_ids], dim=-1)
                 mask = model_kwargs.get("decoder_attention_mask")
                 if mask is not None:

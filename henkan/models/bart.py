@@ -52,6 +52,8 @@ class Layout:
     scaled_embedding_module: bool = False  # the token embedding applies sqrt(d_model) itself (BART's way)
     decoder_scales_embeddings: bool = True  # False: the decoder ignores scale_embedding (Blenderbot-Small)
     attention_bias: str = ""  # the config key that says whether attention projections have biases ("": they do)
+    key_bias: bool = True  # False: k_proj has no bias whatever the other projections have (Whisper)
+    target_positions: str = "max_position_embeddings"  # the config key sizing the decoder's position table
 
 
 _ATTRIBUTE_MAP = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model"}
@@ -200,16 +202,18 @@ def _token_embedding(config, vocab_size: int) -> nn.Embedding:
     return nn.Embedding(vocab_size, config.d_model, config.pad_token_id)
 
 
-def _positions(config) -> nn.Embedding:
+def _positions(config, count: int) -> nn.Embedding:
     kind = config.layout.positions
     if kind == "sinusoidal":
-        return SinusoidalPositions(config.max_position_embeddings, config.d_model)
-    return LearnedPositions(config.max_position_embeddings, config.d_model, offset=2 if kind == "offset" else 0)
+        return SinusoidalPositions(count, config.d_model)
+    return LearnedPositions(count, config.d_model, offset=2 if kind == "offset" else 0)
 
 
-def _attention_bias(config) -> bool:
+def _attention(config, heads: int, layer_idx: int | None) -> Attention:
     key = config.layout.attention_bias
-    return bool(getattr(config, key)) if key else True
+    bias = bool(getattr(config, key)) if key else True
+    return Attention(config.d_model, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias,
+                     key_bias=bias and config.layout.key_bias)
 
 
 def _embed(part, input_ids, inputs_embeds, decoder: bool = False):
@@ -254,8 +258,7 @@ class _FeedForward(nn.Module):
 class BartEncoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
-        self.self_attn = Attention(config.d_model, config.encoder_attention_heads, layer_idx=layer_idx,
-                                   dropout=config.attention_dropout, bias=_attention_bias(config))
+        self.self_attn = _attention(config, config.encoder_attention_heads, layer_idx)
         self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
         self._init_common(config, config.encoder_ffn_dim)
 
@@ -269,11 +272,11 @@ class BartEncoderLayer(_FeedForward):
 class BartDecoderLayer(_FeedForward):
     def __init__(self, config, layer_idx: int | None = None):
         super().__init__()
-        heads, d, bias = config.decoder_attention_heads, config.d_model, _attention_bias(config)
+        heads, d = config.decoder_attention_heads, config.d_model
         self.layer_idx = layer_idx
-        self.self_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
+        self.self_attn = _attention(config, heads, layer_idx)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.encoder_attn = Attention(d, heads, layer_idx=layer_idx, dropout=config.attention_dropout, bias=bias)
+        self.encoder_attn = _attention(config, heads, layer_idx)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
         self._init_common(config, config.decoder_ffn_dim)
 
@@ -338,7 +341,7 @@ class BartEncoder(BartPreTrainedModel):
     def __init__(self, config, embed_tokens: nn.Embedding | None = None):
         super().__init__(config)
         self.embed_tokens = embed_tokens if embed_tokens is not None else _token_embedding(config, config.vocab_size)
-        self.embed_positions = _positions(config)
+        self.embed_positions = _positions(config, config.max_position_embeddings)
         self.layers = nn.ModuleList(self.layer_class(config, i) for i in range(config.encoder_layers))
         _norm_stack(self, config)
 
@@ -378,23 +381,25 @@ class BartDecoder(BartPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = embed_tokens if embed_tokens is not None else _token_embedding(
             config, getattr(config, "decoder_vocab_size", None) or config.vocab_size)
-        self.embed_positions = _positions(config)
+        self.max_positions = getattr(config, config.layout.target_positions)
+        self.embed_positions = _positions(config, self.max_positions)
         self.layers = nn.ModuleList(BartDecoderLayer(config, i) for i in range(config.decoder_layers))
         _norm_stack(self, config)
 
     def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
                 head_mask=None, cross_attn_head_mask=None, past_key_values=None, inputs_embeds=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None, **kwargs):
+                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
+                position_ids=None, **kwargs):
         config = self.config
         step, _, length = causal.start(
             self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs, use_cache=use_cache,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=return_dict,
-            max_positions=config.max_position_embeddings, encoder_hidden_states=encoder_hidden_states,
+            max_positions=self.max_positions, position_ids=position_ids, encoder_hidden_states=encoder_hidden_states,
             encoder_attention_mask=encoder_attention_mask)
         _check_head_mask(head_mask, config.decoder_layers, "head_mask")
         _check_head_mask(cross_attn_head_mask, config.decoder_layers, "cross_attn_head_mask")
         x = _embed(self, input_ids, inputs_embeds, decoder=True)
-        positions = self.embed_positions(step.cache_position).to(x.dtype)
+        positions = self.embed_positions(step.cache_position if position_ids is None else position_ids).to(x.dtype)
         if config.layout.embedding_norm == "tokens-in-decoder":
             x = self.layernorm_embedding(x) + positions
         else:

@@ -14,6 +14,9 @@ from .families import (
     RobertaTokenizer, RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
+from .multimodal import (
+    CLIPTokenizer, CLIPTokenizerFast, Wav2Vec2CTCTokenizer, WhisperTokenizer, WhisperTokenizerFast,
+)
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
     BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
@@ -55,6 +58,14 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "barthez": (BarthezTokenizer, BarthezTokenizerFast),
     "bartpho": (BartphoTokenizer, None),
     "bert-generation": (BertGenerationTokenizer, None),
+    "clip": (CLIPTokenizer, CLIPTokenizerFast),
+    "chinese_clip": (BertTokenizer, BertTokenizerFast),
+    "align": (BertTokenizer, BertTokenizerFast),
+    "altclip": (XLMRobertaTokenizer, XLMRobertaTokenizerFast),
+    "clap": (RobertaTokenizer, RobertaTokenizerFast),
+    "wav2vec2": (Wav2Vec2CTCTokenizer, None),
+    "data2vec-audio": (Wav2Vec2CTCTokenizer, None),
+    "whisper": (WhisperTokenizer, WhisperTokenizerFast),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 

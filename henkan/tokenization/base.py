@@ -273,6 +273,10 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
         self.extra_special_tokens = dict(extra)
         self._special_tokens_map.update(extra)
 
+    def _set_processor_class(self, processor_class: str) -> None:
+        """Record the processor this tokenizer is part of (saved as `processor_class`)."""
+        self._processor_class = processor_class
+
     def _warn_once(self, key: str, message: str, advice: bool = False) -> None:
         if not self.deprecation_warnings.get(key):
             (logger.warning_advice if advice else logger.warning)(message)

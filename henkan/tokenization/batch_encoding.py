@@ -13,15 +13,9 @@ from typing import NamedTuple
 from tokenizers import Encoding
 
 from ..logging import get_logger
-from ..utils import ExplicitEnum
+from ..utils import ExplicitEnum, PaddingStrategy, TensorType  # noqa: F401 (re-exported)
 
 logger = get_logger(__name__)
-
-
-class PaddingStrategy(ExplicitEnum):
-    LONGEST = "longest"
-    MAX_LENGTH = "max_length"
-    DO_NOT_PAD = "do_not_pad"
 
 
 class TruncationStrategy(ExplicitEnum):
@@ -29,14 +23,6 @@ class TruncationStrategy(ExplicitEnum):
     ONLY_SECOND = "only_second"
     LONGEST_FIRST = "longest_first"
     DO_NOT_TRUNCATE = "do_not_truncate"
-
-
-class TensorType(ExplicitEnum):
-    PYTORCH = "pt"
-    TENSORFLOW = "tf"
-    NUMPY = "np"
-    JAX = "jax"
-    MLX = "mlx"
 
 
 class CharSpan(NamedTuple):

@@ -1,0 +1,145 @@
+"""Whisper against the reference's goldens (tests/fixtures/make_whisper.py): the forward pass, the loss, cached
+decoding, language detection, and transcription with every prompt and timestamp setting; the heads; bad input."""
+
+import json
+import os
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import henkan
+from conftest import FIXTURES
+
+WHISPER = os.path.join(FIXTURES, "whisper")
+ATOL = 1e-5
+
+
+def golden(folder):
+    with safe_open(os.path.join(WHISPER, folder, "golden.safetensors"), "pt") as f:
+        return f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+
+
+_MODELS = {}
+
+
+def model_for(folder):
+    if folder not in _MODELS:
+        meta, _ = golden(folder)
+        _MODELS[folder] = getattr(henkan, meta["class"]).from_pretrained(os.path.join(WHISPER, folder)).eval()
+    return _MODELS[folder]
+
+
+def close(actual, expected, what):
+    assert actual.shape == expected.shape, what
+    torch.testing.assert_close(actual, expected, atol=ATOL, rtol=0, msg=what)
+
+
+def test_forward_states_attentions_loss_and_cache():
+    _, g = golden("whisper")
+    model = model_for("whisper")
+    features, decoder_input_ids = g["input.input_features"], g["input.decoder_input_ids"]
+    with torch.no_grad():
+        out = model(features, decoder_input_ids=decoder_input_ids, output_hidden_states=True, output_attentions=True,
+                    use_cache=False)
+        for key, expected in g.items():
+            if not key.startswith("output.") or key.count(".") > 2 or key in (
+                    "output.loss", "output.cached.logits", "output.detect_language"):
+                continue
+            name, *index = key.split(".")[1:]
+            value = getattr(out, name)
+            close(value[int(index[0])] if index else value, expected, key)
+        close(model(features, labels=g["input.labels"]).loss, g["output.loss"], "loss")
+        encoder_outputs = model.get_encoder()(features)
+        first = model(encoder_outputs=encoder_outputs, decoder_input_ids=decoder_input_ids[:, :3], use_cache=True)
+        second = model(encoder_outputs=encoder_outputs, decoder_input_ids=decoder_input_ids[:, 3:],
+                       past_key_values=first.past_key_values)
+    close(torch.cat([first.logits, second.logits], dim=1), g["output.cached.logits"], "cached logits")
+    assert torch.equal(model.detect_language(features), g["output.detect_language"])
+
+
+def _cases():
+    meta, _ = golden("whisper")
+    return json.loads(meta["cases"])
+
+
+@pytest.mark.parametrize("case", sorted(_cases()))
+def test_generate(case):
+    _, g = golden("whisper")
+    kwargs = dict(_cases()[case])
+    features = g["input.input_features"]
+    if kwargs.pop("long", False):
+        features, kwargs["attention_mask"] = g["input.long.input_features"], g["input.long.attention_mask"]
+    if "prompt_ids" in kwargs:
+        kwargs["prompt_ids"] = torch.tensor(kwargs["prompt_ids"])
+    if kwargs.pop("manual_seed", None) is not None:
+        torch.manual_seed(0)
+    out = model_for("whisper").generate(features, **kwargs)
+    assert out.tolist() == g[f"generate.{case}.sequences"].tolist()
+
+
+def test_segments_carry_their_times_and_tokens():
+    _, g = golden("whisper")
+    out = model_for("whisper").generate(g["input.long.input_features"], attention_mask=g["input.long.attention_mask"],
+                                        language="en", return_timestamps=True, return_segments=True)
+    assert out["sequences"].tolist() == g["generate.long.sequences"].tolist()
+    for row, found in enumerate(out["segments"]):
+        assert torch.stack([s["start"] for s in found]).tolist() == g[f"generate.segments.{row}.start"].tolist()
+        assert torch.stack([s["end"] for s in found]).tolist() == g[f"generate.segments.{row}.end"].tolist()
+        assert torch.cat([s["tokens"] for s in found]).tolist() == g[f"generate.segments.{row}.tokens"].tolist()
+
+
+def test_audio_classification_and_causal_lm_heads():
+    _, g = golden("whisper-foraudioclassification")
+    out = model_for("whisper-foraudioclassification")(g["input.input_features"], labels=g["input.labels"],
+                                                      output_hidden_states=True)
+    close(out.logits, g["output.logits"], "logits")
+    close(out.loss, g["output.loss"], "loss")
+    for i, state in enumerate(out.hidden_states):
+        close(state, g[f"output.hidden_states.{i}"], f"hidden state {i}")
+    _, g = golden("whisper-forcausallm")
+    out = model_for("whisper-forcausallm")(g["input.input_ids"], encoder_outputs=(g["input.encoder_hidden_states"],),
+                                           labels=g["input.input_ids"], use_cache=False)
+    close(out.logits, g["output.logits"], "causal LM logits")
+    close(out.loss, g["output.loss"], "causal LM loss")
+
+
+def test_auto_classes_and_saved_keys(tmp_path):
+    folder = os.path.join(WHISPER, "whisper")
+    assert type(henkan.AutoModelForSpeechSeq2Seq.from_pretrained(folder)).__name__ == \
+        "WhisperForConditionalGeneration"
+    assert type(henkan.AutoModelForAudioClassification.from_pretrained(
+        os.path.join(WHISPER, "whisper-foraudioclassification"))).__name__ == "WhisperForAudioClassification"
+    with pytest.raises(ValueError):
+        henkan.AutoModelForSpeechSeq2Seq.from_pretrained(os.path.join(FIXTURES, "seq2seq", "bart"))
+    model = model_for("whisper")
+    model.save_pretrained(tmp_path)
+    with safe_open(os.path.join(tmp_path, "model.safetensors"), "pt") as saved, \
+            safe_open(os.path.join(folder, "model.safetensors"), "pt") as reference:
+        assert set(saved.keys()) == set(reference.keys())
+    _, g = golden("whisper")
+    again = henkan.WhisperForConditionalGeneration.from_pretrained(tmp_path)
+    assert again.generate(g["input.input_features"], language="en").tolist() == \
+        g["generate.language.sequences"].tolist()
+
+
+def test_bad_input_is_named():
+    model = model_for("whisper")
+    _, g = golden("whisper")
+    features = g["input.input_features"]
+    with pytest.raises(ValueError, match="24 frames"):
+        model(features[:, :, :20], decoder_input_ids=g["input.decoder_input_ids"])
+    with pytest.raises(ValueError, match="klingon"):
+        model.generate(features, language="klingon")
+    with pytest.raises(ValueError, match="<\\|es\\|>"):
+        model.generate(features, language="es")
+    with pytest.raises(ValueError, match="task"):
+        model.generate(features, language="en", task="summarize")
+    with pytest.raises(ValueError, match="one per input"):
+        model.generate(features, language=["en"])
+    with pytest.raises(ValueError, match="return_timestamps"):
+        model.generate(torch.cat([features, features], dim=-1)[:1], return_timestamps=False)
+    with pytest.raises(ValueError, match="attention_mask"):
+        model.generate(torch.cat([features, features], dim=-1), return_timestamps=True)
+    with pytest.raises(ValueError, match="max_target_positions"):
+        model.generate(features, language="en", max_new_tokens=40)
