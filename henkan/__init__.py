@@ -62,6 +62,8 @@ _DECODER_NAMES = {
     "phi": ["PhiConfig", "PhiPreTrainedModel", "PhiModel", "PhiForCausalLM", "PhiForSequenceClassification"],
     "falcon": ["FalconConfig", "FalconPreTrainedModel", "FalconModel", "FalconForCausalLM",
                "FalconForSequenceClassification"],
+    "gpt_neo": ["GPTNeoConfig", "GPTNeoPreTrainedModel", "GPTNeoModel", "GPTNeoForCausalLM",
+                "GPTNeoForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
                 "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],

@@ -42,6 +42,7 @@ FAMILIES = {
     "gpt_neox": ("gpt_neox", "GPTNeoX", _DECODER_TASKS),
     "phi": ("phi", "Phi", _DECODER_TASKS),
     "falcon": ("falcon", "Falcon", _DECODER_TASKS),
+    "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_TASKS),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
