@@ -82,6 +82,35 @@ def bench_load(repeats: int) -> None:
           f"peak memory")
 
 
+# A command-line run's first step: import the library and load a causal LM, in a fresh process (import torch excluded).
+COLD = """
+import json, time, torch
+torch.set_num_threads({threads})
+t = time.perf_counter()
+from {lib} import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained({path!r})
+print(json.dumps(time.perf_counter() - t))
+"""
+
+
+def bench_cold(repeats: int) -> None:
+    import torch
+    from henkan import LlamaConfig, LlamaForCausalLM
+
+    with tempfile.TemporaryDirectory() as folder:
+        torch.manual_seed(0)
+        config = LlamaConfig(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
+                             num_attention_heads=12, num_key_value_heads=4, tie_word_embeddings=False)
+        LlamaForCausalLM(config).save_pretrained(folder)  # a 125M Llama shape
+        results = {"henkan": [], "transformers": []}
+        for _ in range(repeats):
+            for lib in results:
+                results[lib].append(run_python(COLD.format(threads=THREADS, lib=lib, path=folder)))
+    ours, ref = min(results["henkan"]), min(results["transformers"])
+    print(f"cold     import + AutoModelForCausalLM.from_pretrained of a 125M Llama in a fresh process (torch "
+          f"imported) | henkan {ours:.2f} s | reference {ref:.2f} s | henkan is {ref / ours:.1f}x faster")
+
+
 def texts(n: int, seed: int = 0) -> list[str]:
     """Sentences of varied length (about 8 to 120 words), as a real corpus has."""
     import random
@@ -184,13 +213,15 @@ def bench_embed() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--only", choices=("import", "load", "encode", "embed"))
+    parser.add_argument("--only", choices=("import", "load", "cold", "encode", "embed"))
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
     if args.only in (None, "import"):
         bench_import(repeats)
     if args.only in (None, "load"):
         bench_load(repeats)
+    if args.only in (None, "cold"):
+        bench_cold(repeats)
     if args.only in (None, "encode"):
         bench_encode(4 if args.quick else 12)
     if args.only in (None, "embed"):

@@ -12,8 +12,11 @@ __version__ = "0.1.0"
 _FAMILY_NAMES = {
     "bert": ["Bert"],
     "distilbert": ["DistilBert"],
-    "roberta": ["Roberta", "XLMRoberta", "Camembert"],
+    "roberta": ["Roberta", "XLMRoberta", "Camembert", "Data2VecText"],
     "albert": ["Albert"],
+    "deberta": ["DebertaV2"],
+    "big_bird": ["BigBird"],
+    "convbert": ["ConvBert"],
 }
 _HEADS = ("Config", "PreTrainedModel", "Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMaskedLM", "ForMultipleChoice")
@@ -31,8 +34,15 @@ _LAZY: dict[str, str] = {
     "AutoModelForMultipleChoice": "henkan.auto",
     "AutoModelForCausalLM": "henkan.auto",
     "AutoModelForSeq2SeqLM": "henkan.auto",
+    "AutoModelForPreTraining": "henkan.auto",
     "AutoModelForSpeechSeq2Seq": "henkan.auto",
     "AutoModelForAudioClassification": "henkan.auto",
+    "AutoModelForCTC": "henkan.auto",
+    "AutoModelForAudioFrameClassification": "henkan.auto",
+    "AutoModelForImageClassification": "henkan.auto",
+    "AutoModelForMaskedImageModeling": "henkan.auto",
+    "AutoModelForSemanticSegmentation": "henkan.auto",
+    "AutoModelForZeroShotImageClassification": "henkan.auto",
     "SentenceEmbedder": "henkan.sentence",
     "pipeline": "henkan.pipelines",
     "Pipeline": "henkan.pipelines",
@@ -44,6 +54,11 @@ _LAZY: dict[str, str] = {
     "TranslationPipeline": "henkan.pipelines",
     "FillMaskPipeline": "henkan.pipelines",
     "TokenClassificationPipeline": "henkan.pipelines",
+    "ImageClassificationPipeline": "henkan.pipelines",
+    "ImageFeatureExtractionPipeline": "henkan.pipelines",
+    "QuestionAnsweringPipeline": "henkan.pipelines",
+    "ZeroShotClassificationPipeline": "henkan.pipelines",
+    "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
 for _module, _prefixes in _FAMILY_NAMES.items():
@@ -73,7 +88,12 @@ _DECODER_NAMES = {
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
     "bert": ["BertLMHeadModel"],
-    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM"],
+    "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
+    "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
+    "canine": ["Canine" + s for s in _HEADS if s != "ForMaskedLM"],
+    "bros": ["BrosConfig", "BrosPreTrainedModel", "BrosModel", "BrosForTokenClassification",
+             "BrosSpadeEEForTokenClassification", "BrosSpadeELForTokenClassification"],
+    "roberta": ["RobertaForCausalLM", "XLMRobertaForCausalLM", "CamembertForCausalLM", "Data2VecTextForCausalLM"],
     "bert_generation": ["BertGenerationConfig", "BertGenerationPreTrainedModel", "BertGenerationEncoder",
                         "BertGenerationDecoder"],
     "encoder_decoder": ["EncoderDecoderConfig", "EncoderDecoderModel"],
@@ -83,10 +103,39 @@ _DECODER_NAMES = {
     "t5": [p + s for p in ("T5", "MT5") for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration",
                                                    "EncoderModel", "ForSequenceClassification",
                                                    "ForTokenClassification", "ForQuestionAnswering")],
+    "wav2vec2": ["Wav2Vec2" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                          "ForAudioFrameClassification", "BaseModelOutput")]
+    + ["Data2VecAudio" + s for s in ("Config", "PreTrainedModel", "Model", "ForCTC", "ForSequenceClassification",
+                                     "ForAudioFrameClassification")],
+    "clip": ["CLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "VisionModel", "TextModelWithProjection", "VisionModelWithProjection",
+                                  "ForImageClassification", "Output", "TextModelOutput", "VisionModelOutput")],
+    "chinese_clip": ["ChineseCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                                 "TextModel", "VisionModel", "Output")],
+    "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
+                                        "TextModel", "VisionModel", "Output")],
+    "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
 for _module, _names in _DECODER_NAMES.items():
+    for _name in _names:
+        _LAZY[_name] = f"henkan.models.{_module}"
+# vision families: module -> their public classes
+_VISION_NAMES = {
+    "vit": [p + s for p, heads in (("ViT", ()), ("DeiT", ("ForImageClassificationWithTeacher",)))
+            for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForMaskedImageModeling",
+                      *heads)],
+    "beit": [p + s for p, heads in (("Beit", ("ForMaskedImageModeling",)), ("Data2VecVision", ()))
+             for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification", "ForSemanticSegmentation",
+                       *heads)],
+    "convnext": [p + s for p in ("ConvNext", "ConvNextV2")
+                 for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "bit": ["Bit" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "cvt": ["Cvt" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+    "dinat": ["Dinat" + s for s in ("Config", "PreTrainedModel", "Model", "ForImageClassification")],
+}
+for _module, _names in _VISION_NAMES.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.models.{_module}"
 # generation: GenerationConfig, GenerationMixin, processors, stopping criteria, streamers, output classes
@@ -114,7 +163,9 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "SequenceClassifierOutput", "TokenClassifierOutput", "QuestionAnsweringModelOutput",
               "MultipleChoiceModelOutput", "BaseModelOutputWithPastAndCrossAttentions",
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
-              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput"):
+              "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
+              "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
@@ -129,8 +180,12 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "ByT5Tokenizer", "BartTokenizer", "BartTokenizerFast", "MBartTokenizer", "MBartTokenizerFast",
               "MBart50Tokenizer", "MBart50TokenizerFast", "MarianTokenizer", "PegasusTokenizer",
               "PegasusTokenizerFast", "BlenderbotTokenizer", "BlenderbotTokenizerFast", "BlenderbotSmallTokenizer",
-              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer", "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer",
-              "WhisperTokenizer", "WhisperTokenizerFast"):
+              "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
+              "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer", "WhisperTokenizerFast",
+              "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
+              "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
+              "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
+              "BigBirdTokenizerFast"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -164,7 +219,7 @@ for _module, _names in {
         _LAZY[_name] = f"henkan.processing.{_module}"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing"}
+               "training", "processing", "vision"}
 
 
 def __getattr__(name: str):

@@ -18,14 +18,22 @@ _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 _T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
              "ForQuestionAnswering")
+_IMAGE_TASKS = ("Model", "ForImageClassification")
 FAMILIES = {
     "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM",)),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
     "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "camembert": ("roberta", "Camembert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "data2vec-text": ("roberta", "Data2VecText", _ENCODER_TASKS + ("ForCausalLM",)),
     "bert-generation": ("bert_generation", "BertGeneration", ("Model", "ForCausalLM")),
     "albert": ("albert", "Albert", _ENCODER_TASKS),
+    "deberta": ("deberta", "Deberta", _ENCODER_TASKS[:-1]),
+    "deberta-v2": ("deberta", "DebertaV2", _ENCODER_TASKS),
+    "convbert": ("convbert", "ConvBert", _ENCODER_TASKS),
+    "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
+    "canine": ("canine", "Canine", _ENCODER_TASKS[:4] + _ENCODER_TASKS[5:]),
+    "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "llama": ("llama", "Llama", _DECODER_TASKS),
     "mistral": ("llama", "Mistral", _DECODER_TASKS),
     "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
@@ -53,15 +61,41 @@ FAMILIES = {
     "bigbird_pegasus": ("bigbird_pegasus", "BigBirdPegasus", _BART_TASKS),
     "t5": ("t5", "T5", _T5_TASKS),
     "mt5": ("t5", "MT5", _T5_TASKS),
+    "wav2vec2": ("wav2vec2", "Wav2Vec2", ("Model", "ForCTC", "ForSequenceClassification", "ForAudioFrameClassification",
+                                          "ForAudioClassification")),
+    "data2vec-audio": ("wav2vec2", "Data2VecAudio", ("Model", "ForCTC", "ForSequenceClassification",
+                                                     "ForAudioFrameClassification", "ForAudioClassification")),
+    "audio-spectrogram-transformer": ("audio_spectrogram_transformer", "AST", ("Model", "ForAudioClassification")),
     "whisper": ("whisper", "Whisper", ("Model", "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification",
                                        "SpeechSeq2Seq")),
+    "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
+    "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
+    "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
+    "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
+    "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
+    "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
+    "deit": ("vit", "DeiT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
+    "beit": ("beit", "Beit", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
+    "data2vec-vision": ("beit", "Data2VecVision", _IMAGE_TASKS + ("ForSemanticSegmentation",)),
+    "convnext": ("convnext", "ConvNext", _IMAGE_TASKS),
+    "convnextv2": ("convnext", "ConvNextV2", _IMAGE_TASKS),
+    "bit": ("bit", "Bit", _IMAGE_TASKS),
+    "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
+    "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",
-               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration"}
+               ("whisper", "SpeechSeq2Seq"): "WhisperForConditionalGeneration",
+               ("wav2vec2", "ForAudioClassification"): "Wav2Vec2ForSequenceClassification",
+               ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification",
+               ("clip", "ZeroShotImageClassification"): "CLIPModel",
+               ("chinese_clip", "ZeroShotImageClassification"): "ChineseCLIPModel",
+               ("altclip", "ZeroShotImageClassification"): "AltCLIPModel"}
+# (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
+ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads
 AUTO_TASKS = {
     "AutoModel": "Model",
@@ -72,8 +106,15 @@ AUTO_TASKS = {
     "AutoModelForMultipleChoice": "ForMultipleChoice",
     "AutoModelForCausalLM": "ForCausalLM",
     "AutoModelForSeq2SeqLM": "ForConditionalGeneration",
+    "AutoModelForPreTraining": "ForPreTraining",
     "AutoModelForSpeechSeq2Seq": "SpeechSeq2Seq",  # (speech-to-text models only)
     "AutoModelForAudioClassification": "ForAudioClassification",
+    "AutoModelForCTC": "ForCTC",
+    "AutoModelForAudioFrameClassification": "ForAudioFrameClassification",
+    "AutoModelForImageClassification": "ForImageClassification",
+    "AutoModelForMaskedImageModeling": "ForMaskedImageModeling",
+    "AutoModelForSemanticSegmentation": "ForSemanticSegmentation",
+    "AutoModelForZeroShotImageClassification": "ZeroShotImageClassification",
 }
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
@@ -93,13 +134,23 @@ def family_class(model_type: str, suffix: str):
     return getattr(importlib.import_module(f"henkan.models.{module}"), name)
 
 
+def _alternative_class(model_type: str, suffix: str, config):
+    """The class of ALTERNATIVE_CLASSES that the config's architectures name, if any."""
+    names = set(getattr(config, "architectures", None) or ())
+    for name in ALTERNATIVE_CLASSES.get((model_type, suffix), ()):
+        if name in names:
+            return getattr(importlib.import_module(f"henkan.models.{FAMILIES[model_type][0]}"), name)
+    return None
+
+
 def architecture_suffix(model_type: str | None, architecture: str) -> str | None:
     """Which Auto class suffix (AUTO_TASKS' values) the class name `architecture` stands for: exactly for a built-in
     family, by the name's ending otherwise ("...LMHeadModel" and bare "...Model" names are known only by family)."""
     if model_type in FAMILIES:
         _, prefix, tasks = FAMILIES[model_type]
         return next((suffix for suffix in tasks
-                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture), None)
+                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture
+                     or architecture in ALTERNATIVE_CLASSES.get((model_type, suffix), ())), None)
     return next((suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)),
                 None)
 
@@ -180,7 +231,10 @@ class _BaseAutoModel:
                 f"{cls._task} cannot build a model from a bare PretrainedConfig: it names no architecture. Use a "
                 f"family config such as BertConfig(...), or AutoConfig.for_model(\"bert\", ...), then "
                 f"{cls._task}.from_config(config).")
-        model_class = family_class(model_type, AUTO_TASKS[cls._task]) if model_type in FAMILIES else None
+        suffix = AUTO_TASKS[cls._task]
+        model_class = None
+        if model_type in FAMILIES:
+            model_class = _alternative_class(model_type, suffix, config) or family_class(model_type, suffix)
         if model_class is None:
             raise ValueError(f"Unrecognized configuration class {type(config).__name__} for {cls._task}: model type "
                              f"{model_type!r} has no such model in henkan. Register one with "
@@ -226,5 +280,12 @@ AutoModelForMaskedLM = _auto("AutoModelForMaskedLM")
 AutoModelForMultipleChoice = _auto("AutoModelForMultipleChoice")
 AutoModelForCausalLM = _auto("AutoModelForCausalLM")
 AutoModelForSeq2SeqLM = _auto("AutoModelForSeq2SeqLM")
+AutoModelForPreTraining = _auto("AutoModelForPreTraining")
 AutoModelForSpeechSeq2Seq = _auto("AutoModelForSpeechSeq2Seq")
 AutoModelForAudioClassification = _auto("AutoModelForAudioClassification")
+AutoModelForCTC = _auto("AutoModelForCTC")
+AutoModelForAudioFrameClassification = _auto("AutoModelForAudioFrameClassification")
+AutoModelForImageClassification = _auto("AutoModelForImageClassification")
+AutoModelForMaskedImageModeling = _auto("AutoModelForMaskedImageModeling")
+AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
+AutoModelForZeroShotImageClassification = _auto("AutoModelForZeroShotImageClassification")

@@ -61,6 +61,7 @@ class PretrainedConfig(PushToHubMixin):
     defaults: dict = {}
     attribute_map: dict = {}
     is_composition = False
+    base_config_key = ""  # a part's key in its composite's config.json (CLIP's "text_config"), read from there
 
     def __init__(self, *args, **kwargs):
         if args:
@@ -225,6 +226,8 @@ class PretrainedConfig(PushToHubMixin):
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision}
         config_dict, kwargs = cls.get_config_dict(pretrained_model_name_or_path, **hub, **kwargs)
+        if cls.base_config_key and isinstance(config_dict.get(cls.base_config_key), dict):
+            config_dict = config_dict[cls.base_config_key]
         config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
         if cls.model_type and config_dict.get("model_type") not in (None, cls.model_type):
             logger.warning("You are using a model of type %s to instantiate a model of type %s. This is not "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import time
 
 HUB_KWARGS = (
     "cache_dir", "revision", "token", "use_auth_token", "local_files_only", "force_download",
@@ -24,6 +26,37 @@ def pop_hub_kwargs(kwargs: dict) -> dict:
 
 def is_offline() -> bool:
     return any(os.environ.get(v, "").lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+_PROBES: dict[str, tuple[float, bool]] = {}  # endpoint -> (when asked, whether it answered)
+PROBE_TIMEOUT = 2.0  # seconds to wait for the Hub to accept a connection
+PROBE_TTL = 60.0  # seconds an answer holds: one load asks once, a long-running server asks again later
+
+
+def hub_reachable() -> bool:
+    """Whether the Hub endpoint accepts a TCP connection, asked at most once a minute.
+
+    huggingface_hub retries a failed request for ~25 s per file; a load of a dozen files would wait minutes for
+    a network that is not there. When the probe fails the load goes on from the cache alone. Behind a proxy the
+    probe cannot tell, so the Hub is taken as reachable."""
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    endpoint = constants.ENDPOINT
+    asked = _PROBES.get(endpoint)
+    if asked is None or time.monotonic() - asked[0] > PROBE_TTL:
+        url = urlsplit(endpoint)
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                     timeout=PROBE_TIMEOUT).close()
+            answered = True
+        except (OSError, ValueError):
+            answered = False
+        asked = _PROBES[endpoint] = (time.monotonic(), answered)
+    return asked[1]
 
 
 def default_cache_dir() -> str:
@@ -88,11 +121,12 @@ def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_fil
     from huggingface_hub import errors
 
     offline = local_files_only or is_offline()
+    unreachable = not offline and not hub_reachable()
     cache = os.fspath(cache_dir) if cache_dir else default_cache_dir()
     try:
         return huggingface_hub.hf_hub_download(
             repo_id, filename, subfolder=subfolder or None, revision=revision, cache_dir=cache, token=token,
-            local_files_only=offline, force_download=force_download, proxies=proxies,
+            local_files_only=offline or unreachable, force_download=force_download, proxies=proxies,
         )
     except errors.GatedRepoError as e:
         raise OSError(
@@ -109,12 +143,14 @@ def _from_hub(repo_id, filename, required, cache_dir, revision, token, local_fil
     except errors.LocalEntryNotFoundError as e:  # a subclass of EntryNotFoundError: test it first
         if not required:
             return None
+        from huggingface_hub import constants
+
         where = "offline mode is on (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE or local_files_only=True)" if offline \
-            else "the Hub could not be reached"
+            else f"the Hub ({constants.ENDPOINT}) could not be reached"
         raise OSError(
             f"Cannot find '{filename}' of '{repo_id}': {where} and it is not in the cache at {cache}. Download it "
-            f"once while online (or with `hf download {repo_id}`), set HF_HUB_CACHE to the cache that has it, "
-            f"or pass a local folder."
+            f"once while online (`henkan download {repo_id}`), set HF_HUB_CACHE to the cache that has it, or pass "
+            f"a local folder. Without a network, set HF_HUB_OFFLINE=1 to skip the Hub altogether."
         ) from e
     except errors.EntryNotFoundError as e:
         if required:

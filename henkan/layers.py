@@ -170,8 +170,9 @@ def encoder_mask(config, attention_mask: torch.Tensor | None, dtype: torch.dtype
 
 
 def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attentions: bool = False,
-           head_mask: torch.Tensor | None = None):
-    """Multi-head attention of [batch, seq, hidden] projections; returns the context and (optionally) weights."""
+           head_mask: torch.Tensor | None = None, scale: float | None = None):
+    """Multi-head attention of [batch, seq, hidden] projections; returns the context and (optionally) weights.
+    Scores are divided by sqrt(head_dim), or multiplied by `scale` when given (CvT scales by the whole width)."""
     packing = mask if isinstance(mask, Packing) else None
     if packing is not None:
         q, k, v, mask = packing.pad(q), packing.pad(k), packing.pad(v), packing.additive
@@ -179,7 +180,8 @@ def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attention
     head_dim = hidden // num_heads
     q, k, v = (t.view(batch, t.shape[1], num_heads, head_dim).transpose(1, 2) for t in (q, k, v))
     if output_attentions or head_mask is not None:
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(head_dim)
+        scores = q @ k.transpose(-1, -2)
+        scores = scores / math.sqrt(head_dim) if scale is None else scores * scale
         if mask is not None:
             scores = scores + mask
         weights = scores.softmax(-1)
@@ -189,7 +191,7 @@ def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attention
         context = weights @ v
     else:
         weights = None
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale)
     context = context.transpose(1, 2).reshape(batch, q_len, hidden)
     if packing is not None:
         context = packing.unpad(context)
@@ -211,14 +213,16 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
     """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked. While
     training, each layer is skipped with probability `layerdrop` (its attentions are then None).
 
-    `head_mask` is a user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
+    `mask` is what every layer takes, or a list of one per layer (BEiT's relative position biases). `head_mask` is a
+    user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
     packing = mask if isinstance(mask, Packing) else None
     all_hidden = (hidden,) if output_hidden_states else None
     all_attn = () if output_attentions else None
     masks = head_mask if isinstance(head_mask, list) else per_layer_head_mask(head_mask, len(layers), hidden.dtype)
+    layer_masks = mask if isinstance(mask, list) else [mask] * len(layers)
     if packing is not None:
         hidden = packing.unpad(hidden)
-    for layer, layer_head_mask in zip(layers, masks):
+    for layer, mask, layer_head_mask in zip(layers, layer_masks, masks):
         if layerdrop and owner.training and torch.rand([]) < layerdrop:
             attn = None
         elif getattr(owner, "gradient_checkpointing", False) and owner.training:
@@ -515,7 +519,11 @@ class RotaryEmbedding(nn.Module):
         self.dim, self.base, self.scaling, self.trained_length = dim, base, scaling, trained_length
         self.rope_type = rope_type(scaling)
         self.original_max_seq_len = self.max_seq_len_cached = max_position_embeddings
-        self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling, trained_length=trained_length))
+        if torch.get_default_device().type == "meta":  # a loading skeleton: materialize_buffers computes them
+            # (computing on meta routes through torch._refs, whose first use imports torch._dynamo: ~1 s)
+            self._set(torch.empty(dim // 2), 1.0)
+        else:
+            self._set(*rope_frequencies(dim, base, max_position_embeddings, scaling, trained_length=trained_length))
 
     def _set(self, inv_freq, attention_scaling) -> None:
         self.register_buffer("inv_freq", inv_freq, persistent=False)

@@ -36,6 +36,9 @@ _DTYPES = {"float32": torch.float32, "float": torch.float32, "fp32": torch.float
 _STORED_BUFFERS = (r"\.position_ids$", r"\.token_type_ids$", r"\.masked_bias$", r"\.attn\.bias$")
 # Old checkpoints name LayerNorm parameters the TensorFlow way.
 _LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))
+# weight-normalised kernels as saved before torch's parametrizations (magnitude g, direction v)
+_WEIGHT_NORM_SUFFIXES = ((".weight_g", ".parametrizations.weight.original0"),
+                         (".weight_v", ".parametrizations.weight.original1"))
 
 
 def parse_dtype(dtype) -> torch.dtype | str | None:
@@ -381,6 +384,9 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         """Names a checkpoint key may have in this model: itself, the legacy spelling fixed, the prefix added/removed."""
         for old, new in _LEGACY_SUFFIXES:
             if key.endswith(old) and "norm" in key.lower():
+                key = key[: -len(old)] + new
+        for old, new in _WEIGHT_NORM_SUFFIXES:
+            if key.endswith(old):
                 key = key[: -len(old)] + new
         prefix = self.base_model_prefix + "."
         out = [key]

@@ -89,3 +89,13 @@ Seq2SeqLMOutput = declare_output("Seq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
 Seq2SeqSequenceClassifierOutput = declare_output("Seq2SeqSequenceClassifierOutput", "loss", "logits", *_SEQ2SEQ)
 Seq2SeqQuestionAnsweringModelOutput = declare_output("Seq2SeqQuestionAnsweringModelOutput", "loss", "start_logits",
                                                      "end_logits", *_SEQ2SEQ)
+
+# vision outputs
+BaseModelOutputWithNoAttention = declare_output("BaseModelOutputWithNoAttention", "last_hidden_state", "hidden_states")
+BaseModelOutputWithPoolingAndNoAttention = declare_output(
+    "BaseModelOutputWithPoolingAndNoAttention", "last_hidden_state", "pooler_output", "hidden_states")
+ImageClassifierOutput = declare_output("ImageClassifierOutput", "loss", "logits", *_ENC)
+ImageClassifierOutputWithNoAttention = declare_output("ImageClassifierOutputWithNoAttention", "loss", "logits",
+                                                      "hidden_states")
+MaskedImageModelingOutput = declare_output("MaskedImageModelingOutput", "loss", "reconstruction", *_ENC)
+SemanticSegmenterOutput = declare_output("SemanticSegmenterOutput", "loss", "logits", *_ENC)

@@ -117,9 +117,24 @@ class SentenceEmbedder:
         return result.numpy() if convert_to_numpy else list(result)
 
     def embed_batch(self, texts: list[str], normalize: bool) -> torch.Tensor:
+        if self.tokenizer.pad_token_id is None and len(texts) > 1:
+            return self.embed_encoded(self._pad_by_mask(texts), normalize)
         enc = self.tokenizer(texts, padding=True, truncation="longest_first", max_length=self.max_seq_length,
                              return_tensors="pt")
         return self.embed_encoded(enc, normalize)
+
+    def _pad_by_mask(self, texts: list[str]) -> dict:
+        """A batch for a tokenizer without a padding token: the attention mask hides the filler (id 0), and the
+        pooling reads the mask, so the vectors equal those of each text alone."""
+        rows = self.tokenizer(texts, truncation="longest_first", max_length=self.max_seq_length)["input_ids"]
+        width = max(len(row) for row in rows)
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
+        from .tokenization.batch_encoding import BatchEncoding
+
+        return BatchEncoding({"input_ids": ids, "attention_mask": mask})
 
     @torch.inference_mode()
     def embed_encoded(self, enc, normalize: bool) -> torch.Tensor:

@@ -9,6 +9,7 @@ import pytest
 
 import henkan
 from conftest import FIXTURES
+from conftest import assert_outputs_close as assert_close
 
 HERE = os.path.join(FIXTURES, "encoder_pipelines")
 with open(os.path.join(HERE, "golden.json"), encoding="utf-8") as f:
@@ -22,21 +23,6 @@ def pipe(task: str, model: str, **init):
     if key not in _PIPES:
         _PIPES[key] = henkan.pipeline(task, model=os.path.join(HERE, model), **init)
     return _PIPES[key]
-
-
-def assert_close(actual, expected, where="output"):
-    """Equal, except that floats (the scores) may differ by 1e-5."""
-    if isinstance(expected, float):
-        assert isinstance(actual, float) and actual == pytest.approx(expected, abs=1e-5), where
-    elif isinstance(expected, (list, dict)):
-        assert type(actual) is type(expected) and len(actual) == len(expected), f"{where}: {actual!r}"
-        keys = expected if isinstance(expected, dict) else range(len(expected))
-        if isinstance(expected, dict):
-            assert list(actual) == list(expected), f"{where}: keys {list(actual)}"
-        for key in keys:
-            assert_close(actual[key], expected[key], f"{where}[{key!r}]")
-    else:
-        assert actual == expected and type(actual) is type(expected), f"{where}: {actual!r} != {expected!r}"
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -87,7 +73,5 @@ def test_bad_inputs_are_clear_errors():
         ner("the hobbit", aggregation_strategy="longest")
     with pytest.raises(ValueError, match="Unknown aggregation_strategy"):
         henkan.pipeline("ner", model=os.path.join(HERE, "bert-ner"), aggregation_strategy="longest")
-    with pytest.raises(TypeError, match="stride"):
-        ner("the hobbit", stride=2)
     with pytest.raises(ValueError, match="labels texts"):
         ner({"text": "the hobbit"})

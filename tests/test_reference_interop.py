@@ -7,21 +7,22 @@ import torch
 
 import henkan
 from conftest import MODELS
-from test_model_parity import LABEL_KEYS, golden
+from test_model_parity import ENCODER_FOLDERS, LABEL_KEYS, golden, path_of
 
 transformers = pytest.importorskip("transformers")
 
 
-@pytest.mark.parametrize("folder", sorted(f for f in os.listdir(MODELS) if f != "bert-legacy-bin"))
+@pytest.mark.parametrize("folder", sorted(f for f in os.listdir(MODELS) if f != "bert-legacy-bin") + ENCODER_FOLDERS)
 def test_reference_loads_what_henkan_saves(folder, tmp_path):
     class_name, inputs, expected = golden(folder)
-    getattr(henkan, class_name).from_pretrained(os.path.join(MODELS, folder)).save_pretrained(tmp_path)
+    getattr(henkan, class_name).from_pretrained(path_of(folder)).save_pretrained(tmp_path)
     model, info = getattr(transformers, class_name).from_pretrained(tmp_path, output_loading_info=True,
                                                                     attn_implementation="eager")
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     with torch.no_grad():
         out = model(**{k: v for k, v in inputs.items() if k not in LABEL_KEYS})
-    key = "logits" if "logits" in expected else "start_logits" if "start_logits" in expected else "last_hidden_state"
+    key = next(k for k in ("logits", "start_logits", "prediction_logits", "initial_token_logits", "last_hidden_state")
+               if k in expected)
     torch.testing.assert_close(out[key], expected[key], atol=1e-5, rtol=0)
 
 

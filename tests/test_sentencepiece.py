@@ -34,7 +34,13 @@ KNOWN = [
     # tokenize() shows an unknown piece by its text before normalization ("½"), the slow one after ("⁄"); the ids
     # are the same
     ("*", "tokenize", "ﬁne", None, "surface of an unknown piece"),
-    ("albert", "tokenize", "東京", None, "surface of an unknown piece (で, NFKD and accents removed: て)"),
+    ("albert|xlnet|cpm", "tokenize", "東京", None, "surface of an unknown piece (で, NFKD and accents removed: て)"),
+    # henkan lists the SentencePiece model's user-defined pieces (CPM's ▂ ▃, always matched whole) among the added
+    # tokens; the reference's slow XLNet and CPM tokenizers do not
+    ("xlnet|cpm", "info", "", None, "user-defined pieces listed as added tokens"),
+    # the reference's fast CPM tokenizer refuses get_special_tokens_mask for ids without special tokens; henkan's
+    # fast tokenizers all compute it
+    ("cpm_fast", "get_special_tokens_mask", "[7, 8, 9]", None, "the mask, where the reference refuses"),
     # the slow T5 adds no </s> after a text that ends with one (and warns that this will change); henkan adds it,
     # as the reference's fast tokenizer does
     ("t5|mt5|t5_nonlegacy", "encode", "x</s>", None, "</s> after a text ending in </s>"),
@@ -45,7 +51,10 @@ KNOWN = [
     ("albert", "tokenize", "In 2024", None, "a tie broken by rounding"),
     # the reference's fast ALBERT strips U+FE0F (a variation selector) with the accents, its slow one (and henkan)
     # keep it, so the unknown piece spans "❤️" and the offsets differ from the fast tokenizer's
-    ("albert", "call", "I ❤️", {"return_offsets_mapping": True}, "U+FE0F kept, as the slow tokenizer does"),
+    ("albert|xlnet", "call", "I ❤️", {"return_offsets_mapping": True}, "U+FE0F kept, as the slow tokenizer does"),
+    # DeBERTa-v2's converted fast tokenizer strips leading spaces before its normalizer, so its first piece's
+    # offsets start at the letter; henkan's (as for the other SentencePiece families) at the space the "▁" stands for
+    ("deberta_v2|deberta_v2_lower", "call", "  leading", {"return_offsets_mapping": True}, "leading-space offsets"),
     # the slow Code Llama lists its infilling tokens twice in additional_special_tokens
     ("code_llama", "info", "", None, "infilling tokens listed twice by the slow tokenizer"),
     # legacy=False: a text that starts with a space or with an added token that is not special gets a "▁" of its

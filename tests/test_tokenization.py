@@ -408,7 +408,7 @@ def test_tokenization_modules_import_one_way():
     import re
 
     order = ["batch_encoding", "chat", "files", "base", "sentencepiece", "families", "sentencepiece_families",
-             "multimodal", "auto"]
+             "segmenters", "multimodal", "auto"]
     folder = os.path.join(os.path.dirname(HERE), "henkan", "tokenization")
     assert sorted(order + ["__init__"]) == sorted(name[:-3] for name in os.listdir(folder) if name.endswith(".py"))
     for module in order:

@@ -50,8 +50,9 @@ class BertEmbeddings(nn.Module):
 
     def __init__(self, config, width: int | None = None):  # width: ALBERT embeds narrower than hidden_size
         super().__init__()
-        if config.position_embedding_type != "absolute":
-            raise NotImplementedError(f"position_embedding_type={config.position_embedding_type!r} is not "
+        kind = getattr(config, "position_embedding_type", "absolute")  # (BigBird's config has no such key)
+        if kind != "absolute":
+            raise NotImplementedError(f"position_embedding_type={kind!r} is not "
                                       f"supported; henkan's {config.model_type} uses absolute positions.")
         width = config.hidden_size if width is None else width
         self.word_embeddings = nn.Embedding(config.vocab_size, width, padding_idx=config.pad_token_id)
@@ -162,13 +163,16 @@ class BertModel(BertPreTrainedModel):
     """The encoder stack; with `is_decoder` in its config, a decoder (see the module docstring)."""
 
     embeddings_class = BertEmbeddings
+    layer_class = BertLayer
+    pooler_class = BertPooler
     output_class = BaseModelOutputWithPoolingAndCrossAttentions
 
     def __init__(self, config, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = self.embeddings_class(config)
-        self.encoder = Holder(layer=nn.ModuleList(BertLayer(config, i) for i in range(config.num_hidden_layers)))
-        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self.encoder = Holder(layer=nn.ModuleList(self.layer_class(config, i)
+                                                  for i in range(config.num_hidden_layers)))
+        self.pooler = self.pooler_class(config) if add_pooling_layer else None
         self.has_cross_attention = bool(config.add_cross_attention)
         self.post_init()
 

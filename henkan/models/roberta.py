@@ -1,4 +1,5 @@
-"""RoBERTa, and XLM-RoBERTa and CamemBERT on it: BERT's encoder with padding-aware positions and its own heads."""
+"""RoBERTa, and XLM-RoBERTa, CamemBERT and Data2Vec-Text on it: BERT's encoder with padding-aware positions and its
+own heads."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class XLMRobertaConfig(RobertaConfig):
 
 class CamembertConfig(XLMRobertaConfig):
     model_type = "camembert"
+
+
+class Data2VecTextConfig(XLMRobertaConfig):
+    model_type = "data2vec-text"
 
 
 class RobertaEmbeddings(BertEmbeddings):
@@ -55,18 +60,31 @@ class RobertaModel(RobertaPreTrainedModel, BertModel):
 
 
 class RobertaClassificationHead(nn.Module):
-    """Sentence-level head on the first token: dense, tanh, then the projection to labels."""
+    """Sentence-level head on the first token: dense, tanh (BigBird: its hidden_act), then the projection to
+    labels."""
 
-    def __init__(self, config, dropout: float):
+    def __init__(self, config, dropout: float, act=torch.tanh):
         super().__init__()
         self.dense = linear_layer(config.hidden_size, config.hidden_size)
         self.out_proj = linear_layer(config.hidden_size, config.num_labels)
-        self.dropout = dropout
+        self.dropout, self.act = dropout, act
 
     def forward(self, hidden):
         x = F.dropout(hidden[:, 0], self.dropout, self.training)
-        x = F.dropout(torch.tanh(self.dense(x)), self.dropout, self.training)
+        x = F.dropout(self.act(self.dense(x)), self.dropout, self.training)
         return self.out_proj(x)
+
+
+class HiddenActClassification:
+    """The sequence-classification head of BigBird and ConvBERT: RoBERTa's, with the config's hidden_act for tanh."""
+
+    def build_head(self, config):
+        self.num_labels = config.num_labels
+        self.classifier = RobertaClassificationHead(config, self.classifier_dropout(config),
+                                                    activation(config.hidden_act))
+
+    def head(self, outputs):
+        return self.classifier(outputs.last_hidden_state)
 
 
 class RobertaLMHead(LMPredictionHead):
@@ -145,13 +163,15 @@ _ROBERTA_CLASSES = (RobertaPreTrainedModel, RobertaModel, RobertaForSequenceClas
                     RobertaForMaskedLM, RobertaForCausalLM)
 
 
-def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
-    """The RoBERTa classes under another name and config class (same weights layout, same `roberta.` prefix)."""
+def _renamed(prefix: str, config_class: type, base_model_prefix: str = "roberta") -> tuple[type, ...]:
+    """The RoBERTa classes under another name and config class (same weights layout, the base model under
+    `base_model_prefix`)."""
     pretrained = type(prefix + "PreTrainedModel", (RobertaPreTrainedModel,),
-                      {"config_class": config_class, "__module__": __name__})
+                      {"config_class": config_class, "base_model_prefix": base_model_prefix, "__module__": __name__})
     base = type(prefix + "Model", (pretrained, RobertaModel), {"__module__": __name__})
     heads = tuple(type(prefix + cls.__name__.removeprefix("Roberta"), (cls,),
-                       {"config_class": config_class, "base_model_class": base, "__module__": __name__})
+                       {"config_class": config_class, "base_model_class": base, "base_model_prefix": base_model_prefix,
+                        "__module__": __name__})
                   for cls in _ROBERTA_CLASSES[2:])
     return (pretrained, base, *heads)
 
@@ -162,3 +182,6 @@ def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
 (CamembertPreTrainedModel, CamembertModel, CamembertForSequenceClassification, CamembertForTokenClassification,
  CamembertForQuestionAnswering, CamembertForMultipleChoice, CamembertForMaskedLM,
  CamembertForCausalLM) = _renamed("Camembert", CamembertConfig)
+(Data2VecTextPreTrainedModel, Data2VecTextModel, Data2VecTextForSequenceClassification,
+ Data2VecTextForTokenClassification, Data2VecTextForQuestionAnswering, Data2VecTextForMultipleChoice,
+ Data2VecTextForMaskedLM, Data2VecTextForCausalLM) = _renamed("Data2VecText", Data2VecTextConfig, "data2vec_text")

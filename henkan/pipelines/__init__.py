@@ -8,104 +8,229 @@ from __future__ import annotations
 
 import warnings
 
-from .base import GenerationPipeline, Pipeline
+from .base import ChunkPipeline, GenerationPipeline, Pipeline
+from .pt_utils import KeyDataset, KeyPairDataset
+from .question_answering import QuestionAnsweringPipeline, SquadExample
 from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
 from .text2text import SummarizationPipeline, Text2TextGenerationPipeline, TranslationPipeline
 from .text_generation import Chat, TextGenerationPipeline
 from .token_tasks import FillMaskPipeline, TokenClassificationPipeline
+from .vision import ImageClassificationPipeline, ImageFeatureExtractionPipeline
+from .zero_shot import ZeroShotClassificationPipeline
 
 T5_BASE = ("google-t5/t5-base", "a9723ea")
-# task -> (pipeline class, Auto class name, the reference's default checkpoint and revision). The first task of an
-# Auto class is the one a checkpoint of that class infers (text2text-generation for ...ForConditionalGeneration).
-TASKS = {
-    "feature-extraction": (FeatureExtractionPipeline, "AutoModel", None),
-    "text-classification": (TextClassificationPipeline, "AutoModelForSequenceClassification",
-                            ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f")),
-    "text-generation": (TextGenerationPipeline, "AutoModelForCausalLM", ("openai-community/gpt2", "607a30d")),
-    "text2text-generation": (Text2TextGenerationPipeline, "AutoModelForSeq2SeqLM", T5_BASE),
-    "summarization": (SummarizationPipeline, "AutoModelForSeq2SeqLM", ("sshleifer/distilbart-cnn-12-6", "a4f8f3e")),
-    "translation": (TranslationPipeline, "AutoModelForSeq2SeqLM", None),  # by language pair: TRANSLATION_DEFAULTS
-    "fill-mask": (FillMaskPipeline, "AutoModelForMaskedLM", ("distilbert/distilroberta-base", "fb53ab8")),
-    "token-classification": (TokenClassificationPipeline, "AutoModelForTokenClassification",
-                             ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496")),
+BART_MNLI = ("facebook/bart-large-mnli", "d7645e1")
+VIT_BASE = ("google/vit-base-patch16-224", "3f49326")
+
+
+def _task(impl, auto: str, default=None, kind: str = "text") -> dict:
+    """A task's entry, in the reference's registry layout: its pipeline class, the Auto class its models load
+    with (by name, resolved on use), the default checkpoint and revision, and the kind of input it takes."""
+    entry = {"impl": impl, "pt": (auto,), "tf": (), "type": kind}
+    if default is not None:
+        entry["default"] = {"model": {"pt": default}}
+    return entry
+
+
+# task -> entry. The first task of an Auto class is the one a checkpoint of that class infers (text2text-generation
+# for ...ForConditionalGeneration). Other pipeline modules (image, audio) add their tasks to this table.
+SUPPORTED_TASKS = {
+    "feature-extraction": _task(FeatureExtractionPipeline, "AutoModel", ("distilbert/distilbert-base-cased", "6ea8117"),
+                                "multimodal"),
+    "text-classification": _task(TextClassificationPipeline, "AutoModelForSequenceClassification",
+                                 ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f")),
+    "token-classification": _task(TokenClassificationPipeline, "AutoModelForTokenClassification",
+                                  ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496")),
+    "question-answering": _task(QuestionAnsweringPipeline, "AutoModelForQuestionAnswering",
+                                ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5")),
+    "fill-mask": _task(FillMaskPipeline, "AutoModelForMaskedLM", ("distilbert/distilroberta-base", "fb53ab8")),
+    "text-generation": _task(TextGenerationPipeline, "AutoModelForCausalLM", ("openai-community/gpt2", "607a30d")),
+    "text2text-generation": _task(Text2TextGenerationPipeline, "AutoModelForSeq2SeqLM", T5_BASE),
+    "summarization": _task(SummarizationPipeline, "AutoModelForSeq2SeqLM",
+                           ("sshleifer/distilbart-cnn-12-6", "a4f8f3e")),
+    "translation": _task(TranslationPipeline, "AutoModelForSeq2SeqLM"),  # by language pair: TRANSLATION_DEFAULTS
+    "zero-shot-classification": _task(ZeroShotClassificationPipeline, "AutoModelForSequenceClassification",
+                                      BART_MNLI),
+    "image-classification": _task(ImageClassificationPipeline, "AutoModelForImageClassification", VIT_BASE, "image"),
+    "image-feature-extraction": _task(ImageFeatureExtractionPipeline, "AutoModel", VIT_BASE, "image"),
 }
 TRANSLATION_DEFAULTS = {("en", "fr"): T5_BASE, ("en", "de"): T5_BASE, ("en", "ro"): T5_BASE}
-ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 
-def _check_task(task: str) -> tuple[str, tuple[str, str] | None]:
-    """The task's name in TASKS, and for `translation_xx_to_yy` the (source, target) languages it names."""
-    name = ALIASES.get(task, task)
-    if name in TASKS:
-        return name, None
-    if isinstance(task, str) and task.startswith("translation"):
-        parts = task.split("_")
-        if len(parts) == 4 and parts[0] == "translation" and parts[2] == "to":
-            return "translation", (parts[1], parts[3])
-        raise KeyError(f"Invalid translation task {task!r}: name it 'translation_XX_to_YY' (e.g. "
-                       "'translation_en_to_fr').")
-    raise KeyError(f"Unknown task {task!r}. henkan's pipelines: {sorted([*TASKS, *ALIASES])} and "
-                   "'translation_XX_to_YY'.")
+class PipelineRegistry:
+    """The tasks `pipeline()` knows: built-in ones and those added with `register_pipeline`."""
+
+    def __init__(self, supported_tasks: dict, task_aliases: dict) -> None:
+        self.supported_tasks, self.task_aliases = supported_tasks, task_aliases
+
+    def get_supported_tasks(self) -> list[str]:
+        return sorted([*self.supported_tasks, *self.task_aliases])
+
+    def check_task(self, task: str) -> tuple[str, dict, tuple[str, str] | None]:
+        """(the task's name, its entry, the (source, target) languages a `translation_xx_to_yy` task names)."""
+        if not isinstance(task, str):
+            raise TypeError(f"task must be a string such as 'text-classification', not {type(task).__name__}.")
+        name = self.task_aliases.get(task, task)
+        if name in self.supported_tasks:
+            return name, self.supported_tasks[name], None
+        if task.startswith("translation"):
+            parts = task.split("_")
+            if len(parts) == 4 and parts[0] == "translation" and parts[2] == "to":
+                return "translation", self.supported_tasks["translation"], (parts[1], parts[3])
+            raise KeyError(f"Invalid translation task {task!r}: name it 'translation_XX_to_YY' (e.g. "
+                           "'translation_en_to_fr').")
+        import difflib
+
+        known = self.get_supported_tasks()
+        close = difflib.get_close_matches(task, known, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise KeyError(f"Unknown task {task!r}.{hint} Known tasks: {', '.join(known)} and 'translation_XX_to_YY'.")
+
+    def register_pipeline(self, task: str, pipeline_class: type, pt_model=None, tf_model=None,
+                          default: dict | None = None, type: str | None = None) -> None:  # noqa: A002
+        """Add (or replace) a task: `pipeline(task, model=...)` then builds `pipeline_class` over a model loaded
+        with `pt_model` (an Auto class, or a tuple whose first entry is used). `default` is
+        `{"pt": (checkpoint, revision)}` (or `{"model": {"pt": ...}}`)."""
+        from ..logging import get_logger
+
+        if task in self.supported_tasks:
+            get_logger(__name__).warning(f"{task} is already registered. Overwriting pipeline for task {task}...")
+        entry = {"impl": pipeline_class, "pt": _as_tuple(pt_model), "tf": _as_tuple(tf_model)}
+        if default is not None:
+            entry["default"] = default if "model" in default else {"model": default}
+        if type is not None:
+            entry["type"] = type
+        self.supported_tasks[task] = entry
+        pipeline_class._registered_impl = {task: entry}
+
+    def to_dict(self) -> dict:
+        return self.supported_tasks
 
 
-def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, framework=None, revision=None,
-             use_fast=True, token=None, device=None, device_map=None, torch_dtype=None, trust_remote_code=None,
-             model_kwargs=None, pipeline_class=None, **kwargs) -> Pipeline:
+def _as_tuple(classes) -> tuple:
+    return () if classes is None else classes if isinstance(classes, tuple) else (classes,)
+
+
+PIPELINE_REGISTRY = PipelineRegistry(supported_tasks=SUPPORTED_TASKS, task_aliases=TASK_ALIASES)
+
+
+def get_supported_tasks() -> list[str]:
+    return PIPELINE_REGISTRY.get_supported_tasks()
+
+
+def check_task(task: str):
+    return PIPELINE_REGISTRY.check_task(task)
+
+
+def _auto_class(entry: dict, task: str):
+    """The class that loads the task's models (an Auto class by name, or a class given to register_pipeline)."""
+    import henkan
+
+    if not entry["pt"]:
+        raise ValueError(f"The task {task!r} was registered without pt_model: pass a model object, not a name.")
+    first = entry["pt"][0]
+    return getattr(henkan, first) if isinstance(first, str) else first
+
+
+def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, feature_extractor=None,
+             image_processor=None, processor=None, framework=None, revision=None, use_fast=True, token=None,
+             device=None, device_map=None, torch_dtype=None, trust_remote_code=None, model_kwargs=None,
+             pipeline_class=None, dtype=None, **kwargs) -> Pipeline:
     """Build the pipeline for `task`. `model` is a folder, Hub id or model object; `tokenizer` likewise.
 
     Without a task, the checkpoint's architecture names it (`...ForConditionalGeneration`: text2text-generation,
     `...ForCausalLM`: text-generation, ...). Without a model, the task's default Hub checkpoint is loaded, with a
-    notice."""
+    notice. `config` (a config object, folder or Hub id) is the model's config; `model_kwargs` go to the model's
+    from_pretrained; `pipeline_class` builds a subclass instead of the task's class; `framework` must be "pt";
+    `feature_extractor`, `image_processor` and `processor` are handed to pipelines that take them."""
     import henkan
 
+    if framework not in (None, "pt"):
+        raise ValueError(f"framework={framework!r}: henkan runs PyTorch models only; leave it out or pass 'pt'.")
     if task is None and model is None:
         raise RuntimeError("pipeline() needs a task or a model: pass e.g. pipeline('summarization') or "
                            "pipeline(model='path/to/checkpoint').")
-    if model is None and tokenizer is not None:
-        raise RuntimeError("A tokenizer was given without a model: it may not fit the task's default model. Pass "
-                           "model= as well.")
+    if model is None and (tokenizer is not None or image_processor is not None):
+        raise RuntimeError("A tokenizer or image processor was given without a model: it may not fit the task's "
+                           "default model. Pass model= as well.")
     hub = {"revision": revision, "token": token}
     if task is None:
-        task = _infer_task(model, hub)
-    name, languages = _check_task(task)
-    task_class, auto_name, default = TASKS[name]
+        task = _infer_task(model, hub, config)
+    name, entry, languages = PIPELINE_REGISTRY.check_task(task)
     if model is None:
-        model, default_revision = _default_checkpoint(name, default, languages)
+        model, default_revision = _default_checkpoint(name, entry, languages)
         if default_revision is not None:
             hub["revision"] = revision if revision is not None else default_revision
             _notice_default(model, hub["revision"])
+        default_model = model if default_revision is not None else None
+    else:
+        default_model = None
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         options = {**(model_kwargs or {}), **hub, "trust_remote_code": bool(trust_remote_code)}
-        if torch_dtype is not None:
-            options["torch_dtype"] = torch_dtype
+        if dtype is not None or torch_dtype is not None:
+            options["torch_dtype"] = dtype if dtype is not None else torch_dtype
         if device_map is not None:
             options["device_map"] = device_map
+        if config is not None:
+            options["config"] = henkan.AutoConfig.from_pretrained(config, **hub) if isinstance(config, str) \
+                else config
         source = model
-        model = getattr(henkan, auto_name).from_pretrained(source, **options)
-        if tokenizer is None:
-            tokenizer = source
-    elif tokenizer is None:
-        tokenizer = getattr(model.config, "name_or_path", None)
-        if not tokenizer:
-            raise ValueError(f"Pass tokenizer= with the model object: its config does not say which checkpoint "
-                             f"{type(model).__name__} came from.")
-    if isinstance(tokenizer, str) or hasattr(tokenizer, "__fspath__"):
-        tokenizer = henkan.AutoTokenizer.from_pretrained(tokenizer, use_fast=use_fast, **hub)
-    if name == "translation":
-        task = _translation_task(task, model.config)
+        try:
+            model = _auto_class(entry, name).from_pretrained(source, **options)
+        except OSError as e:
+            if default_model is None:
+                raise
+            raise OSError(f"No model was given for {name!r}, and its default {default_model!r} (revision "
+                          f"{hub['revision']}) cannot be loaded: {e} Download it once with `henkan download "
+                          f"{default_model} --revision {hub['revision']}`, or pass model= a local folder.") from e
     else:
-        task = name
-    return (pipeline_class or task_class)(model=model, tokenizer=tokenizer, device=device, task=task, **kwargs)
+        source = getattr(model.config, "name_or_path", None)
+    for key, value in (("feature_extractor", feature_extractor), ("processor", processor)):
+        if value is not None:
+            kwargs[key] = value
+    task_class = pipeline_class or entry["impl"]
+    if entry.get("type") == "image":  # an image processor, no tokenizer
+        image_processor = _preprocessor(image_processor, source, henkan.AutoImageProcessor, "image_processor", model,
+                                        hub)
+        return task_class(model=model, image_processor=image_processor, device=device, task=name, **kwargs)
+    if image_processor is not None:
+        kwargs["image_processor"] = image_processor
+    if isinstance(tokenizer, tuple):  # (name, {options}) as the reference accepts
+        tokenizer, tokenizer_options = tokenizer
+    else:
+        tokenizer_options = {}
+    tokenizer = _preprocessor(tokenizer, source, henkan.AutoTokenizer, "tokenizer", model,
+                              {**hub, "use_fast": use_fast, **tokenizer_options})
+    task = _translation_task(task, model.config) if name == "translation" else name
+    return task_class(model=model, tokenizer=tokenizer, device=device, task=task, **kwargs)
 
 
-def _infer_task(model, hub: dict) -> str:
+def _preprocessor(given, source, loader, argument: str, model, options: dict):
+    """A pipeline's tokenizer or image processor: the object given, or loaded from the name given or from where the
+    model came from."""
+    if given is None:
+        given = source
+        if not given:
+            raise ValueError(f"Pass {argument}= with the model object: its config does not say which checkpoint "
+                             f"{type(model).__name__} came from.")
+    if isinstance(given, str) or hasattr(given, "__fspath__"):
+        return loader.from_pretrained(given, **options)
+    return given
+
+
+def _infer_task(model, hub: dict, config=None) -> str:
     """The task of the first architecture in the checkpoint's config whose Auto class a task loads."""
     from ..auto import AUTO_TASKS, AutoConfig, architecture_suffix
 
-    config = model.config if hasattr(model, "config") else AutoConfig.from_pretrained(model, **hub)
+    if hasattr(model, "config"):
+        config = model.config
+    elif config is None or isinstance(config, str):
+        config = AutoConfig.from_pretrained(config or model, **hub)
     by_suffix = {}
-    for name, (_, auto_name, _) in TASKS.items():
-        by_suffix.setdefault(AUTO_TASKS[auto_name], name)
+    for name, entry in SUPPORTED_TASKS.items():
+        if entry["pt"] and isinstance(entry["pt"][0], str) and entry["pt"][0] in AUTO_TASKS:
+            by_suffix.setdefault(AUTO_TASKS[entry["pt"][0]], name)
     architectures = getattr(config, "architectures", None) or []
     for architecture in architectures:
         suffix = architecture_suffix(getattr(config, "model_type", None), architecture)
@@ -116,7 +241,7 @@ def _infer_task(model, hub: dict) -> str:
                        f"task, e.g. pipeline('summarization', model=...).")
 
 
-def _default_checkpoint(name: str, default, languages) -> tuple[str, str | None]:
+def _default_checkpoint(name: str, entry: dict, languages) -> tuple[str, str | None]:
     if name == "feature-extraction":
         from ..sentence import default_model_path
 
@@ -129,6 +254,9 @@ def _default_checkpoint(name: str, default, languages) -> tuple[str, str | None]
             raise ValueError(f"No default model translates {languages[0]!r} to {languages[1]!r} (there are defaults "
                              f"for {sorted(TRANSLATION_DEFAULTS)}): pass model=.")
         return TRANSLATION_DEFAULTS[languages]
+    default = entry.get("default", {}).get("model", {}).get("pt")
+    if default is None:
+        raise ValueError(f"The task {name!r} has no default model: pass model=.")
     return default
 
 
@@ -153,7 +281,9 @@ def _translation_task(task: str, config) -> str:
     return task
 
 
-__all__ = ["pipeline", "Pipeline", "GenerationPipeline", "FeatureExtractionPipeline",
+__all__ = ["pipeline", "Pipeline", "ChunkPipeline", "GenerationPipeline", "FeatureExtractionPipeline",
            "TextClassificationPipeline", "TextGenerationPipeline", "Text2TextGenerationPipeline",
-           "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline", "Chat",
-           "TASKS"]
+           "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline",
+           "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline", "SquadExample", "Chat", "KeyDataset",
+           "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline", "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES",
+           "check_task", "get_supported_tasks"]

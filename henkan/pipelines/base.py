@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import types
 
 import torch
 
 from ..logging import tqdm
+
+_END = object()  # marks the end of a stream
+PROGRESS_MIN_ITEMS = 256  # fewer inputs than this run without a progress bar
+
+
+def _length(feature: dict) -> int:
+    ids = feature.get("input_ids")
+    return len(ids) if ids is not None and hasattr(ids, "__len__") else 0
 
 
 class Pipeline:
@@ -15,15 +25,24 @@ class Pipeline:
 
     _single_types: tuple = (str, dict)  # inputs that are one item (anything else iterable is many)
     _sort_by_length = True  # batch a list's items by length (less padding), or in the caller's order
+    _side_keys: tuple = ()  # what preprocess returns beside the model's inputs, handed back to postprocess per row
+    bucket_batches = 8  # a stream is sorted by length this many batches at a time
 
-    def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1, **kwargs):
+    def __init__(self, model, tokenizer=None, device=None, task: str = "", batch_size: int = 1,
+                 feature_extractor=None, image_processor=None, processor=None, **kwargs):
         self.model, self.tokenizer, self.task = model, tokenizer, task
+        self.feature_extractor, self.image_processor, self.processor = feature_extractor, image_processor, processor
         if device is not None:
             self.model.to(torch.device(f"cuda:{device}" if isinstance(device, int) and device >= 0 else
                                        "cpu" if device == -1 else device))
         self.model.eval()
         self.batch_size = batch_size
         self._defaults = self._sanitize_parameters(**kwargs)
+
+    @property
+    def _may_truncate(self) -> bool:
+        """Whether the tokenizer knows a maximum length to cut over-long texts to (rather than crash the model)."""
+        return self.tokenizer is not None and 0 < (self.tokenizer.model_max_length or 0) < 1e12
 
     @property
     def device(self) -> torch.device:
@@ -39,41 +58,73 @@ class Pipeline:
         for target, extra in zip((pre, fwd, post), self._sanitize_parameters(**kwargs)):
             target.update(extra)
         batch_size = batch_size or self.batch_size
-        if isinstance(inputs, self._single_types):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}.")
+        if inputs is None:
+            raise ValueError(f"The {self.task or type(self).__name__} pipeline got None: pass an input, a list of "
+                             "inputs or a generator of them.")
+        if self._is_single(inputs):  # one item; preprocess checks its kind
             return self._run([inputs], batch_size, pre, fwd, post)[0]
         if isinstance(inputs, (list, tuple)):
-            return self._run(list(inputs), batch_size, pre, fwd, post)
+            return self._run(list(inputs), batch_size, pre, fwd, post, progress=True)
         return self._stream(inputs, batch_size, pre, fwd, post)
 
+    def _is_single(self, inputs) -> bool:
+        """Whether `inputs` is one item (else a list, tuple, generator or dataset of them)."""
+        return isinstance(inputs, self._single_types + (dict, str, bytes))
+
     def _stream(self, items, batch_size, pre, fwd, post):
-        """Results one by one for a generator or dataset, a batch at a time, with a progress bar."""
+        """Results one by one for a generator or dataset, in input order. Items are read a bucket at a time
+        (`bucket_batches` batches), sorted by length within the bucket, so a generator is consumed lazily. A progress
+        bar shows once the stream is long (from the start when its length is known)."""
         total = len(items) if hasattr(items, "__len__") and not isinstance(items, types.GeneratorType) else None
-        bar = tqdm(total=total, desc=self.task or "pipeline", unit="item")
-        batch = []
-        for item in items:
-            batch.append(item)
-            if len(batch) == batch_size:
-                yield from self._run(batch, batch_size, pre, fwd, post)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            yield from self._run(batch, batch_size, pre, fwd, post)
-            bar.update(len(batch))
-        bar.close()
+        if total is not None and not hasattr(items, "__iter__") and hasattr(items, "__getitem__"):
+            dataset = items  # a map-style dataset: its indices, not __getitem__ until it fails
+            items = (dataset[i] for i in range(total))
+        bar, done = None, 0
+        bucket, size = [], batch_size * self.bucket_batches
+        for item in itertools.chain(items, [_END]):
+            if item is not _END:
+                bucket.append(item)
+            if bucket and (len(bucket) == size or item is _END):
+                yield from self._run(bucket, batch_size, pre, fwd, post)
+                done += len(bucket)
+                bucket = []
+                if bar is None and done > PROGRESS_MIN_ITEMS and (total is None or total > PROGRESS_MIN_ITEMS):
+                    bar = tqdm(total=total, initial=done, desc=self.task or "pipeline", unit="item")
+                elif bar is not None:
+                    bar.update(done - bar.n)
+        if bar is not None:
+            bar.close()
+
+    def _features(self, item, pre: dict) -> list[dict]:
+        """The model inputs one item becomes: one for most pipelines, several for a ChunkPipeline."""
+        return [self.preprocess(item, **pre)]
 
     @torch.inference_mode()
-    def _run(self, items: list, batch_size: int, pre, fwd, post) -> list:
-        order = range(len(items))
+    def _run(self, items: list, batch_size: int, pre, fwd, post, progress: bool = False) -> list:
+        """Preprocess every item, run the features in batches of similar lengths (less padding), and give each
+        item's rows to postprocess; results come back in the items' order."""
+        features = [(i, feature) for i, item in enumerate(items) for feature in self._features(item, pre)]
+        order = range(len(features))
         if self._sort_by_length:
-            order = sorted(order, key=lambda i: -len(str(items[i])))  # similar lengths pad less
-        results = [None] * len(items)
-        for start in range(0, len(items), batch_size):
+            order = sorted(order, key=lambda f: -_length(features[f][1]))
+        rows = [None] * len(features)
+        bar = tqdm(total=len(features), desc=self.task or "pipeline", unit="input",
+                   disable=not progress or len(features) <= PROGRESS_MIN_ITEMS)
+        for start in range(0, len(features), batch_size):
             index = order[start:start + batch_size]
-            encoded = [self.preprocess(items[i], **pre) for i in index]
-            outputs = self._forward(self._collate(encoded), **fwd)
-            for row, i in enumerate(index):
-                results[i] = self.postprocess(self._row(outputs, row, items[i]), **post)
-        return results
+            chosen = [features[f][1] for f in index]
+            side = [{key: feature.pop(key) for key in self._side_keys if key in feature} for feature in chosen]
+            outputs = self._forward(self._collate(chosen), **fwd)
+            for row, f in enumerate(index):
+                rows[f] = {**self._row(outputs, row, items[features[f][0]]), **side[row]}
+            bar.update(len(index))
+        bar.close()
+        return self._gather(items, [i for i, _ in features], rows, post)
+
+    def _gather(self, items: list, owners: list[int], rows: list, post: dict) -> list:
+        return [self.postprocess(row, **post) for row in rows]
 
     def _row(self, outputs: dict, row: int, item) -> dict:
         """What postprocess gets for one input: its row of the batch's outputs."""
@@ -96,6 +147,34 @@ class Pipeline:
 
     def postprocess(self, outputs: dict, **kwargs):
         raise NotImplementedError
+
+    def save_pretrained(self, save_directory, safe_serialization: bool = True, **kwargs) -> None:
+        """Save the model and tokenizer into one folder, which `pipeline(task, model=folder)` loads back."""
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory={str(save_directory)!r} is a file; give a folder to save the pipeline "
+                             "into.")
+        os.makedirs(save_directory, exist_ok=True)
+        self.model.save_pretrained(save_directory, safe_serialization=safe_serialization, **kwargs)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(save_directory, **kwargs)
+
+
+class ChunkPipeline(Pipeline):
+    """A pipeline whose `preprocess` yields several model inputs per item (a long context's windows, a text's
+    hypotheses) and whose `postprocess` gets all of one item's rows as a list. The windows of all items are batched
+    together, so `batch_size` counts forward rows, whatever the inputs are."""
+
+    def _features(self, item, pre: dict) -> list[dict]:
+        features = list(self.preprocess(item, **pre))
+        if not features:
+            raise ValueError(f"The {self.task or type(self).__name__} pipeline made nothing to run from {item!r:.80}.")
+        return features
+
+    def _gather(self, items: list, owners: list[int], rows: list, post: dict) -> list:
+        grouped = [[] for _ in items]
+        for owner, row in zip(owners, rows):
+            grouped[owner].append(row)
+        return [self.postprocess(group, **post) for group in grouped]
 
 
 class GenerationPipeline(Pipeline):

@@ -9,6 +9,7 @@ The modules depend on each other one way, each only on those listed before it:
 - `sentencepiece`: SentencePiece `.model` files as Rust tokenizers, and SentencePiece's decoding of pieces;
 - `families`: the model tokenizers that are not SentencePiece-based (BERT, RoBERTa, BART, GPT-2, ByT5, ...);
 - `sentencepiece_families`: those that are (T5, Llama, XLM-R, ALBERT, mBART, Marian, Pegasus, ...);
+- `segmenters`: those whose words come from Python code (BERT-Japanese's MeCab, BERTweet's tweet normalizer);
 - `multimodal`: those of the image-text and speech families (CLIP, Wav2Vec2's CTC tokenizer, Whisper);
 - `auto`: `AutoTokenizer` and the model type -> class table.
 """
@@ -24,8 +25,10 @@ from .multimodal import *  # noqa: F401,F403
 from .multimodal import __all__ as _MULTIMODAL_CLASSES
 from .sentencepiece_families import *  # noqa: F401,F403
 from .sentencepiece_families import __all__ as _SENTENCEPIECE_CLASSES
+from .segmenters import *  # noqa: F401,F403
+from .segmenters import __all__ as _SEGMENTER_CLASSES
 
 __all__ = ["AddedToken", "AutoTokenizer", "BatchEncoding", "CharSpan", "PaddingStrategy", "PreTrainedTokenizer",
            "PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "TOKENIZER_MAPPING", "TensorType", "TokenSpan",
            "TruncationStrategy", "tokenizer_class_from_name", *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES,
-           *_MULTIMODAL_CLASSES]
+           *_SEGMENTER_CLASSES, *_MULTIMODAL_CLASSES]

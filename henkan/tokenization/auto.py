@@ -10,8 +10,9 @@ from .base import PreTrainedTokenizerFast
 from .families import (
     BartTokenizer, BartTokenizerFast, BertTokenizer, BertTokenizerFast, BlenderbotSmallTokenizer, BlenderbotTokenizer,
     BlenderbotTokenizerFast, BloomTokenizerFast, ByT5Tokenizer, CodeGenTokenizer, CodeGenTokenizerFast,
-    DistilBertTokenizer, DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast,
-    RobertaTokenizer, RobertaTokenizerFast,
+    ConvBertTokenizer, ConvBertTokenizerFast, DebertaTokenizer, DebertaTokenizerFast, DistilBertTokenizer,
+    DistilBertTokenizerFast, GPT2Tokenizer, GPT2TokenizerFast, Qwen2Tokenizer, Qwen2TokenizerFast, RobertaTokenizer,
+    RobertaTokenizerFast,
 )
 from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
 from .multimodal import (
@@ -19,10 +20,12 @@ from .multimodal import (
 )
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
-    BertGenerationTokenizer, CamembertTokenizer, CamembertTokenizerFast, CodeLlamaTokenizer, CodeLlamaTokenizerFast,
-    LlamaTokenizer, LlamaTokenizerFast, MarianTokenizer, MBart50Tokenizer, MBart50TokenizerFast, MBartTokenizer,
-    MBartTokenizerFast, MT5Tokenizer, MT5TokenizerFast, PegasusTokenizer, PegasusTokenizerFast, T5Tokenizer,
-    T5TokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast,
+    BertGenerationTokenizer, BigBirdTokenizer, BigBirdTokenizerFast, CamembertTokenizer, CamembertTokenizerFast,
+    CodeLlamaTokenizer, CodeLlamaTokenizerFast, CpmTokenizer, CpmTokenizerFast, DebertaV2Tokenizer,
+    DebertaV2TokenizerFast, LlamaTokenizer, LlamaTokenizerFast, MarianTokenizer, MBart50Tokenizer,
+    MBart50TokenizerFast, MBartTokenizer, MBartTokenizerFast, MT5Tokenizer, MT5TokenizerFast, PegasusTokenizer,
+    PegasusTokenizerFast, T5Tokenizer, T5TokenizerFast, XLMRobertaTokenizer, XLMRobertaTokenizerFast, XLNetTokenizer,
+    XLNetTokenizerFast,
 )
 
 logger = get_logger(__name__)
@@ -58,6 +61,13 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "barthez": (BarthezTokenizer, BarthezTokenizerFast),
     "bartpho": (BartphoTokenizer, None),
     "bert-generation": (BertGenerationTokenizer, None),
+    "deberta": (DebertaTokenizer, DebertaTokenizerFast),
+    "convbert": (ConvBertTokenizer, ConvBertTokenizerFast),
+    "bros": (BertTokenizer, BertTokenizerFast),
+    "xlnet": (XLNetTokenizer, XLNetTokenizerFast),
+    "big_bird": (BigBirdTokenizer, BigBirdTokenizerFast),
+    "data2vec-text": (RobertaTokenizer, RobertaTokenizerFast),
+    "deberta-v2": (DebertaV2Tokenizer, DebertaV2TokenizerFast),
     "clip": (CLIPTokenizer, CLIPTokenizerFast),
     "chinese_clip": (BertTokenizer, BertTokenizerFast),
     "align": (BertTokenizer, BertTokenizerFast),

@@ -205,6 +205,15 @@ _INVALID_TEXT = (
 )
 
 
+def _is_custom(part) -> bool:
+    """Whether a Rust tokenizer component wraps Python code (a custom pre-tokenizer: it has no saved state)."""
+    try:
+        part.__getstate__()
+    except Exception:  # noqa: BLE001 - the Rust side raises a bare Exception for custom components
+        return True
+    return False
+
+
 def layout_pieces(layout: str) -> list[tuple[str, int]]:
     """A special-token layout as (name, type id) pairs: "cls $A sep:1" -> [("cls", 0), ("$A", 0), ("sep", 1)]."""
     return [(name, int(type_id or 0)) for name, _, type_id in (piece.partition(":") for piece in layout.split())]
@@ -571,7 +580,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         """Make the backend's components follow the init arguments (e.g. lowercasing) where they differ."""
         for component, keys in options.items():
             part = getattr(self._tokenizer, component)
-            if part is None:
+            if part is None or _is_custom(part):
                 continue
             state = json.loads(part.__getstate__())
             changes = {key: getattr(self, arg) for key, arg in keys.items()

@@ -783,10 +783,10 @@ def list_chat_template_names(name_or_path, *, subfolder: str = "", revision: str
                       if f.endswith(".jinja") and os.path.isfile(os.path.join(folder, f)))
     if os.path.exists(name):  # a single file: it has no template folder
         return []
-    from ..hub import default_cache_dir, is_offline
+    from ..hub import default_cache_dir, hub_reachable, is_offline
 
     prefix = "/".join(p for p in ((subfolder or "").strip("/"), CHAT_TEMPLATE_DIR) if p)
-    if not (local_files_only or is_offline()):
+    if not (local_files_only or is_offline()) and hub_reachable():
         try:
             from huggingface_hub import list_repo_tree
 

@@ -75,6 +75,7 @@ class _SlowDecoding:
     tokenizers do."""
 
     _spaces_between_special_tokens = True
+    _keeps_empty_texts = False  # a run of tokens that decodes to nothing still takes its place between the spaces
 
     @property
     def _slow_mode(self) -> bool:
@@ -107,10 +108,7 @@ class _SlowDecoding:
     def _slow_decode(self, ids: list[int], skip_special_tokens: bool, spaces: bool) -> str:
         specials = set(self.all_special_tokens)
         skipped = set(self.all_special_ids) if skip_special_tokens else set()
-        vocab_size = self.vocab_size
-        additional = set(self.additional_special_tokens)
-        alone = {t.content for i, t in self.added_tokens_decoder.items()
-                 if i >= vocab_size and (t.content not in specials or t.content in additional)}
+        alone = self._standalone_tokens()
         added = {i: t.content for i, t in self.added_tokens_decoder.items()}
         texts, run = [], []
         for token in (added[i] if i in added else self._id_to_token(i) for i in ids if i not in skipped):
@@ -119,7 +117,7 @@ class _SlowDecoding:
             if token in alone:
                 if run:
                     text = self._tokens_to_text(run)
-                    if text:
+                    if text or self._keeps_empty_texts:
                         texts.append(text)
                     run = []
                 texts.append(token)
@@ -128,6 +126,14 @@ class _SlowDecoding:
         if run:
             texts.append(self._tokens_to_text(run))
         return (" " if spaces else "").join(texts)
+
+    def _standalone_tokens(self) -> set[str]:
+        """The added tokens that decode on their own, between the runs of other tokens: those outside the model's
+        vocabulary that are not special (or are additional special tokens)."""
+        specials, vocab_size = set(self.all_special_tokens), self.vocab_size
+        additional = set(self.additional_special_tokens)
+        return {t.content for i, t in self.added_tokens_decoder.items()
+                if i >= vocab_size and (t.content not in specials or t.content in additional)}
 
     def _tokens_to_text(self, tokens: list[str]) -> str:
         raise NotImplementedError
@@ -153,6 +159,10 @@ class BertTokenizerFast(PreTrainedTokenizerFast):
     _post_processor = classmethod(_template_processor)
     _backend_options = {"normalizer": {"lowercase": "do_lower_case", "strip_accents": "strip_accents",
                                        "handle_chinese_chars": "tokenize_chinese_chars"}}
+
+
+class ConvBertTokenizerFast(BertTokenizerFast):
+    """ConvBERT's tokenizer: BERT's."""
 
 
 class DistilBertTokenizerFast(BertTokenizerFast):
@@ -245,6 +255,20 @@ class BlenderbotTokenizerFast(BartTokenizerFast):
         eos = str(kwargs["eos_token"])
         return processors.TemplateProcessing(single=f"$A:0 {eos}:0", pair="$A:0 $B:0",
                                              special_tokens=[(eos, backend.token_to_id(eos))])
+
+
+class DebertaTokenizerFast(_SlowDecoding, RobertaTokenizerFast):
+    """DeBERTa's tokenizer: GPT-2's byte-level BPE with BERT's special tokens, layout and token types."""
+
+    model_input_names = ["input_ids", "attention_mask", "token_type_ids"]
+    _defaults = dict(errors="replace", bos_token="[CLS]", eos_token="[SEP]", sep_token="[SEP]", cls_token="[CLS]",
+                     unk_token="[UNK]", pad_token="[PAD]", mask_token="[MASK]", add_prefix_space=False)
+    _template = _BERT_LAYOUT
+    _post_processor = classmethod(_template_processor)
+    _backend_options = {}
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return decoders.ByteLevel().decode(tokens)
 
 
 class ByT5Tokenizer(_SlowDecoding, PreTrainedTokenizer):
@@ -460,6 +484,10 @@ class BertTokenizer(BertTokenizerFast, PreTrainedTokenizer):
     """The name of BERT's pure-Python tokenizer, served by the Rust one."""
 
 
+class ConvBertTokenizer(ConvBertTokenizerFast, PreTrainedTokenizer):
+    """The name of ConvBERT's pure-Python tokenizer, served by the Rust one."""
+
+
 class DistilBertTokenizer(DistilBertTokenizerFast, PreTrainedTokenizer):
     """The name of DistilBERT's pure-Python tokenizer, served by the Rust one."""
 
@@ -480,6 +508,10 @@ class CodeGenTokenizer(CodeGenTokenizerFast, PreTrainedTokenizer):
     """The name of CodeGen's pure-Python tokenizer, served by the Rust one."""
 
 
+
+
+class DebertaTokenizer(DebertaTokenizerFast, PreTrainedTokenizer):
+    """The name of DeBERTa's pure-Python tokenizer, served by the Rust one."""
 
 
 class BartTokenizer(BartTokenizerFast, PreTrainedTokenizer):
@@ -511,4 +543,8 @@ __all__ = [
     "CodeGenTokenizer",
     "BartTokenizer",
     "BlenderbotTokenizer",
+    "DebertaTokenizerFast",
+    "DebertaTokenizer",
+    "ConvBertTokenizerFast",
+    "ConvBertTokenizer",
 ]

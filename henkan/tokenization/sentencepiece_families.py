@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 
 from tokenizers import AddedToken, Regex, Tokenizer, normalizers, pre_tokenizers, processors
@@ -306,6 +307,116 @@ def _combining_characters() -> str:
             last = code
     ranges.append((start, last))
     return "[" + "".join(f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges) + "]"
+
+
+class _AddedTokensAlone:
+    """Decoding as the reference's slow XLNet and BigBird tokenizers do: every added token, special ones too (but
+    the model's user-defined pieces), stands apart from the text around it."""
+
+    def _standalone_tokens(self) -> set[str]:
+        return {t.content for i, t in self.added_tokens_decoder.items() if t.special or i >= self.vocab_size}
+
+
+class XLNetTokenizerFast(_AddedTokensAlone, AlbertTokenizerFast):
+    """XLNet's tokenizer: ALBERT's normalization (cased by default) and pieces, the special tokens after the text
+    (`<sep> <cls>`, <cls> of token type 2), padding on the left with token type 3."""
+
+    padding_side = "left"
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
+    _spaces_between_special_tokens = False  # (decoded text runs straight into and out of special tokens)
+    _defaults = dict(do_lower_case=False, remove_space=True, keep_accents=False, bos_token="<s>", eos_token="</s>",
+                     unk_token="<unk>", sep_token="<sep>", pad_token="<pad>", cls_token="<cls>",
+                     mask_token="<mask>", additional_special_tokens=["<eop>", "<eod>"])
+    _template = ("$A sep cls:2", "$A sep $B:1 sep:1 cls:2")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pad_token_type_id = 3
+
+    def _tokens_to_text(self, tokens):
+        return self._plain_join(tokens)
+
+
+class CpmTokenizerFast(XLNetTokenizerFast):
+    """CPM's tokenizer: XLNet's over Chinese words. Each text is cut into words by jieba (`rjieba`, the Rust port
+    the reference uses), whose spaces and newlines become U+2582 and U+2583, joined by spaces; decoding drops the
+    spaces and turns those two back. (The reference's slow CpmTokenizer, and so `CpmTokenizer` here, skips the word
+    cut; its fast one takes single texts only, and so does this one.)"""
+
+    padding_side = "right"
+    _cuts_words = True
+    _TRANSLATION = str.maketrans(" \n", "\u2582\u2583")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._cuts_words:
+            try:
+                import rjieba
+            except ModuleNotFoundError as error:
+                raise ModuleNotFoundError("CpmTokenizerFast cuts Chinese text into words with the `rjieba` package: "
+                                          "pip install rjieba (or pip install 'henkan[zh]').") from error
+            self._cut = rjieba.cut
+
+    def _words(self, text: str) -> str:
+        return " ".join(word.translate(self._TRANSLATION) for word in self._cut(text, False))
+
+    def _encode(self, batch: list, batched: bool, **kwargs):
+        if self._cuts_words:
+            if kwargs.get("is_split_into_words") or any(not isinstance(item, str) for item in batch):
+                raise TypeError("CpmTokenizerFast cuts single texts into words: it takes neither text pairs nor "
+                                "pre-split words (nor does the reference's). Use CpmTokenizer, which skips the cut, "
+                                "for those.")
+            batch = [self._words(item) for item in batch]
+        return super()._encode(batch, batched, **kwargs)
+
+    def decode(self, token_ids, *args, **kwargs) -> str:
+        text = super().decode(token_ids, *args, **kwargs)
+        return text.replace(" ", "").replace("\u2582", " ").replace("\u2583", "\n")
+
+    def batch_decode(self, sequences, *args, **kwargs) -> list[str]:
+        return [self.decode(ids, *args, **kwargs) for ids in sequences]
+
+    def _save_model_files(self, directory, legacy_format, filename_prefix):
+        if not self._cuts_words and legacy_format is None:
+            legacy_format = True  # (a tokenizer.json would load in the reference as its word-cutting fast tokenizer)
+        return super()._save_model_files(directory, legacy_format, filename_prefix)
+
+
+class BigBirdTokenizerFast(_AddedTokensAlone, _SentencePieceTokenizerFast):
+    """BigBird's tokenizer: the SentencePiece model's pieces with BERT's layout of [CLS] and [SEP]; decoded text has
+    no space before [MASK] and [SEP]."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+    _defaults = dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>", sep_token="[SEP]",
+                     mask_token="[MASK]", cls_token="[CLS]")
+    _template = _BERT_LAYOUT
+    _mask_lstrip = True
+    _keeps_empty_texts = True
+
+    def _slow_decode(self, ids: list[int], skip_special_tokens: bool, spaces: bool) -> str:
+        text = super()._slow_decode(ids, skip_special_tokens, spaces)
+        return re.sub(r" (\[(MASK|SEP)\])", r"\1", text) if spaces else text
+
+
+class DebertaV2TokenizerFast(_SentencePieceTokenizerFast):
+    """DeBERTa-v2/v3's tokenizer: the SentencePiece model's pieces and ids (lowercased first with
+    `do_lower_case`), BERT's special tokens and layout."""
+
+    vocab_files_names = {"vocab_file": "spm.model", "tokenizer_file": TOKENIZER_FILE}
+    _defaults = dict(do_lower_case=False, split_by_punct=False, bos_token="[CLS]", eos_token="[SEP]",
+                     unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]")
+    _template = _BERT_LAYOUT
+
+    def _extra_normalizers(self, kwargs):
+        if kwargs["split_by_punct"]:
+            raise NotImplementedError("split_by_punct=True (each punctuation mark encoded as a word of its own) is "
+                                      "not supported by henkan's DebertaV2Tokenizer; the released DeBERTa-v2/v3 "
+                                      "tokenizers use split_by_punct=False.")
+        return (normalizers.Lowercase(),) if kwargs["do_lower_case"] else ()
+
+
+class DebertaV2Tokenizer(DebertaV2TokenizerFast, PreTrainedTokenizer):
+    """The name of DeBERTa-v2's SentencePiece tokenizer, served by the Rust one."""
 
 
 class BertGenerationTokenizer(_SentencePieceTokenizerFast, PreTrainedTokenizer):
@@ -1094,6 +1205,11 @@ for _slow_class in (LlamaTokenizer, CodeLlamaTokenizer, GemmaTokenizer):  # the 
 del _slow_class
 MBartTokenizer = _slow(MBartTokenizerFast, "mBART's SentencePiece tokenizer, served by the Rust one.")
 MBart50Tokenizer = _slow(MBart50TokenizerFast, "mBART-50's SentencePiece tokenizer, served by the Rust one.")
+BigBirdTokenizer = _slow(BigBirdTokenizerFast, "BigBird's SentencePiece tokenizer, served by the Rust one.")
+XLNetTokenizer = _slow(XLNetTokenizerFast, "XLNet's SentencePiece tokenizer, served by the Rust one.")
+CpmTokenizer = _slow(CpmTokenizerFast, "CPM's SentencePiece tokenizer without the word cut (as the reference's slow "
+                                       "CpmTokenizer), served by the Rust one.")
+CpmTokenizer._cuts_words = False
 
 __all__ = [
     "XLMRobertaTokenizerFast", "XLMRobertaTokenizer", "CamembertTokenizerFast", "CamembertTokenizer",
@@ -1101,5 +1217,7 @@ __all__ = [
     "PegasusTokenizerFast", "PegasusTokenizer", "T5TokenizerFast", "T5Tokenizer", "MT5TokenizerFast",
     "MT5Tokenizer", "LlamaTokenizerFast", "LlamaTokenizer", "CodeLlamaTokenizerFast", "CodeLlamaTokenizer",
     "GemmaTokenizerFast", "GemmaTokenizer", "MBartTokenizerFast", "MBartTokenizer", "MBart50TokenizerFast",
-    "MBart50Tokenizer", "BartphoTokenizer", "MarianTokenizer",
+    "MBart50Tokenizer", "BartphoTokenizer", "MarianTokenizer", "DebertaV2TokenizerFast", "DebertaV2Tokenizer",
+    "XLNetTokenizerFast", "XLNetTokenizer", "CpmTokenizerFast", "CpmTokenizer", "BigBirdTokenizerFast",
+    "BigBirdTokenizer",
 ]

@@ -1,0 +1,298 @@
+"""Tokenizers whose words are found by a Python segmenter before the vocabulary is applied: BERT-Japanese (MeCab
+through `fugashi`, with the `unidic-lite` or `ipadic` dictionary) and BERTweet (tweet normalisation through
+`nltk`'s TweetTokenizer and `emoji`, then fastBPE-style subwords).
+
+The segmenter runs inside the Rust tokenizer as a custom normalizer / pre-tokenizer, so added tokens, offsets,
+padding and truncation work as for every other tokenizer. Such a tokenizer cannot be written to tokenizer.json (the
+reference has no fast class for these models either): it is saved as its vocabulary files and tokenizer_config.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+from tokenizers.normalizers import Normalizer
+from tokenizers.pre_tokenizers import PreTokenizer
+
+from .base import PreTrainedTokenizer
+from .families import _BERT_LAYOUT, _ROBERTA_LAYOUT, _SPECIALS_ROBERTA, _SlowDecoding, _template_processor
+
+_MECAB_DICTIONARIES = {"unidic_lite": "unidic-lite", "ipadic": "ipadic", "unidic": "unidic"}
+
+
+def _require(module: str, package: str, purpose: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(f"{purpose} needs the `{package}` package: pip install {package} (or pip install "
+                                  f"'henkan[ja]').") from error
+
+
+def mecab_tagger(mecab_dic: str | None = "unidic_lite", mecab_option: str | None = None):
+    """A fugashi tagger over the named dictionary package (or, with mecab_dic=None, the system MeCab's, chosen by
+    `mecab_option`)."""
+    fugashi = _require("fugashi", "fugashi", "Splitting Japanese text into words with MeCab")
+    option = mecab_option or ""
+    if mecab_dic is not None:
+        if mecab_dic not in _MECAB_DICTIONARIES:
+            raise ValueError(f"mecab_dic must be one of {sorted(_MECAB_DICTIONARIES)} or None, not {mecab_dic!r}.")
+        package = _MECAB_DICTIONARIES[mecab_dic]
+        folder = _require(mecab_dic, package, f"MeCab's {mecab_dic} dictionary").DICDIR
+        if not os.path.isdir(folder):
+            raise RuntimeError(f"The {package} package is installed but its dictionary is not at {folder}; for "
+                               f"unidic run `python -m unidic download`.")
+        option = f'-d "{folder}" -r "{os.path.join(folder, "mecabrc")}" ' + option
+    return fugashi.GenericTagger(option)
+
+
+class _MecabWords:
+    """Custom pre-tokenizer: MeCab's words (their surfaces: whitespace goes), lowercased if asked, each cut into
+    characters if asked."""
+
+    def __init__(self, tagger, lowercase: bool, characters: bool):
+        self.tagger, self.lowercase, self.characters = tagger, lowercase, characters
+
+    def _words(self, _, normalized):
+        text, pieces, position = str(normalized), [], 0
+        for word in self.tagger(text):
+            start = text.index(word.surface, position)
+            position = start + len(word.surface)
+            if self.characters:
+                pieces += [normalized[i:i + 1] for i in range(start, position)]
+            else:
+                pieces.append(normalized[start:position])
+        if self.lowercase:
+            for piece in pieces:
+                piece.lowercase()
+        return pieces
+
+    def pre_tokenize(self, pretokenized):
+        pretokenized.split(self._words)
+
+
+class _CustomBackend:
+    """Saving for the tokenizers whose Rust tokenizer runs Python code: the vocabulary files only."""
+
+    _files_first = True
+    _copies_files = True
+
+    def _save_model_files(self, directory, legacy_format, filename_prefix):
+        if legacy_format is False:
+            raise ValueError(f"{type(self).__name__} has no tokenizer.json form (its words come from Python code); "
+                             f"save it with legacy_format=None.")
+        return list(self.save_vocabulary(directory, filename_prefix=filename_prefix))
+
+
+class BertJapaneseTokenizer(_CustomBackend, _SlowDecoding, PreTrainedTokenizer):
+    """BERT's tokenizer for Japanese: words from MeCab (`word_tokenizer_type="mecab"`, text NFKC-normalised
+    first) or BERT's basic splitting (`"basic"`, no CJK splitting), then WordPiece (`subword_tokenizer_type=
+    "wordpiece"`) or one token per character (`"character"`) over vocab.txt."""
+
+    vocab_files_names = {"vocab_file": "vocab.txt", "spm_file": "spiece.model"}
+    _optional_files = ("spm_file",)
+    _defaults = dict(do_lower_case=False, do_word_tokenize=True, do_subword_tokenize=True, word_tokenizer_type="basic",
+                     subword_tokenizer_type="wordpiece", never_split=None, unk_token="[UNK]", sep_token="[SEP]",
+                     pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", mecab_kwargs=None,
+                     sudachi_kwargs=None, jumanpp_kwargs=None)
+    _template = _BERT_LAYOUT
+    _post_processor = classmethod(_template_processor)
+
+    def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
+        words, subwords = kwargs["word_tokenizer_type"], kwargs["subword_tokenizer_type"]
+        if subwords not in ("wordpiece", "character"):
+            raise NotImplementedError(f"subword_tokenizer_type={subwords!r} is not supported by henkan's "
+                                      f"BertJapaneseTokenizer (it has 'wordpiece' and 'character').")
+        if kwargs["do_word_tokenize"] and words not in ("basic", "mecab"):
+            raise NotImplementedError(f"word_tokenizer_type={words!r} is not supported by henkan's "
+                                      f"BertJapaneseTokenizer (it has 'mecab' and 'basic').")
+        with open(files["vocab_file"], encoding="utf-8") as f:
+            vocab = {line.rstrip("\n"): index for index, line in enumerate(f)}
+        backend = Tokenizer(models.WordPiece(vocab, unk_token=str(kwargs["unk_token"]), max_input_chars_per_word=100))
+        lowercase = kwargs["do_lower_case"]
+        characters = kwargs["do_subword_tokenize"] and subwords == "character"
+        if not kwargs["do_word_tokenize"]:
+            backend.pre_tokenizer = pre_tokenizers.Split(Regex(".") if characters else Regex(r"(?s).+"), "isolated")
+        elif words == "mecab":
+            options = dict(kwargs["mecab_kwargs"] or {})
+            if options.pop("normalize_text", True):
+                backend.normalizer = normalizers.NFKC()
+            tagger = mecab_tagger(options.pop("mecab_dic", "unidic_lite"), options.pop("mecab_option", None))
+            if options:
+                raise TypeError(f"mecab_kwargs has unknown keys {sorted(options)}; MeCab takes mecab_dic, "
+                                f"mecab_option and normalize_text.")
+            backend.pre_tokenizer = PreTokenizer.custom(_MecabWords(tagger, lowercase, characters))
+        else:
+            backend.normalizer = normalizers.Sequence([
+                normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=None,
+                                           lowercase=lowercase), normalizers.NFC()])
+            split = [pre_tokenizers.BertPreTokenizer()]
+            if characters:
+                split.append(pre_tokenizers.Split(Regex("."), "isolated"))
+            backend.pre_tokenizer = pre_tokenizers.Sequence(split)
+        if characters:
+            backend.normalizer = normalizers.Sequence([n for n in (backend.normalizer, normalizers.NFKC()) if n])
+        backend.decoder = decoders.WordPiece(prefix="##")
+        backend.post_processor = self._post_processor(backend, kwargs)
+        self._characters = characters
+        return backend
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return " ".join(tokens).replace(" ##", "").strip()
+
+
+# ---------------------------------------------------------------------------------------------------- BERTweet
+
+_EMOJI_SEQUENCE = re.compile("[\u200d\U0001F1E6-\U0001F1FF\U0001F3FB-\U0001F3FF\U000E0000-\U000E007F]")
+_CONTRACTIONS = (("cannot ", "can not "), ("n't ", " n't "), ("n 't ", " n't "), ("ca n't", "can't"),
+                 ("ai n't", "ain't"), ("'m ", " 'm "), ("'re ", " 're "), ("'s ", " 's "), ("'ll ", " 'll "),
+                 ("'d ", " 'd "), ("'ve ", " 've "), (" p . m .", "  p.m."), (" p . m ", " p.m "),
+                 (" a . m .", " a.m."), (" a . m ", " a.m "))
+_TWEET_PUNCTUATION = {"’": "'", "…": "..."}
+
+
+class _TweetNormalizer:
+    """Custom normalizer: BERTweet's normalisation of a tweet. Words as NLTK's TweetTokenizer finds them (emoji
+    sequences - flags, skin tones, joined emoji - cut back into single characters, as the TweetTokenizer BERTweet
+    was trained with did), user mentions -> @USER, links -> HTTPURL, single characters -> their emoji name
+    (`emoji.demojize`), contractions split, joined by single spaces. The result replaces the whole text (offsets
+    then span the whole text)."""
+
+    def __init__(self):
+        tweet_tokenizer = _require("nltk.tokenize", "nltk", "BERTweet's tweet normalization").TweetTokenizer
+        self.words = tweet_tokenizer().tokenize
+        try:
+            from emoji import demojize
+        except ModuleNotFoundError:
+            demojize = None  # (the reference then keeps emoji as they are, and warns)
+        self.demojize = demojize
+
+    def _word(self, word: str) -> str:
+        if word.startswith("@"):
+            return "@USER"
+        if word.lower().startswith(("http", "www")):
+            return "HTTPURL"
+        if len(word) == 1:
+            if word in _TWEET_PUNCTUATION:
+                return _TWEET_PUNCTUATION[word]
+            return self.demojize(word) if self.demojize is not None else word
+        return word
+
+    def normalize_text(self, text: str) -> str:
+        for mark, plain in _TWEET_PUNCTUATION.items():
+            text = text.replace(mark, plain)
+        words = []
+        for word in self.words(text):
+            words += list(word) if len(word) > 1 and _EMOJI_SEQUENCE.search(word) else [word]
+        text = " ".join(self._word(word) for word in words)
+        for before, after in _CONTRACTIONS:
+            text = text.replace(before, after)
+        return " ".join(text.split())
+
+    def normalize(self, normalized):
+        text = normalized.normalized
+        if text:
+            normalized.replace(text, self.normalize_text(text))
+
+
+class _WordBPE:
+    """Custom pre-tokenizer: words are the runs of non-space (with a newline that follows), each cut into the
+    pieces of byte-pair merges by rank ("</w>" marking the end of the word during the merges); pieces before the
+    last are spelled with "@@" after them, as the vocabulary writes them."""
+
+    def __init__(self, ranks: dict[tuple[str, str], int]):
+        self.ranks, self.cache = ranks, {}
+        self.record = None  # a list while `tokenize` wants the pieces as spelled (unknown ones included)
+
+    def pieces(self, word: str) -> list[str]:
+        if word in self.cache:
+            return self.cache[word]
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pairs = {(a, b) for a, b in zip(symbols, symbols[1:])}
+            best = min(pairs, key=lambda pair: self.ranks.get(pair, float("inf")))
+            if best not in self.ranks:
+                break
+            merged, i = [], 0
+            while i < len(symbols):
+                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == best:
+                    merged.append(symbols[i] + symbols[i + 1])
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        symbols[-1] = symbols[-1][:-len("</w>")]
+        self.cache[word] = symbols
+        return symbols
+
+    def _split(self, _, normalized):
+        text, out = str(normalized), []
+        for match in re.finditer(r"\S+\n?", text):
+            start = match.start()
+            pieces = self.pieces(match.group())
+            for k, piece in enumerate(pieces):
+                part = normalized[start:start + len(piece)]
+                if k < len(pieces) - 1:
+                    part.append("@@")
+                out.append(part)
+                start += len(piece)
+        if self.record is not None:
+            self.record += [str(part) for part in out]
+        return out
+
+    def pre_tokenize(self, pretokenized):
+        pretokenized.split(self._split)
+
+
+class BertweetTokenizer(_CustomBackend, _SlowDecoding, PreTrainedTokenizer):
+    """BERTweet's tokenizer: fastBPE subwords (vocab.txt of "token count" lines after <s> <pad> </s> <unk>, and
+    bpe.codes of merges) over the words of the text; with `normalization=True`, the tweet is normalised first
+    (needs `nltk`, and `emoji` for emoji names)."""
+
+    vocab_files_names = {"vocab_file": "vocab.txt", "merges_file": "bpe.codes"}
+    _defaults = dict(normalization=False, **_SPECIALS_ROBERTA)
+    _template = _ROBERTA_LAYOUT
+    _post_processor = classmethod(_template_processor)
+
+    def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
+        vocab = {str(kwargs[k]): i for i, k in enumerate(("bos_token", "pad_token", "eos_token", "unk_token"))}
+        with open(files["vocab_file"], encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                cut = line.rfind(" ")
+                if cut == -1:
+                    raise ValueError(f"{files['vocab_file']} line {number}: expected '<token> <count>', got "
+                                     f"{line!r}.")
+                vocab[line[:cut]] = len(vocab)
+        with open(files["merges_file"], encoding="utf-8") as f:
+            merges = [tuple(line.split()[:-1]) for line in f.read().split("\n")[:-1]]
+        backend = Tokenizer(models.WordLevel(vocab, unk_token=str(kwargs["unk_token"])))
+        if kwargs["normalization"]:
+            backend.normalizer = Normalizer.custom(_TweetNormalizer())
+        self._words = _WordBPE(dict(zip(merges, range(len(merges)))))
+        backend.pre_tokenizer = PreTokenizer.custom(self._words)
+        backend.post_processor = self._post_processor(backend, kwargs)
+        return backend
+
+    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs) -> list[str]:
+        """The tokens as the reference spells them: a piece outside the vocabulary shows itself, not <unk>."""
+        self._words.record = pieces = []
+        try:
+            tokens = super().tokenize(text, pair, add_special_tokens=add_special_tokens, **kwargs)
+        finally:
+            self._words.record = None
+        vocab, unk, out = self._tokenizer.get_vocab(with_added_tokens=False), str(self.unk_token), []
+        for token in tokens:  # (added tokens never reach the pre-tokenizer: the pieces are the other tokens)
+            if pieces and (pieces[0] == token or (token == unk and pieces[0] not in vocab)):
+                token = pieces.pop(0)
+            out.append(token)
+        return out
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return " ".join(tokens).replace("@@ ", "").strip()
+
+
+__all__ = ["BertJapaneseTokenizer", "BertweetTokenizer"]
