@@ -70,14 +70,24 @@ for _module, _prefixes in _FAMILY_NAMES.items():
             _LAZY[_prefix + _head] = f"henkan.models.{_module}"
 # decoder families: module -> their public classes
 _DECODER_NAMES = {
-    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in (
+    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2", "Mixtral") for s in (
         "Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
-        "ForQuestionAnswering")],
+        "ForQuestionAnswering")] + [p + s for p in ("Phi3", "Gemma", "Gemma2", "StableLm") for s in (
+            "Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification")],
     "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
              "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2DoubleHeadsModel"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification", "BloomForTokenClassification", "BloomForQuestionAnswering"],
-    "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
+    "gpt_neox": ["GPTNeoXConfig", "GPTNeoXPreTrainedModel", "GPTNeoXModel", "GPTNeoXForCausalLM",
+                 "GPTNeoXForSequenceClassification"],
+    "phi": ["PhiConfig", "PhiPreTrainedModel", "PhiModel", "PhiForCausalLM", "PhiForSequenceClassification"],
+    "falcon": ["FalconConfig", "FalconPreTrainedModel", "FalconModel", "FalconForCausalLM",
+               "FalconForSequenceClassification"],
+    "gpt_neo": ["GPTNeoConfig", "GPTNeoPreTrainedModel", "GPTNeoModel", "GPTNeoForCausalLM",
+                "GPTNeoForSequenceClassification"],
+    "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
+    "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
+                "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],
     "bart": [p + s for p, heads in (
         ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",

@@ -13,14 +13,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache, EncoderDecoderCache
 from .heads import classification_loss, span_loss
-from .layers import check_inputs, class_targets, linear_layer
+from .layers import (CausalMasks, apply_rotary, causal_attention, check_inputs, class_targets, linear_layer,
+                     per_layer_head_mask)
 from .logging import get_logger
-from .outputs import (CausalLMOutputWithPast, QuestionAnsweringModelOutput, SequenceClassifierOutputWithPast,
-                      TokenClassifierOutput)
+from .outputs import (BaseModelOutputWithPast, CausalLMOutputWithPast, QuestionAnsweringModelOutput,
+                      SequenceClassifierOutputWithPast, TokenClassifierOutput)
 
 logger = get_logger(__name__)
 
@@ -42,6 +44,7 @@ class Step:
     cross: Any = None  # a seq2seq.Cross when the decoder attends to an encoder's output
     bias: Any = None  # an additive attention bias every layer shares (T5's relative positions, mask folded in)
     layout: Any = None  # how a SlotCache's sequences sit in this forward (layers.RowLayout), for the masks
+    router_logits: Any = None  # a list the mixture-of-experts layers append to, when they are asked for
 
 
 def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cache | None:
@@ -159,6 +162,102 @@ def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
     return out if step.return_dict else out.to_tuple()
 
 
+class RotaryAttention(nn.Module):
+    """What the self-attention of the rotary decoders does once its projections gave the queries, keys and values
+    ([batch, seq, heads * head_dim] each, or already [batch, seq, heads, head_dim]): split the heads, norm them (`q_norm`/`k_norm`, if the family has them),
+    rotate them by the positions' angles (`step.rotary`: the first dims only when the tables are narrower than a
+    head), append to the cache, and attend under the layer's mask (its sliding `window`, if any).
+
+    A family's attention sets `layer_idx`, `head_dim`, `scaling`, `dropout`, `window` and `softcap`, builds its own
+    projections and calls `attend`; one whose heads are normed before the rotation overrides `norm_heads`."""
+
+    window = softcap = None
+    heads_normed = False
+    dropout = 0.0
+    softmax_dtype = torch.float32
+
+    def attend(self, q, k, v, step: Step):
+        batch, length = q.shape[:2]
+        if q.dim() == 4:  # already split: [batch, seq, heads, dim]
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        elif length == 1:  # [batch, 1, heads * dim] already is [batch, heads, 1, dim] in memory
+            shape = (batch, -1, 1, self.head_dim)
+            q, k, v = q.view(shape), k.view(shape), v.view(shape)
+        else:
+            shape = (batch, length, -1, self.head_dim)
+            q, k, v = q.view(shape).transpose(1, 2), k.view(shape).transpose(1, 2), v.view(shape).transpose(1, 2)
+        if self.heads_normed:
+            q, k = self.norm_heads(q, k)
+        if step.rotary is not None:
+            cos, sin = step.rotary
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if step.cache is not None:
+            k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
+        extra = step.extra or {}
+        mask, is_causal = (step.bias, False) if step.bias is not None else step.masks(self.window)
+        head_mask = extra["head_mask"][self.layer_idx] if "head_mask" in extra else None
+        return causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
+                                dropout=self.dropout if self.training else 0.0, need_weights=step.output_attentions,
+                                head_mask=head_mask, softcap=self.softcap, softmax_dtype=self.softmax_dtype)
+
+    def norm_heads(self, q, k):
+        """The queries and keys [batch, heads, seq, head_dim] normed (when `heads_normed`)."""
+        return q, k
+
+
+class RotaryDecoder:
+    """The base-model forward of the rotary decoders (Llama and its relatives, Phi, GPT-NeoX, Falcon): embeddings,
+    the rotary tables of the positions, the masks, the layers, the final norm.
+
+    A family names its token embedding (`embedding_name`), final norm (`norm_name`) and layer list (`layers_name`),
+    keeps a `rotary_emb` (a layers.RotaryEmbedding, or None) and defines `forward` with its own signature,
+    returning `self.decode(locals())`. `embed` and `prepare` are its hooks for what it adds (Gemma's scaled
+    embeddings, Falcon's ALiBi)."""
+
+    embedding_name = "embed_tokens"
+    norm_name = "norm"
+    layers_name = "layers"
+    output_class = BaseModelOutputWithPast
+    stacked_mask = False  # see layers.causal_mask
+
+    def embed(self, input_ids):
+        return getattr(self, self.embedding_name)(input_ids)
+
+    def prepare(self, step: Step, x, attention_mask, head_mask) -> None:
+        """Per-forward state the layers read beyond masks and angles: by default the per-layer `head_mask`, if one is
+        given, in the dict `step.extra`; a family may set `step.bias`, which replaces the masks (ALiBi added to them)."""
+        if head_mask is not None:
+            step.extra = {"head_mask": per_layer_head_mask(head_mask, self.config.num_hidden_layers, x.dtype)}
+
+    def decode(self, arguments: dict):
+        step, batch, length = start(
+            self, arguments.get("input_ids"), arguments.get("inputs_embeds"), arguments.get("past_key_values"),
+            arguments.get("cache_position"), arguments.get("kwargs") or {}, use_cache=arguments.get("use_cache"),
+            output_attentions=arguments.get("output_attentions"),
+            output_hidden_states=arguments.get("output_hidden_states"), return_dict=arguments.get("return_dict"),
+            attention_mask=arguments.get("attention_mask"), position_ids=arguments.get("position_ids"))
+        x = arguments.get("inputs_embeds")
+        if x is None:
+            x = self.embed(arguments["input_ids"])
+        position_ids = arguments.get("position_ids")
+        if position_ids is None:
+            position_ids = step.cache_position[None]
+        if self.rotary_emb is not None:
+            cos, sin = self.rotary_emb(position_ids, x.dtype)
+            step.rotary = cos[:, None], sin[:, None]
+        attention_mask = arguments.get("attention_mask")
+        step.masks = CausalMasks(attention_mask, step.cache_position, length, kv_length(step, length), x.dtype,
+                                 step.past_length, stacked=self.stacked_mask, layout=step.layout)
+        self.prepare(step, x, attention_mask, arguments.get("head_mask"))
+        if "output_router_logits" in arguments:
+            wanted = arguments["output_router_logits"]
+            if wanted if wanted is not None else self.config.output_router_logits:
+                step.router_logits = []
+        x, hidden_states, attentions = run_layers(self, getattr(self, self.layers_name), x, step)
+        extra = {"router_logits": tuple(step.router_logits)} if step.router_logits is not None else {}
+        return finish(step, getattr(self, self.norm_name)(x), hidden_states, attentions, self.output_class, **extra)
+
+
 def reject_unknown(model, kwargs: dict) -> None:
     """A forward's **kwargs may only carry what trainers pass along (`num_items_in_batch`); anything else is a
     mistake the caller should hear about."""
@@ -214,6 +313,7 @@ class CausalLM:
     logits_in_float32 = False
     base_inputs = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache",
                    "output_attentions", "output_hidden_states", "cache_position")
+    head_input_size = "hidden_size"  # the config field giving the width of the base model's output
     _tied_weights_keys = ["lm_head.weight"]
 
     def __init__(self, config):
@@ -224,10 +324,14 @@ class CausalLM:
         self.post_init()
 
     def build_head(self, config) -> None:
-        self.lm_head = linear_layer(config.hidden_size, config.vocab_size, bias=self.lm_head_bias)
+        self.lm_head = linear_layer(getattr(config, self.head_input_size), config.vocab_size, bias=self.lm_head_bias)
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden)
+
+    def extra_outputs(self, outputs, arguments: dict, loss) -> tuple:
+        """(the loss, the fields a family adds to its output from its base model's): none by default."""
+        return loss, {}
 
     def get_output_embeddings(self):
         return self.lm_head
@@ -264,9 +368,11 @@ class CausalLM:
             loss = causal_lm_loss(logits, labels, num_items, shift=self.shifts_labels)
             if self.logits_in_float32:
                 loss = loss.to(outputs.last_hidden_state.dtype)
-        cross = {"cross_attentions": outputs.cross_attentions} if "cross_attentions" in outputs else {}
+        loss, fields = self.extra_outputs(outputs, arguments, loss)
+        if "cross_attentions" in outputs:
+            fields["cross_attentions"] = outputs.cross_attentions
         result = self.output_class(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions, **cross)
+                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions, **fields)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
 
@@ -277,12 +383,13 @@ class LastTokenClassification:
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
+    head_input_size = CausalLM.head_input_size
 
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
-        self.score = linear_layer(config.hidden_size, config.num_labels, bias=False)
+        self.score = linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False)
         self.post_init()
 
     def classify(self, arguments: dict):

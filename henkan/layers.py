@@ -342,17 +342,23 @@ def _rms_norm(x, eps: float):
 class RMSNorm(nn.Module):
     """Root-mean-square norm (no centring, no bias), computed in float32 and scaled in the input's dtype.
 
+    With `offset` (Gemma's way) the stored weight is zero-centred: the scale is 1 + weight, applied in float32
+    before the cast back.
+
     `half_weight_sets_dtype`: a float32 input is normed into the weight's dtype when that is float16/bfloat16 (T5,
     whose float16 models keep float32 layers that turn the residual stream float32)."""
 
     half_weight_sets_dtype = False
 
-    def __init__(self, hidden_size: int, eps: float = 1e-6):
+    def __init__(self, hidden_size: int, eps: float = 1e-6, offset: bool = False):
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.weight = nn.Parameter(torch.zeros(hidden_size) if offset else torch.ones(hidden_size))
         self.variance_epsilon = eps
+        self.offset = offset
 
     def forward(self, x):
+        if self.offset:
+            return (_rms_norm(x.float(), self.variance_epsilon) * (1.0 + self.weight.float())).to(x.dtype)
         if x.dtype == torch.float32:
             normed = _rms_norm(x, self.variance_epsilon)
             if self.half_weight_sets_dtype and self.weight.dtype in (torch.float16, torch.bfloat16):
@@ -383,17 +389,114 @@ class Conv1D(nn.Module):
 
 
 class GatedMLP(nn.Module):
-    """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders."""
+    """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders. With `fused` the gate and up
+    projections are one `gate_up_proj` (Phi-3's checkpoint layout: the gate rows first), one matmul instead of two."""
 
-    def __init__(self, hidden_size: int, intermediate_size: int, act="silu", bias: bool = False):
+    def __init__(self, hidden_size: int, intermediate_size: int, act="silu", bias: bool = False, fused: bool = False):
         super().__init__()
-        self.gate_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
-        self.up_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
+        if fused:
+            self.gate_up_proj = linear_layer(hidden_size, 2 * intermediate_size, bias=bias)
+        else:
+            self.gate_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
+            self.up_proj = linear_layer(hidden_size, intermediate_size, bias=bias)
         self.down_proj = linear_layer(intermediate_size, hidden_size, bias=bias)
+        self.act_fn = activation(act)
+        self.fused = fused
+
+    def forward(self, x):
+        if self.fused:
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+            return self.down_proj(up * self.act_fn(gate))
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class PerHeadLayerNorm(nn.Module):
+    """A LayerNorm (no bias) of its own for each head of [batch, heads, seq, head_dim] states (StableLM 2's q/k
+    norms; the checkpoint keeps one `norms.<head>.weight` each)."""
+
+    def __init__(self, head_dim: int, heads: int, eps: float = 1e-5):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(head_dim, eps=eps, bias=False) for _ in range(heads))
+        self.eps = eps
+
+    def forward(self, x):
+        weight = torch.stack([norm.weight for norm in self.norms])[:, None, :]  # [heads, 1, head_dim]
+        return F.layer_norm(x, x.shape[-1:], eps=self.eps) * weight.to(x.dtype)
+
+
+# mixture of experts -----------------------------------------------------------------------------------------------
+
+
+class Expert(nn.Module):
+    """One expert of a sparse mixture: w2(act(w1(x)) * w3(x)) (Mixtral's names for gate, down and up)."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, act="silu"):
+        super().__init__()
+        self.w1 = linear_layer(hidden_size, intermediate_size, bias=False)
+        self.w2 = linear_layer(intermediate_size, hidden_size, bias=False)
+        self.w3 = linear_layer(hidden_size, intermediate_size, bias=False)
         self.act_fn = activation(act)
 
     def forward(self, x):
-        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+        return self.w2(self.act_fn(self.w1(x)) * self.w3(x))
+
+
+class SparseMoE(nn.Module):
+    """A sparse mixture of experts (Mixtral's `block_sparse_moe`): the router `gate` scores every expert for each
+    token, the `top_k` best run on it and their outputs are summed, weighted by the router's softmax renormalised
+    over the chosen ones. Returns (output, router logits [tokens, experts]).
+
+    Tokens are grouped by expert once (a sort and one count read back per layer), so each chosen expert runs a
+    single matmul over its tokens; experts no token chose are skipped."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, num_experts: int, top_k: int, act="silu",
+                 jitter_noise: float = 0.0):
+        super().__init__()
+        if not 0 < top_k <= num_experts:
+            raise ValueError(f"num_experts_per_tok ({top_k}) must be between 1 and num_local_experts "
+                             f"({num_experts}): each token is routed to that many of the experts.")
+        self.gate = linear_layer(hidden_size, num_experts, bias=False)
+        self.experts = nn.ModuleList(Expert(hidden_size, intermediate_size, act) for _ in range(num_experts))
+        self.top_k, self.jitter_noise = top_k, jitter_noise
+
+    def forward(self, x):
+        shape = x.shape
+        if self.training and self.jitter_noise > 0:
+            x = x * torch.empty_like(x).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+        flat = x.reshape(-1, shape[-1])
+        router_logits = self.gate(flat)
+        weights, chosen = torch.topk(F.softmax(router_logits, dim=1, dtype=torch.float), self.top_k, dim=-1)
+        weights = (weights / weights.sum(dim=-1, keepdim=True)).to(x.dtype).flatten()
+        chosen = chosen.flatten()  # (token, rank) pairs, rank-major within a token
+        order = chosen.argsort(stable=True)
+        counts = torch.bincount(chosen, minlength=len(self.experts)).tolist()
+        out = torch.zeros_like(flat)
+        start = 0
+        for expert, count in zip(self.experts, counts):
+            if count:
+                pairs = order[start:start + count]
+                tokens = pairs // self.top_k
+                out.index_add_(0, tokens, expert(flat[tokens]) * weights[pairs, None])
+                start += count
+        return out.view(shape), router_logits
+
+
+def load_balancing_loss(router_logits: tuple, num_experts: int, top_k: int, attention_mask=None) -> torch.Tensor:
+    """The auxiliary loss that keeps a mixture's routing balanced (Switch Transformer's): the number of experts times
+    the sum over experts of (share of token slots routed to it) x (mean router probability it gets), over every
+    layer's router logits; padding tokens (0 in `attention_mask` [batch, seq]) do not count."""
+    logits = torch.cat([layer.to(router_logits[0].device) for layer in router_logits], dim=0)
+    probs = F.softmax(logits, dim=-1)
+    _, chosen = torch.topk(probs, top_k, dim=-1)
+    routed = F.one_hot(chosen, num_experts).float()  # [layers * tokens, top_k, experts]
+    if attention_mask is None:
+        slots, mean_probs = routed.mean(0), probs.mean(0)
+    else:
+        layers = logits.shape[0] // attention_mask.numel()
+        real = attention_mask.to(logits.device).reshape(1, -1).expand(layers, -1).reshape(-1, 1).float()
+        slots = (routed * real[:, :, None]).sum(0) / real.sum(0)[:, None]
+        mean_probs = (probs * real).sum(0) / real.sum(0)
+    return (slots * mean_probs[None]).sum() * num_experts
 
 
 # rotary position embeddings ---------------------------------------------------------------------------------------
@@ -543,7 +646,11 @@ class RotaryEmbedding(nn.Module):
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor,
                  interleaved: bool = False) -> torch.Tensor:
     """Rotate `x` by the tables of `RotaryEmbedding` (broadcastable to it): each pair (a, b) of dims becomes
-    (a cos - b sin, b cos + a sin); pairs are (i, i + d/2), or (2i, 2i + 1) when `interleaved`."""
+    (a cos - b sin, b cos + a sin); pairs are (i, i + d/2), or (2i, 2i + 1) when `interleaved`. Tables narrower
+    than `x` (partial rotary) rotate its first dims and pass the rest through."""
+    rotated = cos.shape[-1]
+    if rotated != x.shape[-1]:
+        return torch.cat((apply_rotary(x[..., :rotated], cos, signed_sin, interleaved), x[..., rotated:]), dim=-1)
     if interleaved:
         swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
     else:
@@ -649,26 +756,30 @@ def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = False, dropout: float = 0.0,
-                     need_weights: bool = False, head_mask=None, softmax_dtype=torch.float32):
+                     need_weights: bool = False, head_mask=None, softmax_dtype=torch.float32,
+                     softcap: float | None = None):
     """Attention of queries [batch, heads, q_len, dim] over keys/values [batch, kv_heads, k_len, dim] (the cache
     already applied; heads a multiple of kv_heads), with an additive `mask` broadcastable to
     [batch, heads, q_len, k_len] (padding, causality, ALiBi...). Returns ([batch, q_len, heads * dim], weights).
+    With `softcap` (Gemma 2) the scaled scores are squashed to (-softcap, softcap) by tanh before the mask.
 
-    Three paths: explicit weights when they are asked for (or a head mask is given); for a single query (a decode
-    step) a matmul that groups the query heads of each kv head, so keys are never copied; otherwise SDPA.
+    Three paths: explicit weights when they are asked for (or a head mask or a softcap is given); for a single query
+    (a decode step) a matmul that groups the query heads of each kv head, so keys are never copied; otherwise SDPA.
 
     Keys and values may have fewer rows than the queries (never with `is_causal`): each key row then serves
     `q rows / k rows` consecutive query rows, as one input's encoder states serve all its beams, read once."""
     batch, heads, q_len, dim = q.shape
     if k.shape[0] != batch:
         return _shared_rows_attention(q, k, v, mask, scaling=scaling, dropout=dropout, need_weights=need_weights,
-                                      head_mask=head_mask, softmax_dtype=softmax_dtype)
+                                      head_mask=head_mask, softmax_dtype=softmax_dtype, softcap=softcap)
     kv_heads = k.shape[1]
-    if need_weights or head_mask is not None:
+    if need_weights or head_mask is not None or (softcap and q_len > 1):
         k, v = repeat_kv(k, heads // kv_heads), repeat_kv(v, heads // kv_heads)
         scores = q @ k.transpose(-1, -2)
         if scaling != 1.0:  # (T5 does not scale)
             scores = scores * scaling
+        if softcap:
+            scores = torch.tanh(scores / softcap) * softcap
         if is_causal:
             mask = torch.full((q_len, k.shape[2]), torch.finfo(scores.dtype).min, dtype=scores.dtype,
                               device=scores.device).triu(1)
@@ -685,6 +796,8 @@ def causal_attention(q, k, v, mask=None, *, scaling: float, is_causal: bool = Fa
         scores = q.reshape(batch, kv_heads, group, dim) @ k.transpose(-1, -2)
         if scaling != 1.0:
             scores = scores * scaling
+        if softcap:
+            scores = torch.tanh(scores / softcap) * softcap
         if mask is not None:
             scores = scores + (mask.reshape(mask.shape[0], kv_heads, group, -1) if mask.shape[1] > 1
                                else mask.reshape(mask.shape[0], 1, 1, -1))

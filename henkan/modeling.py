@@ -472,6 +472,11 @@ class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
             out.append(key[len(prefix):])
         return out
 
+    def _explain_mismatch(self, key: str, shape: tuple) -> str:
+        """What a family can say about a checkpoint tensor whose shape its config does not give (appended to the
+        error's line for `key`)."""
+        return ""
+
     def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool,
                          quantizer=None) -> dict:
         expected = dict(self.state_dict(keep_vars=True))
@@ -501,7 +506,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
         if quantizer is not None:
             loaded.update(quantizer.flush(state))
         if mismatched and not ignore_mismatched:
-            lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
+            lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}{self._explain_mismatch(k, s)}"
+                              for k, s, w in mismatched)
             raise RuntimeError(
                 f"Error(s) in loading weights for {type(self).__name__} from {state.describe()}: some shapes do "
                 f"not match the model built from its config:\n{lines}\nCheck that config.json belongs to these "

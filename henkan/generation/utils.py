@@ -241,7 +241,9 @@ class _Stepper:
         self.seen = self.past  # positions held by the cache
         self.custom_prepare = type(model).prepare_inputs_for_generation is not \
             GenerationMixin.prepare_inputs_for_generation
-        self.needs_sequences = self.custom_prepare or not self.use_cache
+        # a model whose cached keys go stale once the sequence passes a length (Phi-3's LongRoPE switching factors)
+        self.recompute_at = model._cache_invalid_after() if self.use_cache else None
+        self.needs_sequences = self.custom_prepare or not self.use_cache or self.recompute_at is not None
         self.pass_return_dict = "return_dict" in names
         self.pass_logits_to_keep = "logits_to_keep" in names
         self.pass_position_ids = self.positions_name in names
@@ -305,6 +307,8 @@ class _Stepper:
                 torch.arange(length, device=self.device)
             total = self.seen + 1 if self.use_cache else length
             return self._run_custom(sequences, positions, kwargs, self._full_mask(sequences.shape[0], total))
+        if self.seen == self.recompute_at:
+            return self._recompute(sequences)
         kwargs["past_key_values"] = self.cache
         kwargs[self.ids_name] = new_tokens[:, None]
         if self.mask is not None:
@@ -319,6 +323,24 @@ class _Stepper:
             kwargs["token_type_ids"] = self.token_type_ids[:, -1:]
         out = (self.compiled or self.forward)(**self._finish(kwargs))
         self._after(out, 1)
+        return out
+
+    def _recompute(self, sequences):
+        """Run the whole sequence again into an emptied cache (`recompute_at`), as a prefill would."""
+        self.cache.reset() if self.static else self.cache.crop(0)
+        rows, length = sequences.shape
+        mask = self._full_mask(rows, length)
+        kwargs = {"use_cache": True, "past_key_values": self.cache, self.ids_name: sequences}
+        if self.mask is not None:
+            kwargs[self.mask_name] = mask
+        if self.pass_position_ids:
+            positions = mask.long().cumsum(-1) - 1
+            kwargs[self.positions_name] = positions.masked_fill_(mask == 0, 1)
+        if self.pass_cache_position:
+            kwargs["cache_position"] = torch.arange(length, device=self.device)
+        self.seen = 0
+        out = self.forward(**self._finish(kwargs))
+        self._after(out, length)
         return out
 
     def _run_custom(self, sequences, cache_position, kwargs, mask, first: bool = False):
@@ -375,6 +397,10 @@ class GenerationMixin:
     _prepend_decoder_start = True
 
     # ---------------------------------------------------------------------------------------------------------
+    def _cache_invalid_after(self) -> int | None:
+        """The cached length after which the cache no longer holds what the model would compute (None: never)."""
+        return None
+
     def prepare_inputs_for_generation(self, input_ids: torch.LongTensor, past_key_values=None, attention_mask=None,
                                       inputs_embeds=None, cache_position=None, **kwargs) -> dict:
         """The forward arguments for one step: the uncached part of `input_ids`, positions from the attention mask,

@@ -50,10 +50,30 @@ def alibi_slopes(heads: int, device=None) -> torch.Tensor:
     return slopes
 
 
-def alibi_bias(attention_mask: torch.Tensor, heads: int, dtype) -> torch.Tensor:
-    """[batch, heads, 1, keys]: slope x the key's index among the row's real tokens (softmax ignores the offset)."""
+def alibi_bias(attention_mask: torch.Tensor, heads: int, dtype, slope_dtype=torch.float32) -> torch.Tensor:
+    """[batch, heads, 1, keys]: slope x the key's index among the row's real tokens (softmax ignores the offset),
+    computed in `slope_dtype` (Falcon's are bfloat16)."""
     positions = ((attention_mask.cumsum(dim=-1) - 1) * attention_mask)[:, None, :]
-    return (alibi_slopes(heads, attention_mask.device)[:, None] * positions).to(dtype)[:, :, None, :]
+    slopes = alibi_slopes(heads, attention_mask.device).to(slope_dtype)
+    return (slopes[:, None] * positions).to(dtype)[:, :, None, :]
+
+
+def alibi_with_mask(step, attention_mask, batch: int, length: int, heads: int, x, scale: float = 1.0,
+                    slope_dtype=torch.float32):
+    """The additive attention bias of an ALiBi decoder: the causal and padding mask plus `scale` x the ALiBi bias,
+    [batch, heads, queries, keys]."""
+    kv_length = causal.kv_length(step, length)
+    if attention_mask is None:  # no padding: a key's position is its index (a static cache's tail is masked)
+        attention_mask = torch.ones((batch, kv_length), device=x.device)
+    masks = CausalMasks(attention_mask, step.cache_position, length, kv_length, x.dtype, step.past_length,
+                        layout=step.layout)
+    mask, _ = masks(always=True)
+    alibi = alibi_bias(attention_mask, heads, x.dtype, slope_dtype)
+    if scale != 1.0:
+        alibi = alibi * scale
+    if alibi.shape[-1] < kv_length:  # a static cache's unwritten tail, masked anyway
+        alibi = F.pad(alibi, (0, kv_length - alibi.shape[-1]))
+    return alibi[..., :kv_length] + mask
 
 
 def bloom_gelu(x):
@@ -148,19 +168,8 @@ class BloomModel(BloomPreTrainedModel):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         x = self.word_embeddings_layernorm(inputs_embeds)
-        kv_length = causal.kv_length(step, length)
-        if attention_mask is None:
-            if step.past_length is None:
-                raise ValueError("BLOOM needs the attention_mask (ALiBi positions) when cache_position is given "
-                                 "with a static cache.")
-            attention_mask = torch.ones((batch, step.past_length + length), device=x.device)
-        masks = CausalMasks(attention_mask, step.cache_position, length, kv_length, x.dtype, step.past_length,
-                            layout=step.layout)
-        mask, _ = masks(always=True)
-        alibi = alibi_bias(attention_mask, self.num_heads, x.dtype)
-        if alibi.shape[-1] < kv_length:  # a static cache's unwritten tail, masked anyway
-            alibi = F.pad(alibi, (0, kv_length - alibi.shape[-1]))
-        step.extra = (alibi[..., :kv_length] + mask, per_layer_head_mask(head_mask, config.n_layer, x.dtype))
+        bias = alibi_with_mask(step, attention_mask, batch, length, self.num_heads, x)
+        step.extra = (bias, per_layer_head_mask(head_mask, config.n_layer, x.dtype))
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)
         return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPastAndCrossAttentions)
 

@@ -1,6 +1,7 @@
-"""CodeGen: a GPT-J-style decoder (attention and MLP side by side on one LayerNorm) with partial, interleaved rotary
-positions on the first `rotary_dim` dims of each head, and q/k/v from one projection laid out for 4-way model
-parallelism: [4 shards, (q, v, k), heads / 4, head_dim]. Attention runs in float32."""
+"""GPT-J and CodeGen: decoders with attention and MLP side by side on one LayerNorm, partial interleaved rotary
+positions on the first `rotary_dim` dims of each head, and attention scores in float32. GPT-J projects q, k and v
+apart; CodeGen from one projection laid out for 4-way model parallelism: [4 shards, (q, v, k), heads / 4,
+head_dim]."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM
+from ..causal import CausalLM, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, RotaryEmbedding, activation, apply_rotary, causal_attention, linear_layer,
@@ -18,6 +19,16 @@ from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
 _SHARDS = 4  # the model-parallel split the fused projection was trained with
+
+
+class GPTJConfig(PretrainedConfig):
+    model_type = "gptj"
+    attribute_map = {"max_position_embeddings": "n_positions", "hidden_size": "n_embd",
+                     "num_attention_heads": "n_head", "num_hidden_layers": "n_layer"}
+    defaults = dict(vocab_size=50400, n_positions=2048, n_embd=4096, n_layer=28, n_head=16, rotary_dim=64,
+                    n_inner=None, activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                    layer_norm_epsilon=1e-5, initializer_range=0.02, use_cache=True, bos_token_id=50256,
+                    eos_token_id=50256, tie_word_embeddings=False)
 
 
 class CodeGenConfig(PretrainedConfig):
@@ -47,10 +58,15 @@ class CodeGenAttention(nn.Module):
         self.out_proj = linear_layer(hidden, hidden, bias=False)
         self.attn_dropout, self.resid_dropout = config.attn_pdrop, config.resid_pdrop
 
-    def forward(self, x, step, head_mask=None):
+    def qkv(self, x):
+        """Queries, keys and values [batch, seq, heads, head_dim]."""
         batch, length, _ = x.shape
         shards = self.qkv_proj(x).view(batch, length, _SHARDS, 3, self.num_heads // _SHARDS, self.head_dim)
         q, v, k = (shards[:, :, :, i].reshape(batch, length, self.num_heads, self.head_dim) for i in range(3))
+        return q, k, v
+
+    def forward(self, x, step, head_mask=None):
+        q, k, v = self.qkv(x)
         cos, sin = step.rotary  # float32, [batch, seq, 1, rotary_dim]
         r = self.rotary_dim
         q = torch.cat((apply_rotary(q[..., :r], cos, sin, interleaved=True), q[..., r:].float()), dim=-1)
@@ -66,6 +82,28 @@ class CodeGenAttention(nn.Module):
                                         need_weights=step.output_attentions, head_mask=head_mask)
         out = self.out_proj(out.to(x.dtype))
         return F.dropout(out, self.resid_dropout, self.training), weights
+
+
+class GPTJAttention(CodeGenAttention):
+    def __init__(self, config, layer_idx: int):
+        nn.Module.__init__(self)
+        hidden = config.hidden_size
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = hidden // self.num_heads
+        if self.head_dim * self.num_heads != hidden:
+            raise ValueError(f"hidden_size ({hidden}) must be divisible by the number of heads ({self.num_heads}).")
+        self.scaling = 1.0 / float(torch.tensor(self.head_dim, dtype=torch.float32, device="cpu").sqrt())
+        self.rotary_dim = config.rotary_dim or self.head_dim
+        self.k_proj = linear_layer(hidden, hidden, bias=False)
+        self.v_proj = linear_layer(hidden, hidden, bias=False)
+        self.q_proj = linear_layer(hidden, hidden, bias=False)
+        self.out_proj = linear_layer(hidden, hidden, bias=False)
+        self.attn_dropout, self.resid_dropout = config.attn_pdrop, config.resid_pdrop
+
+    def qkv(self, x):
+        shape = (*x.shape[:2], self.num_heads, self.head_dim)
+        return self.q_proj(x).view(shape), self.k_proj(x).view(shape), self.v_proj(x).view(shape)
 
 
 class CodeGenMLP(nn.Module):
@@ -85,7 +123,7 @@ class CodeGenBlock(nn.Module):
         super().__init__()
         self.layer_idx = layer_idx
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.attn = CodeGenAttention(config, layer_idx)
+        self.attn = (GPTJAttention if config.model_type == "gptj" else CodeGenAttention)(config, layer_idx)
         self.mlp = CodeGenMLP(config.n_inner if config.n_inner is not None else 4 * config.n_embd, config)
 
     def forward(self, x, step):
@@ -111,7 +149,6 @@ class CodeGenModel(CodeGenPreTrainedModel):
         self.drop = nn.Dropout(config.embd_pdrop)
         self.h = nn.ModuleList(CodeGenBlock(config, i) for i in range(config.n_layer))
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
-        self.rotary_dim = min(config.rotary_dim or self.embed_dim, config.n_ctx // config.num_attention_heads)
         head_dim = self.embed_dim // config.num_attention_heads
         self.rotary = RotaryEmbedding(config.rotary_dim or head_dim, 10000.0, config.n_positions)
         self.post_init()
@@ -154,3 +191,30 @@ class CodeGenForCausalLM(GenerationMixin, CausalLM, CodeGenPreTrainedModel):
                 output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
                 logits_to_keep=0, **kwargs):
         return self.lm_forward(locals())
+
+
+_GPTJ_INPUTS = CodeGenForCausalLM.base_inputs
+
+
+class GPTJPreTrainedModel(CodeGenPreTrainedModel):
+    config_class = GPTJConfig
+    _no_split_modules = ["CodeGenBlock"]
+    _keys_to_ignore_on_load_unexpected = [r"attn\.(masked_)?bias$"]
+
+
+class GPTJModel(GPTJPreTrainedModel, CodeGenModel):
+    pass
+
+
+class GPTJForCausalLM(GPTJPreTrainedModel, CodeGenForCausalLM):
+    base_model_class = GPTJModel
+
+
+class GPTJForSequenceClassification(LastTokenClassification, GPTJPreTrainedModel):
+    base_model_class = GPTJModel
+    base_inputs = _GPTJ_INPUTS
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify(locals())
