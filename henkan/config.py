@@ -225,7 +225,7 @@ def check_rope_scaling(config) -> None:
     """Check a config's `rope_scaling` (mirroring the older `type` key to `rope_type`, as the reference does), and
     that LongRoPE's factor lists cover the rotary dimension."""
     scaling = getattr(config, "rope_scaling", None)
-    if isinstance(scaling, dict) and "type" in scaling:
+    if isinstance(scaling, dict) and "type" in scaling and getattr(config, "mirrors_rope_type", True):
         scaling["rope_type"] = scaling["type"]
     kind = rope_type(scaling)
     heads, hidden = getattr(config, "num_attention_heads", None), getattr(config, "hidden_size", None)

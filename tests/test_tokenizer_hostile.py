@@ -185,7 +185,7 @@ def test_malformed_added_tokens_decoder_argument_is_named():
 
 def test_other_bad_tokenizer_files_name_the_file(tmp_path):
     folder, path = folder_with(tmp_path, "tokenizer_config.json", lambda p: p.write_text("[1, 2]"))
-    with pytest.raises(OSError, match=f"{path} should hold a JSON object, not list"):
+    with pytest.raises(OSError, match=f"{path} should hold a JSON object, not an array"):
         AutoTokenizer.from_pretrained(folder)
     folder, path = folder_with(tmp_path / "b", "tokenizer_config.json", set_json("bos_token", 5))
     with pytest.raises(TypeError, match=f"Special token bos_token .* the value comes from {path}"):

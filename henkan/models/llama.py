@@ -143,6 +143,7 @@ def _check_layer_types(config) -> None:
 
 class Phi3Config(LlamaConfig):
     model_type = "phi3"
+    mirrors_rope_type = False  # (its rope_scaling keeps the older "type" key alone, as the reference's does)
     layout = Layout(fused=True)
     defaults = dict(vocab_size=32064, hidden_size=3072, intermediate_size=8192, num_hidden_layers=32,
                     num_attention_heads=32, num_key_value_heads=None, resid_pdrop=0.0, embd_pdrop=0.0,
