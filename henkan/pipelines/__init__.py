@@ -321,5 +321,7 @@ __all__ = ["pipeline", "Pipeline", "ChunkPipeline", "GenerationPipeline", "Featu
            "TextClassificationPipeline", "TextGenerationPipeline", "Text2TextGenerationPipeline",
            "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline",
            "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline", "SquadExample", "Chat", "KeyDataset",
-           "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline", "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES",
-           "check_task", "get_supported_tasks"]
+           "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline",
+           "ZeroShotImageClassificationPipeline", "AutomaticSpeechRecognitionPipeline", "AudioClassificationPipeline",
+           "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES", "check_task",
+           "get_supported_tasks"]
