@@ -60,6 +60,7 @@ FAMILIES = {
     "clip": ("clip", "CLIP", ("Model", "ForImageClassification", "ZeroShotImageClassification")),
     "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
     "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
+    "align": ("align", "Align", ("Model", "ZeroShotImageClassification")),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
@@ -82,7 +83,8 @@ CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForCondit
                ("data2vec-audio", "ForAudioClassification"): "Data2VecAudioForSequenceClassification",
                ("clip", "ZeroShotImageClassification"): "CLIPModel",
                ("chinese_clip", "ZeroShotImageClassification"): "ChineseCLIPModel",
-               ("altclip", "ZeroShotImageClassification"): "AltCLIPModel"}
+               ("altclip", "ZeroShotImageClassification"): "AltCLIPModel",
+               ("align", "ZeroShotImageClassification"): "AlignModel"}
 # (model_type, suffix) -> other classes of that task, loaded instead when config.architectures names them
 ALTERNATIVE_CLASSES = {("deit", "ForImageClassification"): ("DeiTForImageClassificationWithTeacher",)}
 # Auto class -> the family class suffix it loads

@@ -1,4 +1,4 @@
-"""CLIP, Chinese-CLIP and AltCLIP against the reference's goldens (tests/fixtures/make_multimodal.py): both towers' states, the projected and
+"""CLIP, Chinese-CLIP, AltCLIP and ALIGN against the reference's goldens (tests/fixtures/make_multimodal.py): both towers' states, the projected and
 normalised embeddings, the similarity logits and the contrastive loss, interpolated positions, the single-tower
 classes loading from a full CLIP checkpoint, the image classifier; bad input."""
 
@@ -51,6 +51,27 @@ def test_contrastive_models_match_the_reference(folder, model_class):
         close(model.get_image_features(g["input.pixel_values"]), g["output.image_features"], "image features")
         close(model.get_image_features(g["input.pixel_values_large"], interpolate_pos_encoding=True),
               g["output.image_features_large"], "interpolated positions")
+
+
+def test_align_matches_the_reference():
+    g = golden("align")
+    folder = os.path.join(MULTIMODAL, "align")
+    model = henkan.AlignModel.from_pretrained(folder).eval()
+    assert type(henkan.AutoModelForZeroShotImageClassification.from_pretrained(folder)).__name__ == "AlignModel"
+    with torch.no_grad():
+        out = model(input_ids=g["input.input_ids"], pixel_values=g["input.pixel_values"],
+                    attention_mask=g["input.attention_mask"], return_loss=True, output_hidden_states=True,
+                    output_attentions=True)
+        for key in ("loss", "logits_per_image", "logits_per_text", "text_embeds", "image_embeds"):
+            close(getattr(out, key), g[f"output.{key}"], key)
+        for tower, part in (("text", out.text_model_output), ("vision", out.vision_model_output)):
+            close(part.last_hidden_state, g[f"output.{tower}.last_hidden_state"], tower)
+            for i, value in enumerate(part.hidden_states):
+                close(value, g[f"output.{tower}.hidden_states.{i}"], f"{tower} hidden state {i}")
+        close(out.vision_model_output.pooler_output, g["output.vision.pooler_output"], "pooled image")
+        close(model.get_text_features(g["input.input_ids"], g["input.attention_mask"]), g["output.text_features"],
+              "text features")
+        close(model.get_image_features(g["input.pixel_values"]), g["output.image_features"], "image features")
 
 
 def test_single_towers_load_from_the_full_checkpoint():

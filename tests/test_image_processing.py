@@ -17,7 +17,9 @@ from henkan.processing.image_processing import get_size_dict  # noqa: E402
 
 HERE = os.path.join(FIXTURES, "processing")
 with open(os.path.join(HERE, "images.json"), encoding="utf-8") as f:
-    CASES = {case["name"]: case for case in json.load(f)["cases"]}
+    _ALL = json.load(f)["cases"]
+CASES = {case["name"]: case for case in _ALL if not case.get("segmentation")}
+SEGMENTATION = {case["name"]: case for case in _ALL if case.get("segmentation")}
 GOLDEN = np.load(os.path.join(HERE, "images.npz"))
 
 
@@ -202,3 +204,51 @@ def test_auto_image_processor_bad_input(tmp_path):
     nothing = _write(tmp_path / "nothing", "preprocessor_config.json", {"size": 3})
     with pytest.raises(ValueError, match="names no class"):
         henkan.AutoImageProcessor.from_pretrained(nothing)
+
+
+def test_auto_register_a_custom_image_processor(tmp_path):
+    import henkan
+    from henkan.processing import auto
+
+    class MyConfig:
+        model_type = "my-vision"
+
+    class MyImageProcessor(image_processors.ViTImageProcessor):
+        pass
+
+    henkan.AutoImageProcessor.register(MyConfig, MyImageProcessor)
+    try:
+        folder = _write(tmp_path / "mine", "preprocessor_config.json", {"size": 12})
+        _write(folder, "config.json", {"model_type": "my-vision"})
+        assert type(henkan.AutoImageProcessor.from_pretrained(folder)) is MyImageProcessor
+        MyImageProcessor(size=12).save_pretrained(tmp_path / "saved")
+        assert type(henkan.AutoImageProcessor.from_pretrained(tmp_path / "saved")) is MyImageProcessor
+        with pytest.raises(ValueError, match="already a henkan class"):
+            henkan.AutoImageProcessor.register(MyConfig, image_processors.ViTImageProcessor)
+    finally:
+        auto.MODEL_TYPES.pop("my-vision")
+        auto._REGISTERED.pop("MyImageProcessor")
+
+
+@pytest.mark.parametrize("name", sorted(SEGMENTATION))
+def test_beit_segmentation_maps_match_reference(name):
+    processor = image_processors.BeitImageProcessor(**SEGMENTATION[name]["settings"])
+    label_map = PIL.open(os.path.join(HERE, "images", "labels_51x37.png"))
+    as_array = np.array(label_map).astype(np.int64)
+    for kind, labels in (("pil", label_map), ("array", as_array)):
+        out = processor(load_input("rgb_51x37"), segmentation_maps=labels, return_tensors="np")
+        np.testing.assert_allclose(out["pixel_values"], GOLDEN[f"{name}/{kind}/pixel_values"], atol=1e-6)
+        assert out["labels"].dtype == np.int64
+        np.testing.assert_array_equal(out["labels"], GOLDEN[f"{name}/{kind}/labels"])
+    assert as_array.min() == 0  # the caller's map is not reduced in place
+
+
+def test_post_process_semantic_segmentation_matches_reference():
+    torch = pytest.importorskip("torch")
+    outputs = type("Outputs", (), {"logits": torch.from_numpy(GOLDEN["post/logits"])})()
+    post = image_processors.BeitImageProcessor().post_process_semantic_segmentation
+    np.testing.assert_array_equal(torch.stack(post(outputs)).numpy(), GOLDEN["post/none"])
+    for i, mask in enumerate(post(outputs, target_sizes=torch.tensor([[13, 17], [5, 9]]))):
+        np.testing.assert_array_equal(mask.numpy(), GOLDEN[f"post/sized/{i}"])
+    with pytest.raises(ValueError, match="as many target sizes"):
+        post(outputs, target_sizes=[(4, 4)])

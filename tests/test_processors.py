@@ -209,3 +209,35 @@ def test_whisper_bad_input():
                         time_precision=0.02)
     with pytest.raises(ValueError, match="no <\\|startoftranscript\\|> token"):
         henkan.WhisperTokenizerFast.from_pretrained(os.path.join(TOKENIZERS, "clip_fast")).prefix_tokens
+
+
+def test_auto_processor_without_a_processor():
+    """A checkpoint with only an image processor, a feature extractor or a tokenizer gets that."""
+    configs = os.path.join(HERE, "configs")
+    assert type(henkan.AutoProcessor.from_pretrained(os.path.join(configs, "vit"))).__name__ == "ViTImageProcessor"
+    assert type(henkan.AutoProcessor.from_pretrained(os.path.join(configs, "w2v2"))).__name__ == \
+        "Wav2Vec2FeatureExtractor"
+    assert type(henkan.AutoProcessor.from_pretrained(os.path.join(TOKENIZERS, "clip_fast"))).__name__ == \
+        "CLIPTokenizerFast"
+    assert type(henkan.AutoFeatureExtractor.from_pretrained(os.path.join(HERE, "processors", "whisper"))).__name__ \
+        == "WhisperFeatureExtractor"
+
+
+def test_asr_guide_collator_and_decoding():
+    """tasks/asr: the CTC data collator pads audio and labels separately; labels' padding becomes -100; the
+    predictions decode with batch_decode (labels with group_tokens=False)."""
+    torch = pytest.importorskip("torch")
+    processor = henkan.Wav2Vec2Processor(feature_extractor=henkan.Wav2Vec2FeatureExtractor(),
+                                         tokenizer=tokenizer("w2v2"))
+    examples = [processor(WAVES[w], sampling_rate=16000, text=t) for w, t in
+                (("w16k_0p2s", "HELLO"), ("w16k_0p05s", "A CAT"))]
+    input_features = [{"input_values": e["input_values"][0]} for e in examples]
+    label_features = [{"input_ids": e["labels"]} for e in examples]
+    batch = processor.pad(input_features, padding="longest", return_tensors="pt")
+    labels_batch = processor.pad(labels=label_features, padding="longest", return_tensors="pt")
+    labels = labels_batch["input_ids"].masked_fill(labels_batch.attention_mask.ne(1), -100)
+    assert batch["input_values"].shape == (2, WAVES["w16k_0p2s"].size) and labels.tolist() == [
+        [11, 5, 15, 15, 8], [7, 4, 19, 7, 6]]
+    label_ids = labels.masked_fill(labels == -100, processor.tokenizer.pad_token_id)
+    assert processor.batch_decode(label_ids, group_tokens=False) == ["HELLO", "A CAT"]
+    assert processor.batch_decode(torch.tensor([[11, 5, 15, 0, 15, 8, 8]])) == ["HELLO"]

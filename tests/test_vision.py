@@ -167,6 +167,21 @@ def test_deit_teacher_head_is_the_mean_of_its_two_heads():
     torch.testing.assert_close(out.logits, (out.cls_logits + out.distillation_logits) / 2)
 
 
+def test_cached_indices_made_under_inference_mode_serve_training():
+    """BEiT's and DiNAT's index tables are cached; one first made under inference mode still works with autograd."""
+    from henkan.models.beit import relative_position_index
+    from henkan.models.dinat import neighbours
+
+    relative_position_index.cache_clear()
+    neighbours.cache_clear()
+    for folder in ("beit-forimageclassification", "dinat-forimageclassification"):
+        model = model_for(folder)
+        with torch.inference_mode():
+            model(pixel_values=torch.randn(1, 3, 32, 32))
+        model(pixel_values=torch.randn(1, 3, 32, 32), labels=torch.tensor([1])).loss.backward()
+        model.zero_grad()
+
+
 def test_dinat_neighbourhoods_follow_natten():
     """Windows shift inwards at the borders and keep to the pixel's residue class under dilation."""
     from henkan.models.dinat import neighbours

@@ -49,6 +49,7 @@ class Data2VecVisionConfig(PretrainedConfig):
 
 
 @functools.lru_cache(maxsize=16)
+@torch.inference_mode(False)  # (cached: a tensor made under inference mode could not be used with autograd later)
 def relative_position_index(grid: tuple[int, int]) -> torch.Tensor:
     """[n + 1, n + 1] indices into a relative position table for the class token and a grid of n patches: the
     (2h - 1)(2w - 1) patch-to-patch offsets, then class-to-patch, patch-to-class and class-to-class."""

@@ -379,54 +379,36 @@ def contrastive_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
     return (F.cross_entropy(logits_per_text, targets) + F.cross_entropy(logits_per_text.t(), targets)) / 2.0
 
 
-class CLIPTextModelWithProjection(CLIPPreTrainedModel):
-    config_class = CLIPTextConfig
-    _no_split_modules = ["CLIPTextEmbeddings", "CLIPEncoderLayer"]
-
+class CLIPTextModelWithProjection(CLIPTextModel):
     def __init__(self, config):
         super().__init__(config)
-        self.text_model = CLIPTextTransformer(config)
         self.text_projection = linear_layer(config.hidden_size, config.projection_dim, bias=False)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.text_model.embeddings.token_embedding
-
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None, **kwargs):
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, return_dict = self._flags(output_attentions, output_hidden_states,
-                                                                           return_dict)
-        text = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
+        text = super().forward(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states,
+                               return_dict=True, **kwargs)
         out = CLIPTextModelOutput(text_embeds=self.text_projection(text.pooler_output),
                                   last_hidden_state=text.last_hidden_state, hidden_states=text.hidden_states,
                                   attentions=text.attentions)
-        return out if return_dict else out.to_tuple()
+        return out if self._flags(None, None, return_dict)[2] else out.to_tuple()
 
 
-class CLIPVisionModelWithProjection(CLIPPreTrainedModel):
-    config_class = CLIPVisionConfig
-    main_input_name = "pixel_values"
-
+class CLIPVisionModelWithProjection(CLIPVisionModel):
     def __init__(self, config):
         super().__init__(config)
-        self.vision_model = CLIPVisionTransformer(config)
         self.visual_projection = linear_layer(config.hidden_size, config.projection_dim, bias=False)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.vision_model.embeddings.patch_embedding
-
     def forward(self, pixel_values=None, output_attentions=None, output_hidden_states=None,
                 interpolate_pos_encoding=False, return_dict=None, **kwargs):
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, return_dict = self._flags(output_attentions, output_hidden_states,
-                                                                           return_dict)
-        vision = self.vision_model(pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding)
+        vision = super().forward(pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding,
+                                 return_dict=True, **kwargs)
         out = CLIPVisionModelOutput(image_embeds=self.visual_projection(vision.pooler_output),
                                     last_hidden_state=vision.last_hidden_state, hidden_states=vision.hidden_states,
                                     attentions=vision.attentions)
-        return out if return_dict else out.to_tuple()
+        return out if self._flags(None, None, return_dict)[2] else out.to_tuple()
 
 
 class CLIPForImageClassification(CLIPPreTrainedModel):

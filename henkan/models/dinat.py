@@ -56,6 +56,7 @@ class DinatConfig(PretrainedConfig):
 
 
 @functools.lru_cache(maxsize=64)
+@torch.inference_mode(False)  # (cached: a tensor made under inference mode could not be used with autograd later)
 def neighbours(length: int, kernel: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Along one axis of `length` pixels: [length, kernel] positions each pixel attends to, and their indices into
     the relative position bias (kernel - 1 + offset in dilated steps). A pixel's neighbours are the pixels of its

@@ -123,16 +123,22 @@ class _AutoPreprocessor:
     def _what(cls) -> str:
         return cls.__name__[4:]
 
-    @staticmethod
-    def register(config_class, processor_class=None, exist_ok: bool = False, **kwargs) -> None:
-        """Make a class of yours loadable by the name a settings file records (its class name)."""
+    @classmethod
+    def register(cls, config_class, processor_class=None, exist_ok: bool = False, **kwargs) -> None:
+        """Make a class of yours loadable by the name a settings file records (its class name), and the one
+        checkpoints of `config_class`'s model type get when their settings name none."""
         klass = processor_class or kwargs.get("image_processor_class") or kwargs.get("slow_image_processor_class") \
-            or kwargs.get("fast_image_processor_class")
+            or kwargs.get("fast_image_processor_class") or kwargs.get("feature_extractor_class")
         if klass is None:
             raise ValueError("Pass the class to register.")
         if klass.__name__ in CLASSES and not exist_ok:
             raise ValueError(f"'{klass.__name__}' is already a henkan class; pass exist_ok=True to replace it.")
         _REGISTERED[klass.__name__] = klass
+        model_type = getattr(config_class, "model_type", None)
+        if model_type:
+            row = list(MODEL_TYPES.get(model_type, (None,) * 3))
+            row[cls._column] = klass.__name__
+            MODEL_TYPES[model_type] = tuple(row)
 
 
 class AutoImageProcessor(_AutoPreprocessor):
@@ -155,6 +161,8 @@ class AutoFeatureExtractor(_AutoPreprocessor):
 class AutoProcessor(_AutoPreprocessor):
     """`AutoProcessor.from_pretrained(path)`: the processor of a checkpoint (its tokenizer and image processor /
     feature extractor together); a checkpoint without one gets its tokenizer, image processor or feature extractor."""
+
+    _column = 2
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *inputs, trust_remote_code: bool = False, **kwargs):

@@ -9,7 +9,8 @@ import numpy as np
 from .image_processing import BaseImageProcessor, get_size_dict
 from .image_transforms import center_crop, get_resize_output_image_size, resize
 from .image_utils import (
-    IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling,
+    IMAGENET_STANDARD_MEAN, IMAGENET_STANDARD_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelDimension,
+    PILImageResampling, infer_channel_dimension_format, make_flat_list_of_images, to_numpy_array,
 )
 
 
@@ -42,8 +43,9 @@ class DeiTImageProcessor(BaseImageProcessor):
 
 
 class BeitImageProcessor(BaseImageProcessor):
-    """BEiT and Data2Vec-Vision: resize to 256x256 (bicubic), center-crop 224x224; `do_reduce_labels` concerns
-    segmentation maps."""
+    """BEiT and Data2Vec-Vision: resize to 256x256 (bicubic), center-crop 224x224. Segmentation maps given with the
+    images are resized and cropped alike into `labels` (with `do_reduce_labels`, class 0 - background - becomes the
+    ignored 255 and the others shift down by one)."""
 
     _defaults = _settings({"height": 256, "width": 256}, PILImageResampling.BICUBIC, _SQUARE_224, convert_rgb=False,
                           do_reduce_labels=False)
@@ -52,6 +54,51 @@ class BeitImageProcessor(BaseImageProcessor):
         if "reduce_labels" in kwargs:  # the old name of the setting
             kwargs.setdefault("do_reduce_labels", kwargs.pop("reduce_labels"))
         super().__init__(**kwargs)
+
+    @staticmethod
+    def reduce_label(label) -> np.ndarray:
+        label = np.array(to_numpy_array(label))  # a copy: the caller's map is left as it was
+        label[label == 0] = 255
+        label = label - 1
+        label[label == 254] = 255
+        return label
+
+    def preprocess(self, images, segmentation_maps=None, return_tensors=None, **kwargs):
+        settings = self._settings(dict(kwargs))
+        batch = super().preprocess(images, **kwargs)
+        if segmentation_maps is not None:
+            maps = make_flat_list_of_images(segmentation_maps, expected_ndims=2)
+            batch["labels"] = [self._segmentation_map(m, settings) for m in maps]
+        return batch.convert_to_tensors(return_tensors)
+
+    def _segmentation_map(self, label, s: dict) -> np.ndarray:
+        """A map through the images' resize and crop (same filter; no rescaling), as int64 class ids."""
+        label = to_numpy_array(label)
+        flat = label.ndim == 2
+        if flat:
+            label = label[None, ...]
+        else:
+            infer_channel_dimension_format(label, num_channels=1)
+        if s["do_reduce_labels"]:
+            label = self.reduce_label(label)
+        label = super()._transform(label, {**s, "do_rescale": False, "do_normalize": False}, ChannelDimension.FIRST)
+        return (np.squeeze(label, axis=0) if flat else label).astype(np.int64)
+
+    def post_process_semantic_segmentation(self, outputs, target_sizes=None) -> list:
+        """Per image, the class of each pixel: the argmax of the logits, resized (bilinearly) to `target_sizes`
+        [(height, width), ...] when given."""
+        import torch
+
+        logits = outputs.logits
+        if target_sizes is None:
+            return list(logits.argmax(dim=1))
+        if len(logits) != len(target_sizes):
+            raise ValueError("Make sure that you pass in as many target sizes as the batch dimension of the logits")
+        if hasattr(target_sizes, "tolist"):
+            target_sizes = target_sizes.tolist()
+        return [torch.nn.functional.interpolate(logits[i][None], size=tuple(int(v) for v in size), mode="bilinear",
+                                                align_corners=False)[0].argmax(dim=0)
+                for i, size in enumerate(target_sizes)]
 
 
 class CLIPImageProcessor(BaseImageProcessor):

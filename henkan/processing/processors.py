@@ -216,6 +216,26 @@ class ProcessorMixin(PushToHubMixin):
         cls._auto_class = auto_class if isinstance(auto_class, str) else auto_class.__name__
 
 
+def _with_labels(features, encodings):
+    """The feature extractor's output with the tokenizer's ids as `labels` (either alone when the other is None)."""
+    if encodings is None:
+        return features
+    if features is None:
+        return encodings
+    features["labels"] = encodings["input_ids"]
+    return features
+
+
+class _SpeechProcessor(ProcessorMixin):
+    """A feature extractor for audio and a tokenizer for transcripts (which become `labels`)."""
+
+    attributes = ["feature_extractor", "tokenizer"]
+
+    def __init__(self, feature_extractor=None, tokenizer=None, **kwargs):
+        super().__init__(feature_extractor, tokenizer, **kwargs)
+        self.current_processor = self.feature_extractor
+
+
 class CLIPProcessor(ProcessorMixin):
     """CLIP: a CLIPImageProcessor and CLIP's tokenizer."""
 
@@ -265,16 +285,11 @@ class ClapProcessor(ProcessorMixin):
         return super().__call__(text=text, audio=audio, **kwargs)
 
 
-class Wav2Vec2Processor(ProcessorMixin):
+class Wav2Vec2Processor(_SpeechProcessor):
     """Wav2Vec2: a Wav2Vec2FeatureExtractor and a CTC tokenizer; given audio and text, the text's ids become
     `labels`."""
 
-    attributes = ["feature_extractor", "tokenizer"]
     feature_extractor_class = "Wav2Vec2FeatureExtractor"
-
-    def __init__(self, feature_extractor=None, tokenizer=None, **kwargs):
-        super().__init__(feature_extractor, tokenizer, **kwargs)
-        self.current_processor = self.feature_extractor
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
@@ -297,13 +312,7 @@ class Wav2Vec2Processor(ProcessorMixin):
         if self._in_target_context_manager:
             return self.current_processor(audio, **per_part["feature_extractor"], **per_part["tokenizer"])
         inputs = self.feature_extractor(audio, **per_part["feature_extractor"]) if audio is not None else None
-        encodings = self.tokenizer(text, **per_part["tokenizer"]) if text is not None else None
-        if encodings is None:
-            return inputs
-        if inputs is None:
-            return encodings
-        inputs["labels"] = encodings["input_ids"]
-        return inputs
+        return _with_labels(inputs, self.tokenizer(text, **per_part["tokenizer"]) if text is not None else None)
 
     def pad(self, *args, **kwargs):
         """Pad `input_features` (the first argument) with the feature extractor and `labels` with the tokenizer;
@@ -316,14 +325,7 @@ class Wav2Vec2Processor(ProcessorMixin):
             input_features, args = args[0], args[1:]
         if input_features is not None:
             input_features = self.feature_extractor.pad(input_features, *args, **kwargs)
-        if labels is not None:
-            labels = self.tokenizer.pad(labels, **kwargs)
-        if labels is None:
-            return input_features
-        if input_features is None:
-            return labels
-        input_features["labels"] = labels["input_ids"]
-        return input_features
+        return _with_labels(input_features, self.tokenizer.pad(labels, **kwargs) if labels is not None else None)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -344,16 +346,11 @@ class Wav2Vec2Processor(ProcessorMixin):
             self._in_target_context_manager = False
 
 
-class WhisperProcessor(ProcessorMixin):
+class WhisperProcessor(_SpeechProcessor):
     """Whisper: a WhisperFeatureExtractor and a WhisperTokenizer; the call's keyword arguments go to both."""
 
-    attributes = ["feature_extractor", "tokenizer"]
     feature_extractor_class = "WhisperFeatureExtractor"
     tokenizer_class = ("WhisperTokenizer", "WhisperTokenizerFast")
-
-    def __init__(self, feature_extractor=None, tokenizer=None, **kwargs):
-        super().__init__(feature_extractor, tokenizer, **kwargs)
-        self.current_processor = self.feature_extractor
 
     def get_decoder_prompt_ids(self, task=None, language=None, no_timestamps: bool = True):
         return self.tokenizer.get_decoder_prompt_ids(task=task, language=language, no_timestamps=no_timestamps)
@@ -371,13 +368,7 @@ class WhisperProcessor(ProcessorMixin):
             raise ValueError("You need to specify either an `audio` or `text` input to process.")
         inputs = self.feature_extractor(audio, *args, sampling_rate=sampling_rate, **kwargs) \
             if audio is not None else None
-        encodings = self.tokenizer(text, **kwargs) if text is not None else None
-        if encodings is None:
-            return inputs
-        if inputs is None:
-            return encodings
-        inputs["labels"] = encodings["input_ids"]
-        return inputs
+        return _with_labels(inputs, self.tokenizer(text, **kwargs) if text is not None else None)
 
 
 PROCESSORS = {cls.__name__: cls for cls in (CLIPProcessor, ChineseCLIPProcessor, AltCLIPProcessor, AlignProcessor,
