@@ -167,3 +167,46 @@ def test_zero_shot_image_bad_inputs():
         pipe(str(AUDIO / "nowhere.png"), candidate_labels=["a"])
     assert pipe(image, ["cat", "dog", "a red car"]) == pipe(images=image, candidate_labels="cat, dog, a red car"
                                                              .split(", "))
+
+
+def test_task_guide_examples():
+    """The inference steps of the seed's ASR, audio-classification and zero-shot image classification guides, on
+    local checkpoints."""
+    from PIL import Image
+
+    audio_file = str(AUDIO / "tone16.wav")
+    transcriber = pipeline("automatic-speech-recognition", model=str(FIXTURES / "audio/wav2vec2"))
+    assert transcriber(audio_file) == GOLDEN["wav2vec2_file"]["output"]
+    processor = henkan.AutoProcessor.from_pretrained(FIXTURES / "audio/wav2vec2")
+    inputs = processor(load_audio(audio_file), sampling_rate=16000, return_tensors="pt")
+    model = henkan.AutoModelForCTC.from_pretrained(FIXTURES / "audio/wav2vec2")
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert processor.batch_decode(torch.argmax(logits, dim=-1)) == [GOLDEN["wav2vec2_file"]["output"]["text"]]
+
+    classifier = pipeline("audio-classification", model=str(FIXTURES / "audio/wav2vec2-forsequenceclassification"))
+    ranked = classifier(audio_file)
+    assert _rounded(ranked) == _rounded(GOLDEN["wav2vec2-forsequenceclassification_default"]["output"])
+    feature_extractor = henkan.AutoFeatureExtractor.from_pretrained(
+        FIXTURES / "audio/wav2vec2-forsequenceclassification")
+    inputs = feature_extractor(load_audio(audio_file), sampling_rate=16000, return_tensors="pt")
+    model = henkan.AutoModelForAudioClassification.from_pretrained(
+        FIXTURES / "audio/wav2vec2-forsequenceclassification")
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert model.config.id2label[torch.argmax(logits).item()] == ranked[0]["label"]
+
+    checkpoint = str(FIXTURES / "multimodal/clip-zero-shot")
+    detector = pipeline(model=checkpoint, task="zero-shot-image-classification")
+    image = Image.open(FIXTURES / "processing/images/rgb_51x37.png")
+    predictions = detector(image, candidate_labels=["cat", "dog", "a red car"])
+    assert _rounded(predictions) == _rounded(GOLDEN["clip_default"]["output"])
+    model = henkan.AutoModelForZeroShotImageClassification.from_pretrained(checkpoint)
+    processor = henkan.AutoProcessor.from_pretrained(checkpoint)
+    candidate_labels = ["tree", "car", "bike", "cat"]
+    inputs = processor(images=image, text=candidate_labels, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        probs = model(**inputs).logits_per_image[0].softmax(dim=-1).numpy()
+    result = [{"score": score, "label": label} for score, label in sorted(zip(probs, candidate_labels),
+                                                                           key=lambda x: -x[0])]
+    assert len(result) == 4 and abs(sum(r["score"] for r in result) - 1) < 1e-5

@@ -116,12 +116,9 @@ class AudioPipeline(Pipeline):
 
 
 class AudioClassificationPipeline(AudioPipeline):
-    """`[{"score", "label"}]` per recording, best first: every label unless `top_k` is given (at most the number of
-    labels); `function_to_apply` is "softmax" (the default), "sigmoid" or "none"."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("top_k", 5)
-        super().__init__(*args, **kwargs)
+    """`[{"score", "label"}]` per recording, best first: every label unless the call gives `top_k` (at most the number
+    of labels; as in 4.57 and 5.x, a `top_k` given at construction does not outlast a call without one);
+    `function_to_apply` is "softmax" (the default), "sigmoid" or "none"."""
 
     def _sanitize_parameters(self, top_k=None, function_to_apply=None, timeout=None, **kwargs):
         super()._sanitize_parameters(**kwargs)
