@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib
 
+from . import aliases
+
 __version__ = "0.1.0"
+aliases.install()  # the reference's deeper module paths (henkan.modeling_outputs, henkan.models.bert.modeling_bert)
 
 _FAMILY_NAMES = {
     "bert": ["Bert"],
@@ -70,18 +73,20 @@ for _module, _prefixes in _FAMILY_NAMES.items():
             _LAZY[_prefix + _head] = f"henkan.models.{_module}"
 # decoder families: module -> their public classes
 _DECODER_NAMES = {
-    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in ("Config", "PreTrainedModel", "Model",
-                                                                     "ForCausalLM", "ForSequenceClassification")],
-    "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification"],
+    "llama": [p + s for p in ("Llama", "Mistral", "Qwen2") for s in (
+        "Config", "PreTrainedModel", "Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
+        "ForQuestionAnswering")],
+    "gpt2": ["GPT2Config", "GPT2PreTrainedModel", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
+             "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2DoubleHeadsModel"],
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
-              "BloomForSequenceClassification"],
+              "BloomForSequenceClassification", "BloomForTokenClassification", "BloomForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM"],
     "bart": [p + s for p, heads in (
         ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
                   "ForSequenceClassification", "ForQuestionAnswering")[: 3 + heads]
         if (p, s) != ("Marian", "ForConditionalGeneration")] + ["MarianMTModel"],
-    "bert": ["BertLMHeadModel"],
+    "bert": ["BertLMHeadModel", "BertForPreTraining", "BertForNextSentencePrediction"],
     "deberta": ["Deberta" + s for s in _HEADS if s != "ForMultipleChoice"],
     "big_bird": ["BigBirdForCausalLM", "BigBirdForPreTraining"],
     "canine": ["Canine" + s for s in _HEADS if s != "ForMaskedLM"],
@@ -161,7 +166,8 @@ for _name in ("BaseModelOutput", "BaseModelOutputWithPooling", "BaseModelOutputW
               "CausalLMOutputWithCrossAttentions", "SequenceClassifierOutputWithPast", "Seq2SeqModelOutput",
               "Seq2SeqLMOutput", "Seq2SeqSequenceClassifierOutput", "Seq2SeqQuestionAnsweringModelOutput",
               "BaseModelOutputWithNoAttention", "BaseModelOutputWithPoolingAndNoAttention", "ImageClassifierOutput",
-              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput"):
+              "ImageClassifierOutputWithNoAttention", "MaskedImageModelingOutput", "SemanticSegmenterOutput",
+              "NextSentencePredictorOutput"):
     _LAZY[_name] = "henkan.outputs"
 # tokenizers: the base classes, BatchEncoding and its enums, AutoTokenizer and the model tokenizer classes
 for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedTokenizer", "AddedToken",
@@ -181,7 +187,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
               "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
               "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
-              "BigBirdTokenizerFast"):
+              "BigBirdTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -196,6 +202,12 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
               "SchedulerType", "EvalPrediction", "IntervalStrategy", "PredictionOutput", "TrainOutput",
               "enable_full_determinism", "get_last_checkpoint", "torch_distributed_zero_first", "HfArgumentParser"):
     _LAZY[_name] = "henkan.training"
+# quantized loading: the configs users pass to from_pretrained
+for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
+    _LAZY[_name] = "henkan.quantization"
+# PEFT adapters: the configs add_adapter takes (load_adapter and friends are model methods)
+for _name in ("LoraConfig", "IA3Config", "PeftConfig"):
+    _LAZY[_name] = "henkan.adapters"
 # preprocessing: image processors, feature extractors, processors and their Auto classes
 for _module, _names in {
     "image_processing": ("ImageProcessingMixin", "BaseImageProcessor"),
@@ -213,13 +225,21 @@ for _module, _names in {
 }.items():
     for _name in _names:
         _LAZY[_name] = f"henkan.processing.{_module}"
+for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING",
+              "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING", "MODEL_FOR_QUESTION_ANSWERING_MAPPING",
+              "MODEL_FOR_MASKED_LM_MAPPING", "MODEL_FOR_MULTIPLE_CHOICE_MAPPING", "MODEL_FOR_CAUSAL_LM_MAPPING",
+              "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING", "MODEL_FOR_PRETRAINING_MAPPING",
+              "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING", "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING"):
+    _LAZY[_name] = "henkan.auto"
+    if _name.startswith("MODEL_"):
+        _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision"}
+               "training", "processing", "vision", "quantization", "adapters"}
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or f"henkan.{name}" in aliases.MODULES:
         return importlib.import_module(f"henkan.{name}")
     module = _LAZY.get(name)
     if module is None:

@@ -6,6 +6,7 @@ Names are kept as strings so that nothing heavy is imported until a class is ask
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from .config import PretrainedConfig
 from .hub import HUB_KWARGS, pop_hub_kwargs
@@ -14,13 +15,14 @@ from .hub import HUB_KWARGS, pop_hub_kwargs
 _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering",
                   "ForMaskedLM", "ForMultipleChoice")
 _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
+_DECODER_SPAN_TASKS = _DECODER_TASKS + ("ForTokenClassification", "ForQuestionAnswering")
 _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 _T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
              "ForQuestionAnswering")
 _IMAGE_TASKS = ("Model", "ForImageClassification")
 FAMILIES = {
-    "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM",)),
+    "bert": ("bert", "Bert", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
     "distilbert": ("distilbert", "DistilBert", _ENCODER_TASKS),
     "roberta": ("roberta", "Roberta", _ENCODER_TASKS + ("ForCausalLM",)),
     "xlm-roberta": ("roberta", "XLMRoberta", _ENCODER_TASKS + ("ForCausalLM",)),
@@ -34,11 +36,11 @@ FAMILIES = {
     "bros": ("bros", "Bros", ("Model", "ForTokenClassification")),
     "canine": ("canine", "Canine", _ENCODER_TASKS[:4] + _ENCODER_TASKS[5:]),
     "big_bird": ("big_bird", "BigBird", _ENCODER_TASKS + ("ForCausalLM", "ForPreTraining")),
-    "llama": ("llama", "Llama", _DECODER_TASKS),
-    "mistral": ("llama", "Mistral", _DECODER_TASKS),
-    "qwen2": ("llama", "Qwen2", _DECODER_TASKS),
-    "gpt2": ("gpt2", "GPT2", _DECODER_TASKS),
-    "bloom": ("bloom", "Bloom", _DECODER_TASKS),
+    "llama": ("llama", "Llama", _DECODER_SPAN_TASKS),
+    "mistral": ("llama", "Mistral", _DECODER_SPAN_TASKS),
+    "qwen2": ("llama", "Qwen2", _DECODER_SPAN_TASKS),
+    "gpt2": ("gpt2", "GPT2", _DECODER_SPAN_TASKS),
+    "bloom": ("bloom", "Bloom", _DECODER_SPAN_TASKS),
     "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
@@ -110,7 +112,7 @@ AUTO_TASKS = {
 # Loading options of PreTrainedModel.from_pretrained, as opposed to config overrides.
 _LOAD_OPTIONS = {"torch_dtype", "dtype", "device_map", "low_cpu_mem_usage", "output_loading_info",
                  "attn_implementation", "ignore_mismatched_sizes", "use_safetensors", "weights_only", "config",
-                 *HUB_KWARGS}
+                 "quantization_config", "load_in_8bit", "load_in_4bit", *HUB_KWARGS}
 
 _extra_configs: dict[str, type] = {}
 _extra_models: dict[str, dict[type, type]] = {}
@@ -186,24 +188,25 @@ class AutoConfig:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *, trust_remote_code: bool = False, **kwargs):
         hub = pop_hub_kwargs(kwargs)
-        config_dict, _ = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
+        config_dict, found = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub)
         _check_remote_code(config_dict, trust_remote_code, pretrained_model_name_or_path)
         model_type = config_dict.get("model_type")
         if not model_type:
             raise ValueError(
-                f"The config.json of '{pretrained_model_name_or_path}' has no \"model_type\", so henkan cannot tell "
+                f"{found['_source']} has no \"model_type\", so henkan cannot tell "
                 f"which architecture it is. Add one (e.g. \"model_type\": \"bert\") or load it with the concrete "
                 f"class, e.g. BertConfig.from_pretrained(...).")
         config_dict.setdefault("_name_or_path", str(pretrained_model_name_or_path))
-        return _config_class(model_type).from_dict(config_dict, **kwargs)
+        return _config_class(model_type).from_dict(config_dict, _source=found["_source"], **kwargs)
 
     @staticmethod
     def register(model_type: str, config, exist_ok: bool = False) -> None:
         if getattr(config, "model_type", model_type) != model_type:
             raise ValueError(f"The config class {config.__name__} has model_type {config.model_type!r}, not "
                              f"{model_type!r}: they must match.")
-        if (model_type in FAMILIES or model_type in _extra_configs) and not exist_ok:
-            raise ValueError(f"'{model_type}' is already used by a config class; pass exist_ok=True to replace it.")
+        if model_type in FAMILIES and not exist_ok:  # (a custom type registered again is replaced, as there)
+            raise ValueError(f"'{model_type}' is already used by a henkan config class; pick another name (or pass "
+                             f"exist_ok=True to replace it).")
         _extra_configs[model_type] = config
 
 
@@ -244,6 +247,14 @@ class _BaseAutoModel:
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, trust_remote_code: bool = False, **kwargs):
         config = kwargs.pop("config", None)
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _LOAD_OPTIONS}
+        from .adapters import adapter_base
+
+        base = adapter_base(pretrained_model_name_or_path, {k: v for k, v in options.items() if k in HUB_KWARGS}) \
+            if config is None else None
+        if base is not None:  # an adapter folder: the Auto class of its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, trust_remote_code=trust_remote_code, **options, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path)
+            return model
         if not isinstance(config, PretrainedConfig):
             hub = {k: v for k, v in options.items() if k in HUB_KWARGS}
             config, kwargs = AutoConfig.from_pretrained(config or pretrained_model_name_or_path, return_unused_kwargs=True,
@@ -256,10 +267,12 @@ class _BaseAutoModel:
         if getattr(model_class, "config_class", config_class) is not config_class:
             raise ValueError(f"{model_class.__name__}.config_class is {model_class.config_class.__name__}, not "
                              f"{config_class.__name__}: they must match.")
-        registered = _extra_models.setdefault(cls._task, {})
-        if config_class in registered and not exist_ok:
-            raise ValueError(f"{config_class.__name__} already has a model for {cls._task}; pass exist_ok=True.")
-        registered[config_class] = model_class
+        model_type = getattr(config_class, "model_type", None)
+        if (model_type in FAMILIES and family_class(model_type, "Config") is config_class
+                and family_class(model_type, AUTO_TASKS[cls._task]) is not None and not exist_ok):
+            raise ValueError(f"{config_class.__name__} already has a henkan model for {cls._task}; pass "
+                             f"exist_ok=True to replace it.")
+        _extra_models.setdefault(cls._task, {})[config_class] = model_class
 
 
 def _auto(name: str) -> type:
@@ -284,3 +297,74 @@ AutoModelForImageClassification = _auto("AutoModelForImageClassification")
 AutoModelForMaskedImageModeling = _auto("AutoModelForMaskedImageModeling")
 AutoModelForSemanticSegmentation = _auto("AutoModelForSemanticSegmentation")
 AutoModelForZeroShotImageClassification = _auto("AutoModelForZeroShotImageClassification")
+
+
+# The reference's mapping names, for code that looks a class up by config (MODEL_FOR_CAUSAL_LM_MAPPING[type(config)])
+# or lists what a task supports. Classes are imported on lookup; iterating imports every family.
+class _ModelMapping(Mapping):
+    """config class -> model class of one Auto class, registered classes included."""
+
+    def __init__(self, task: str):
+        self._task = task
+
+    def _builtin(self) -> dict:
+        suffix = AUTO_TASKS[self._task]
+        return {family_class(t, "Config"): family_class(t, suffix) for t, (_, _, tasks) in FAMILIES.items()
+                if suffix in tasks}
+
+    def __getitem__(self, config_class):
+        registered = _extra_models.get(self._task, {})
+        if config_class in registered:
+            return registered[config_class]
+        model_type = getattr(config_class, "model_type", None)
+        if model_type in FAMILIES and family_class(model_type, "Config") is config_class:
+            model_class = family_class(model_type, AUTO_TASKS[self._task])
+            if model_class is not None:
+                return model_class
+        raise KeyError(config_class)
+
+    def __iter__(self):
+        return iter({**self._builtin(), **_extra_models.get(self._task, {})})
+
+    def __len__(self) -> int:
+        return len({**self._builtin(), **_extra_models.get(self._task, {})})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self._task}>"
+
+
+class _ConfigMapping(Mapping):
+    """model_type -> config class, registered ones included."""
+
+    def __getitem__(self, model_type: str):
+        if model_type in _extra_configs or model_type in FAMILIES:
+            return _config_class(model_type)
+        raise KeyError(model_type)
+
+    def __iter__(self):
+        return iter([*FAMILIES, *(t for t in _extra_configs if t not in FAMILIES)])
+
+    def __len__(self) -> int:
+        return len(set(FAMILIES) | set(_extra_configs))
+
+    def register(self, model_type: str, config, exist_ok: bool = False) -> None:
+        AutoConfig.register(model_type, config, exist_ok=exist_ok)
+
+
+CONFIG_MAPPING = _ConfigMapping()
+MAPPING_NAMES = {"MODEL_MAPPING": "AutoModel",
+                 "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING": "AutoModelForSequenceClassification",
+                 "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING": "AutoModelForTokenClassification",
+                 "MODEL_FOR_QUESTION_ANSWERING_MAPPING": "AutoModelForQuestionAnswering",
+                 "MODEL_FOR_MASKED_LM_MAPPING": "AutoModelForMaskedLM",
+                 "MODEL_FOR_MULTIPLE_CHOICE_MAPPING": "AutoModelForMultipleChoice",
+                 "MODEL_FOR_CAUSAL_LM_MAPPING": "AutoModelForCausalLM",
+                 "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING": "AutoModelForSeq2SeqLM",
+                 "MODEL_FOR_PRETRAINING_MAPPING": "AutoModelForPreTraining",
+                 "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING": "AutoModelForSpeechSeq2Seq",
+                 "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING": "AutoModelForAudioClassification"}
+for _name, _task in MAPPING_NAMES.items():
+    globals()[_name] = _ModelMapping(_task)
+    globals()[_name + "_NAMES"] = {t: CLASS_NAMES.get((t, AUTO_TASKS[_task]), prefix + AUTO_TASKS[_task])
+                                   for t, (_, prefix, tasks) in FAMILIES.items() if AUTO_TASKS[_task] in tasks}
+CONFIG_MAPPING_NAMES = {t: prefix + "Config" for t, (_, prefix, _) in FAMILIES.items()}

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .cache import Cache, DynamicCache, EncoderDecoderCache
-from .heads import classification_loss
-from .layers import check_inputs, linear_layer
+from .heads import classification_loss, span_loss
+from .layers import check_inputs, class_targets, linear_layer
 from .logging import get_logger
-from .outputs import CausalLMOutputWithPast, SequenceClassifierOutputWithPast
+from .outputs import (CausalLMOutputWithPast, QuestionAnsweringModelOutput, SequenceClassifierOutputWithPast,
+                      TokenClassifierOutput)
 
 logger = get_logger(__name__)
 
@@ -64,7 +65,8 @@ def prepare_cache(past_key_values, use_cache: bool, cross: bool = False) -> Cach
 
 def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwargs: dict, *, use_cache,
           output_attentions, output_hidden_states, return_dict, max_positions: int | None = None,
-          position_ids=None, encoder_hidden_states=None, encoder_attention_mask=None) -> tuple[Step, int, int]:
+          position_ids=None, encoder_hidden_states=None, encoder_attention_mask=None, attention_mask=None,
+          token_type_ids=None) -> tuple[Step, int, int]:
     """Check the inputs (unknown keyword arguments included), settle the per-call flags (the config's by default),
     and set up the cache and cache positions. Returns (step, batch, new tokens).
 
@@ -87,8 +89,9 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
         past = 0
     # a decode step feeds back the model's own prediction: its ids are not read back to be range-checked (past
     # None: a static cache of unknown fill, i.e. generation)
-    decode = input_ids is not None and input_ids.shape[-1] == 1 and past != 0
-    batch, length = check_inputs(config, input_ids, inputs_embeds, check_ids=not decode)
+    decode = isinstance(input_ids, torch.Tensor) and input_ids.shape[-1] == 1 and past != 0
+    batch, length = check_inputs(config, input_ids, inputs_embeds, check_ids=not decode, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids, position_ids=position_ids, past_length=past)
     if cache_position is None:
         cache_position = torch.arange(past, past + length,
                                       device=(input_ids if input_ids is not None else inputs_embeds).device)
@@ -243,6 +246,8 @@ class CausalLM:
         extra = arguments.pop("kwargs", None) or {}
         reject_unknown(self, extra)
         num_items = extra.get("num_items_in_batch")
+        if arguments.get("labels") is not None:
+            class_targets(arguments["labels"], self.config.vocab_size, "vocab_size")
         outputs = self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
         hidden = outputs.last_hidden_state
         keep = arguments.get("logits_to_keep", 0)
@@ -306,3 +311,62 @@ class LastTokenClassification:
                                                   hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
+
+
+class DecoderSpanHead:
+    """Per-token heads over a decoder (the reference's layouts): token classification (`dropout`, then `score` in the
+    Llama family or `classifier` in GPT-2's and BLOOM's, set by `classifier_name`) and extractive question answering
+    (`qa_outputs` to start/end logits). Families set `base_model_class` and `base_inputs` and define `forward`
+    returning `self.classify_tokens(locals())` or `self.answer_span(locals())`."""
+
+    base_model_class: type = None
+    base_inputs = CausalLM.base_inputs
+    classifier_name = "score"
+    answers_spans = False  # True: the question-answering head
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        setattr(self, self.base_model_prefix, self.base_model_class(config))
+        if self.answers_spans:
+            self.qa_outputs = linear_layer(config.hidden_size, 2)
+        else:
+            dropout = next((d for d in (getattr(config, "classifier_dropout", None),
+                                        getattr(config, "hidden_dropout", None)) if d is not None), 0.1)
+            self.dropout = torch.nn.Dropout(dropout)
+            setattr(self, self.classifier_name, linear_layer(config.hidden_size, config.num_labels))
+        self.post_init()
+
+    def _run(self, arguments: dict):
+        arguments.pop("self", None)
+        reject_unknown(self, arguments.pop("kwargs", None) or {})
+        return self.base_model(**_base_inputs(arguments, self.base_inputs), return_dict=True)
+
+    def _returned(self, arguments: dict, result):
+        return_dict = arguments.get("return_dict")
+        return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
+
+    def classify_tokens(self, arguments: dict):
+        labels = arguments.get("labels")
+        if labels is not None:
+            class_targets(labels, self.num_labels)
+        outputs = self._run(arguments)
+        logits = getattr(self, self.classifier_name)(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1))
+        return self._returned(arguments, TokenClassifierOutput(loss=loss, logits=logits,
+                                                               hidden_states=outputs.hidden_states,
+                                                               attentions=outputs.attentions))
+
+    def answer_span(self, arguments: dict):
+        outputs = self._run(arguments)
+        start_logits, end_logits = self.qa_outputs(outputs.last_hidden_state).split(1, dim=-1)
+        start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+        start, end = arguments.get("start_positions"), arguments.get("end_positions")
+        loss = None
+        if start is not None and end is not None:
+            loss = span_loss(start_logits, end_logits, start.to(start_logits.device), end.to(end_logits.device))
+        return self._returned(arguments, QuestionAnsweringModelOutput(
+            loss=loss, start_logits=start_logits, end_logits=end_logits, hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import linear_layer
+from .layers import check_tensor, class_targets, linear_layer
 from .outputs import (MaskedLMOutput, MultipleChoiceModelOutput, QuestionAnsweringModelOutput,
                       SequenceClassifierOutput, TokenClassifierOutput)
 
@@ -34,7 +34,7 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> t
             return F.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
         return F.mse_loss(logits, labels.to(logits.dtype))
     if config.problem_type == "single_label_classification":
-        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+        return F.cross_entropy(logits.view(-1, num_labels), class_targets(labels, num_labels).view(-1))
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
@@ -120,7 +120,7 @@ class ForTokenClassification(EncoderHead):
         logits = self.head(outputs)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+            loss = F.cross_entropy(logits.view(-1, self.num_labels), class_targets(labels, self.num_labels).view(-1))
         return self.finish(return_dict, loss, outputs, logits=logits)
 
 
@@ -166,7 +166,8 @@ class ForMaskedLM(EncoderHead):
         logits = self.head(outputs)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.to(logits.device).view(-1))
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]),
+                                   class_targets(labels, logits.shape[-1], "vocab_size").to(logits.device).view(-1))
         return self.finish(return_dict, loss, outputs, logits=logits)
 
 
@@ -186,8 +187,14 @@ class ForMultipleChoice(EncoderHead):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None):
-        num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
+        name = "input_ids" if input_ids is not None else "inputs_embeds"
+        given = input_ids if input_ids is not None else inputs_embeds
+        check_tensor(name, given)
+        if given.dim() != (3 if name == "input_ids" else 4) or not given.numel():
+            raise ValueError(f"{name} of a multiple-choice model should be [batch, choices, sequence"
+                             f"{', hidden' if name == 'inputs_embeds' else ''}] and not empty, got shape {list(given.shape)}.")
+        num_choices = given.shape[1]
         outputs = self.encode(locals(), reshape=lambda t: t.reshape(-1, *t.shape[2:]))
         logits = self.head(outputs).view(-1, num_choices)
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        loss = F.cross_entropy(logits, class_targets(labels, num_choices, "choices")) if labels is not None else None
         return self.finish(return_dict, loss, outputs, logits=logits)

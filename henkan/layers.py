@@ -10,6 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .config import rope_type
+from .logging import get_logger
+
+logger = get_logger(__name__)
+
 
 def _quick_gelu(x):
     return x * torch.sigmoid(1.702 * x)
@@ -45,11 +50,24 @@ _ONEDNN_MIN_WEIGHT = 1 << 16
 
 @functools.cache
 def _onednn():
-    """oneDNN's matmul op of this PyTorch build, or None where the build has none."""
+    """oneDNN's matmul op of this PyTorch build, or None where the build has none (or where it failed once)."""
     try:
         return torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else None
     except (AttributeError, RuntimeError):
         return None
+
+
+def _onednn_failed(error: Exception) -> None:
+    """Turn the oneDNN route off for the process: it could not run here (typically it cannot allocate its buffers
+    under an address-space limit such as `ulimit -v`, where PyTorch's own route still runs)."""
+    logger.warning("oneDNN's matmul failed (%s); henkan uses PyTorch's own matmul from now on.",
+                   str(error).splitlines()[0] if str(error) else type(error).__name__)
+    global _onednn
+    _onednn = _no_onednn
+
+
+def _no_onednn():
+    return None
 
 
 def linear(x, weight, bias=None):
@@ -64,7 +82,10 @@ def linear(x, weight, bias=None):
             and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
             and (bias is None or bias.dtype is x.dtype) and not torch.compiler.is_compiling()
             and (matmul := _onednn()) is not None):
-        return matmul(x, weight, bias, "none", [], "")
+        try:
+            return matmul(x, weight, bias, "none", [], "")
+        except (RuntimeError, MemoryError) as error:
+            _onednn_failed(error)
     return F.linear(x, weight, bias)
 
 
@@ -92,34 +113,95 @@ class LMPredictionHead(nn.Module):
         self.decoder.bias = self.bias
 
 
-def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None,
-                 check_ids: bool = True) -> tuple[int, int]:
-    """Batch size and sequence length of a model's input, with clear errors for the mistakes that embedding layers
-    report badly: both or neither of input_ids/inputs_embeds, a missing batch dimension, ids outside the
-    vocabulary (skipped when `check_ids` is false: the check reads the ids back from the device), a sequence
-    longer than `max_length`."""
+def check_inputs(config, input_ids, inputs_embeds, *, max_length: int | None = None, check_ids: bool = True,
+                 attention_mask=None, token_type_ids=None, position_ids=None,
+                 past_length: int | None = 0) -> tuple[int, int]:
+    """Batch size and sequence length of a model's input, with clear errors, before any compute, for the mistakes
+    that layers report badly or not at all: both or neither of input_ids/inputs_embeds; ids that are not a tensor of
+    integers, lack a batch dimension, are empty or lie outside the vocabulary (the range check reads the ids back
+    from the device, so it is skipped when `check_ids` is false); a sequence longer than `max_length`; an
+    `attention_mask`, `token_type_ids` or `position_ids` whose shape does not match (a 2-D mask covers the
+    `past_length` cached tokens too; None: unknown, e.g. a static cache, and only its batch is checked); token
+    types outside `type_vocab_size`."""
     if (input_ids is None) == (inputs_embeds is None):
         raise ValueError("You must specify exactly one of input_ids or inputs_embeds.")
     if input_ids is not None:
+        check_tensor("input_ids", input_ids, integer=True)
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids should be [batch, sequence], got shape {list(input_ids.shape)}; add a "
                              f"batch dimension (input_ids[None]) or use the tokenizer with return_tensors='pt'.")
+        batch, length = input_ids.shape
         if check_ids and input_ids.numel() and not compiling():
             low, high = int(input_ids.min()), int(input_ids.max())
             if low < 0 or high >= config.vocab_size:
                 raise ValueError(f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}) (found "
                                  f"{low if low < 0 else high}); was the text encoded with this model's tokenizer? "
                                  f"If tokens were added, call model.resize_token_embeddings(len(tokenizer)).")
-        batch, length = input_ids.shape
-    elif inputs_embeds.dim() != 3:
-        raise ValueError(f"inputs_embeds should be [batch, sequence, hidden], got shape {list(inputs_embeds.shape)}.")
     else:
+        check_tensor("inputs_embeds", inputs_embeds, integer=False)
+        if inputs_embeds.dim() != 3:
+            raise ValueError(f"inputs_embeds should be [batch, sequence, hidden], got shape "
+                             f"{list(inputs_embeds.shape)}.")
         batch, length = inputs_embeds.shape[:2]
+    if batch == 0 or length == 0:
+        name = "input_ids" if input_ids is not None else "inputs_embeds"
+        raise ValueError(f"{name} is empty (shape {list((input_ids if input_ids is not None else inputs_embeds).shape)}"
+                         f"); give the model at least one token per row.")
     if max_length is not None and length > max_length:
         raise ValueError(f"The input has {length} tokens but this model takes at most {max_length} "
                          f"(max_position_embeddings). Truncate it: tokenizer(..., truncation=True, "
                          f"max_length={max_length}).")
+    if attention_mask is not None:
+        check_tensor("attention_mask", attention_mask)
+        mask_length = None if past_length is None else past_length + length
+        if attention_mask.dim() == 2 and (attention_mask.shape[0] != batch or (
+                mask_length is not None and attention_mask.shape[1] != mask_length)):
+            needs = (f"[{batch}, ...] (one row per input row)" if mask_length is None else
+                     f"[{batch}, {mask_length}] (one row per input row, one column per token"
+                     f"{', cached ones included' if past_length else ''})")
+            raise ValueError(f"attention_mask has shape {list(attention_mask.shape)} but the input is [batch={batch}"
+                             f", sequence={length}]; the mask should be {needs}.")
+    for name, value in (("token_type_ids", token_type_ids), ("position_ids", position_ids)):
+        if value is not None:
+            check_tensor(name, value, integer=True)
+            if value.dim() != 2 or value.shape[0] not in (1, batch) or value.shape[1] != length:
+                raise ValueError(f"{name} has shape {list(value.shape)} but the input is [batch={batch}, "
+                                 f"sequence={length}]; it needs the same shape ([{batch}, {length}]).")
+    types = getattr(config, "type_vocab_size", None)
+    if token_type_ids is not None and types and token_type_ids.numel() and not compiling():  # (0: ids ignored)
+        low, high = int(token_type_ids.min()), int(token_type_ids.max())
+        if low < 0 or high >= types:
+            raise ValueError(f"token_type_ids hold {low if low < 0 else high}, but this model has "
+                             f"type_vocab_size={types} token types (ids 0..{types - 1}).")
     return batch, length
+
+
+def class_targets(labels, classes: int, what: str = "num_labels", ignore_index: int = -100) -> torch.Tensor:
+    """`labels` checked as class indices in [0, classes) (or `ignore_index`) before a cross-entropy, which would
+    otherwise fail with an index error (or a device assert) that names nothing; `what` says where `classes` comes
+    from. The range check reads the labels back, so it is skipped while compiling."""
+    check_tensor("labels", labels, integer=True)
+    if labels.numel() and not compiling():
+        kept = labels[labels != ignore_index]
+        if kept.numel():
+            low, high = int(kept.min()), int(kept.max())
+            if low < 0 or high >= classes:
+                raise ValueError(f"labels hold {low if low < 0 else high}, outside the {classes} classes of this "
+                                 f"model ({what}={classes}: labels 0..{classes - 1}, or {ignore_index} to ignore a "
+                                 f"position).")
+    return labels
+
+
+def check_tensor(name: str, value, integer: bool | None = None) -> None:
+    """`value` is a tensor (of integers / of floats when `integer` says so), or a TypeError naming `name`."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} should be a torch.Tensor, not {type(value).__name__}; wrap it with "
+                        f"torch.tensor([...]) (a batch of rows) or use the tokenizer with return_tensors='pt'.")
+    if integer is True and (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool):
+        raise TypeError(f"{name} should hold integer ids (torch.long), not {value.dtype}; convert with .long() "
+                        f"if the values are whole numbers.")
+    if integer is False and not value.is_floating_point():
+        raise TypeError(f"{name} should be a floating tensor of embeddings, not {value.dtype}.")
 
 
 class Holder(nn.Module):
@@ -315,25 +397,6 @@ class GatedMLP(nn.Module):
 
 
 # rotary position embeddings ---------------------------------------------------------------------------------------
-
-ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3", "longrope")
-_ROPE_REQUIRED = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
-                  "longrope": ("short_factor", "long_factor"),
-                  "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
-
-
-def rope_type(scaling: dict | None) -> str:
-    """The rope variant a `rope_scaling` dict asks for (its `rope_type`, or the older `type` key), checked."""
-    if not scaling:
-        return "default"
-    kind = scaling.get("rope_type", scaling.get("type", "default"))
-    if kind not in ROPE_TYPES:
-        raise NotImplementedError(f"rope_scaling type {kind!r} is not supported; henkan knows {list(ROPE_TYPES)}.")
-    missing = [key for key in _ROPE_REQUIRED.get(kind, ()) if key not in scaling]
-    if missing:
-        raise KeyError(f"Missing required keys in `rope_scaling` for 'rope_type'='{kind}': {set(missing)}")
-    return kind
-
 
 def rope_frequencies(dim: int, base: float, max_position_embeddings: int, scaling: dict | None = None,
                      seq_len=None, device=None, trained_length: int | None = None) -> tuple[torch.Tensor, float]:

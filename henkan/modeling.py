@@ -12,16 +12,18 @@ import json
 import math
 import os
 import re
+import uuid
 import warnings
 
 import torch
 from torch import nn
 
+from .adapters import PeftAdapterMixin, adapter_base, save_adapter
 from .config import PretrainedConfig
 from .hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from .layers import LMPredictionHead, linear_layer
 from .logging import get_logger
-from .utils import atomic_path, atomic_write_text, read_json
+from .utils import atomic_paths, read_json, remove_stale_temporaries
 
 logger = get_logger(__name__)
 
@@ -29,6 +31,7 @@ SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
 PT_WEIGHTS = "pytorch_model.bin"
 PT_INDEX = "pytorch_model.bin.index.json"
+SAVE_ID = "henkan_save_id"  # metadata key: which save_pretrained call wrote a weight file
 _DTYPES = {"float32": torch.float32, "float": torch.float32, "fp32": torch.float32, "float16": torch.float16,
            "half": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float64": torch.float64, "double": torch.float64}
@@ -51,6 +54,19 @@ def parse_dtype(dtype) -> torch.dtype | str | None:
             return _DTYPES[name]
     raise ValueError(f"Unknown torch_dtype {dtype!r}. Use a torch dtype (torch.float16, torch.bfloat16, "
                      f"torch.float32), one of {sorted(_DTYPES)}, or \"auto\" to keep the checkpoint's dtype.")
+
+
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "unpadded")
+
+
+def check_attn_implementation(value):
+    """`value` if henkan can attend that way (None: the default, SDPA); a clear error otherwise."""
+    if value is None or value in ATTN_IMPLEMENTATIONS:
+        return value
+    raise ValueError(f"attn_implementation={value!r} is not available in henkan: attention runs through PyTorch's "
+                     f"scaled_dot_product_attention (\"sdpa\", the default, which picks flash or memory-efficient "
+                     f"kernels itself), \"eager\" (the same results), or \"unpadded\" (encoders skip padding "
+                     f"tokens). Use one of {list(ATTN_IMPLEMENTATIONS)}.")
 
 
 _INIT_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
@@ -89,7 +105,7 @@ def parse_size(size) -> int:
     return int(float(number) * base ** " KMGT".index(unit or " "))
 
 
-class PreTrainedModel(nn.Module, PushToHubMixin):
+class PreTrainedModel(nn.Module, PushToHubMixin, PeftAdapterMixin):
     """Base class of every model: config handling, loading, saving, embeddings and tying."""
 
     config_class = PretrainedConfig
@@ -97,6 +113,12 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     main_input_name = "input_ids"
     input_embeddings_path = ""  # where a base model keeps its token embeddings, e.g. "embeddings.word_embeddings"
     supports_gradient_checkpointing = True
+    # what code written for the reference asks a class before choosing an attention kernel or compiling: henkan
+    # attends through PyTorch's SDPA (eager when attention weights are asked for), on every family
+    _supports_sdpa = True
+    _supports_flash_attn = _supports_flash_attn_2 = _supports_flex_attn = _supports_attention_backend = False
+    _supports_cache_class = _supports_static_cache = True
+    _can_compile_fullgraph = False
     # (checkpoint key of an output weight, key of the input weight it is tied to), relative to the model
     _tied_weights_keys: list[str] = []
     _keys_to_ignore_on_load_unexpected: list[str] = []
@@ -111,6 +133,7 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"{type(self).__name__} needs a PretrainedConfig (e.g. {self.config_class.__name__}()), "
                             f"not {type(config).__name__}.")
+        config.validate()  # (assignments since the config was built may have broken a rule between keys)
         self.config = config
         self.name_or_path = config.name_or_path
         self.gradient_checkpointing = False
@@ -127,6 +150,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not PreTrainedModel._loading:
             self.apply(self._init_weights)
         self.tie_weights()
+        if self.supports_gradient_checkpointing and getattr(self.config, "gradient_checkpointing", False):
+            # an older config.json way of asking for it; consumed here so it is not saved again
+            self.gradient_checkpointing_enable()
+            del self.config.gradient_checkpointing
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", getattr(self.config, "init_std", 0.02))
@@ -152,6 +179,9 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     @classmethod
     def from_config(cls, config: PretrainedConfig, torch_dtype=None, dtype=None, **kwargs):
         dtype = parse_dtype(dtype or torch_dtype)
+        attn_implementation = kwargs.pop("attn_implementation", None)
+        if attn_implementation is not None:
+            config._attn_implementation = check_attn_implementation(attn_implementation)
         for key, value in kwargs.items():
             setattr(config, key, value)
         if isinstance(dtype, torch.dtype):
@@ -162,6 +192,21 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             finally:
                 torch.set_default_dtype(previous)
         return cls(config)
+
+    @classmethod
+    def _from_config(cls, config: PretrainedConfig, **kwargs):
+        """The name the reference's own code uses for `from_config`."""
+        return cls.from_config(config, **kwargs)
+
+    def set_attn_implementation(self, attn_implementation: str | dict) -> None:
+        """Choose how attention runs from now on ("sdpa", "eager" or "unpadded"; a dict maps sub-config names to
+        them, "" for this model's own), for this model and the models inside it."""
+        if isinstance(attn_implementation, dict):
+            attn_implementation = attn_implementation.get("", self.config._attn_implementation)
+        value = check_attn_implementation(attn_implementation)
+        for module in self.modules():
+            if isinstance(module, PreTrainedModel):
+                module.config._attn_implementation = value
 
     @property
     def base_model(self) -> nn.Module:
@@ -175,8 +220,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
     def dtype(self) -> torch.dtype:
         return next(p.dtype for p in self.parameters() if p.is_floating_point())
 
-    def can_generate(self) -> bool:
-        return hasattr(self, "generate") and hasattr(self, "prepare_inputs_for_generation")
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether `generate()` works on this class (asked of the class or of a model)."""
+        return hasattr(cls, "generate") and hasattr(cls, "prepare_inputs_for_generation")
 
     # embeddings and tying --------------------------------------------------------------------------------------
     def get_input_embeddings(self) -> nn.Module:
@@ -324,6 +371,15 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         if not weights_only:
             raise ValueError("henkan loads pickle checkpoints with weights_only=True only; convert the checkpoint "
                              "to safetensors rather than unpickling arbitrary objects.")
+        if torch.empty(0).device.type == "meta" and kwargs.get("device_map") is None:
+            raise RuntimeError(f"{cls.__name__}.from_pretrained was called inside a meta device context (with "
+                               f"torch.device('meta') or torch.set_default_device('meta')): loading wants real "
+                               f"weights. For an empty model on the meta device use {cls.__name__}(config) or "
+                               f"from_config(config) in that context; to load, leave it.")
+        state_dict = kwargs.pop("state_dict", None)
+        if pretrained_model_name_or_path is None and (config is None or state_dict is None):
+            raise ValueError(f"{cls.__name__}.from_pretrained(None, ...) needs both config= (a config object) and "
+                             f"state_dict= (the weights); otherwise pass a folder or Hub id.")
         dtype = parse_dtype(kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None))
         kwargs.pop("torch_dtype", None)
         device_map = kwargs.pop("device_map", None)
@@ -331,8 +387,18 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         output_loading_info = kwargs.pop("output_loading_info", False)
         attn_implementation = kwargs.pop("attn_implementation", None)
         kwargs.pop("trust_remote_code", None)
+        quantization = {k: kwargs.pop(k, None) for k in ("quantization_config", "load_in_8bit", "load_in_4bit")}
         hub = {"cache_dir": cache_dir, "force_download": force_download, "local_files_only": local_files_only,
                "token": token, "revision": revision, **pop_hub_kwargs(kwargs)}
+        base = adapter_base(pretrained_model_name_or_path, hub) if config is None else None
+        if base is not None:  # an adapter folder: its base model, then the adapter
+            model = cls.from_pretrained(base, *model_args, dtype=dtype, device_map=device_map,
+                                        attn_implementation=attn_implementation, weights_only=weights_only,
+                                        use_safetensors=use_safetensors, **{k: v for k, v in quantization.items()
+                                                                            if v is not None}, **kwargs)
+            model.load_adapter(pretrained_model_name_or_path, adapter_kwargs=hub)
+            return (model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}) \
+                if output_loading_info else model
         if config is None:
             config, kwargs = cls.config_class.from_pretrained(
                 pretrained_model_name_or_path, return_unused_kwargs=True, **hub, **kwargs)
@@ -343,20 +409,30 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             raise TypeError(f"{cls.__name__}.from_pretrained got unexpected argument(s): {names}. They are neither "
                             f"loading options nor attributes of {type(config).__name__}.")
         if attn_implementation is not None:
-            config._attn_implementation = attn_implementation
-        config.name_or_path = str(pretrained_model_name_or_path)
+            config._attn_implementation = check_attn_implementation(attn_implementation)
+        if pretrained_model_name_or_path is not None:
+            config.name_or_path = str(pretrained_model_name_or_path)
 
-        files = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
-        state = _CheckpointReader(files)
+        if state_dict is not None:
+            state = _CheckpointReader.from_state_dict(state_dict)
+        else:
+            files, index = _find_weights(pretrained_model_name_or_path, hub, use_safetensors)
+            state = _CheckpointReader(files, index)
+        quantizer = _quantizer(config, dtype, **quantization)
         if dtype == "auto":
             dtype = parse_dtype(config.dtype) if config.dtype is not None else state.first_float_dtype()
         dtype = dtype or torch.float32
 
         with _skeleton():
             model = cls(config)
-        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes)
+            if quantizer is not None:
+                quantizer.replace(model, state.keys())
+                state.copy = True  # a map of the whole file would keep its float pages resident
+        info = model._load_checkpoint(state, dtype, ignore_mismatched_sizes, quantizer)
+        if quantizer is not None:
+            quantizer.finish(model)
         config.dtype = str(dtype).removeprefix("torch.")
-        if model.can_generate():
+        if model.can_generate() and pretrained_model_name_or_path is not None:
             model._load_generation_config(pretrained_model_name_or_path, hub)
         model.eval()
         if device_map is not None:
@@ -396,7 +472,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             out.append(key[len(prefix):])
         return out
 
-    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool) -> dict:
+    def _load_checkpoint(self, state: "_CheckpointReader", dtype: torch.dtype, ignore_mismatched: bool,
+                         quantizer=None) -> dict:
         expected = dict(self.state_dict(keep_vars=True))
         shared: dict[int, list[str]] = {}  # one parameter reachable under several names (a shared bias, ...)
         for key, value in expected.items():
@@ -404,6 +481,10 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         tied = {k for k in self._tied_weights_keys if getattr(self.config, "tie_word_embeddings", True)}
         loaded, unexpected, mismatched = {}, [], []
         for ckpt_key in state.keys():
+            taken = quantizer.take(self, ckpt_key, state) if quantizer is not None else None
+            if taken is not None:
+                loaded.update(taken)
+                continue
             target = next((k for k in self._checkpoint_key_candidates(ckpt_key) if k in expected), None)
             if target is None or target in loaded:
                 unexpected.append(ckpt_key)
@@ -417,6 +498,8 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             if tensor.is_floating_point():
                 tensor = tensor.to(self._load_dtype(target, dtype))
             loaded[target] = tensor
+        if quantizer is not None:
+            loaded.update(quantizer.flush(state))
         if mismatched and not ignore_mismatched:
             lines = "\n".join(f"  {k}: checkpoint {list(s)}, model {list(w)}" for k, s, w in mismatched)
             raise RuntimeError(
@@ -527,20 +610,21 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
             raise TypeError(f"save_pretrained got unexpected argument(s): {', '.join(sorted(unknown))}.")
         if not is_main_process:
             return
+        if self._hf_peft_config_loaded and kwargs.get("save_peft_format", True):
+            save_adapter(self, save_directory)  # as PEFT does: the adapter only; the base model is saved elsewhere
+            if upload is not None:
+                upload.setdefault("commit_message", "Upload adapter")
+                upload_folder(save_directory, **upload)
+            return
         os.makedirs(save_directory, exist_ok=True)
+        remove_stale_temporaries(save_directory)
         tensors = self._state_for_saving(state_dict)
         shards = _shard(tensors, parse_size(max_shard_size))
         stem = SAFE_WEIGHTS if variant is None else SAFE_WEIGHTS.replace(".safetensors", f".{variant}.safetensors")
         names = [stem] if len(shards) == 1 else [
             stem.replace(".safetensors", f"-{i + 1:05d}-of-{len(shards):05d}.safetensors") for i in range(len(shards))]
-        for name, shard in zip(names, shards):
-            _atomic_save_safetensors(shard, os.path.join(save_directory, name))
-        index_path = os.path.join(save_directory, stem + ".index.json")
-        if len(shards) > 1:
-            index = {"metadata": {"total_size": sum(t.numel() * t.element_size() for t in tensors.values())},
-                     "weight_map": {k: n for n, shard in zip(names, shards) for k in sorted(shard)}}
-            atomic_write_text(index_path, json.dumps(index, indent=2, sort_keys=True) + "\n")
-        _remove_stale_weights(save_directory, stem, keep=set(names) | ({os.path.basename(index_path)}
+        _save_weights(save_directory, stem, names, shards)
+        _remove_stale_weights(save_directory, stem, keep=set(names) | ({stem + ".index.json"}
                                                                        if len(shards) > 1 else set()))
         config = self.config
         config.architectures = [type(self).__name__]
@@ -579,6 +663,23 @@ class PreTrainedModel(nn.Module, PushToHubMixin):
         return out
 
 
+def _quantizer(config, dtype, quantization_config=None, load_in_8bit=None, load_in_4bit=None):
+    """The Quantizer of a from_pretrained call (its arguments, else config.json's quantization_config), or None.
+    float32 asked for explicitly (`dtype=torch.float32`) makes the low-bit layers compute exact float32 products
+    rather than run the bfloat16 kernels."""
+    stored = getattr(config, "quantization_config", None)
+    if quantization_config is None and stored is None and not (load_in_8bit or load_in_4bit):
+        return None
+    from .quantization import Quantizer, resolve
+
+    scheme = resolve(quantization_config, bool(load_in_8bit), bool(load_in_4bit), stored)
+    if scheme is None:
+        return None
+    if scheme.compute_dtype is None and dtype is torch.float32:
+        scheme.compute_dtype = torch.float32
+    return Quantizer(scheme)
+
+
 def _auto_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -600,11 +701,30 @@ def _shard(tensors: dict, limit: int) -> list[dict]:
     return shards
 
 
-def _atomic_save_safetensors(tensors: dict, path: str) -> None:
+def _save_weights(folder: str, stem: str, names: list[str], shards: list[dict]) -> None:
+    """Write the weight files so that the folder changes as a whole.
+
+    Every file is written under a temporary name first, then they are renamed into place, the index last: a kill
+    while writing leaves the old checkpoint untouched, and the index switches a checkpoint whose shard count changed
+    in one step. Only a kill among the renames of same-named shards can leave files of two saves side by side;
+    every file carries the id of its save (safetensors metadata, and the index's), so loading that folder fails
+    naming the file instead of mixing weights.
+    """
     from safetensors.torch import save_file
 
-    with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata={"format": "pt"})
+    save_id = uuid.uuid4().hex
+    paths = [os.path.join(folder, name) for name in names]
+    if len(shards) > 1:
+        paths.append(os.path.join(folder, stem + ".index.json"))
+    with atomic_paths(paths) as tmps:
+        for shard, tmp in zip(shards, tmps):
+            save_file(shard, tmp, metadata={"format": "pt", SAVE_ID: save_id})
+        if len(shards) > 1:
+            size = sum(t.numel() * t.element_size() for shard in shards for t in shard.values())
+            index = {"metadata": {"total_size": size, SAVE_ID: save_id},
+                     "weight_map": {k: n for n, shard in zip(names, shards) for k in sorted(shard)}}
+            with open(tmps[-1], "w", encoding="utf-8") as f:
+                f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
@@ -616,8 +736,8 @@ def _remove_stale_weights(folder: str, stem: str, keep: set[str]) -> None:
             os.unlink(os.path.join(folder, name))
 
 
-def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list[str]:
-    """The weight files of a checkpoint, safetensors first."""
+def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> tuple[list[str], dict | None]:
+    """The weight files of a checkpoint, safetensors first, and the index naming them (path and contents) if any."""
     choices = [(SAFE_WEIGHTS, False), (SAFE_INDEX, True)]
     if use_safetensors is not True:
         choices += [(PT_WEIGHTS, False), (PT_INDEX, True)]
@@ -626,12 +746,14 @@ def _find_weights(name_or_path, hub: dict, use_safetensors: bool | None) -> list
         if path is None:
             continue
         if not is_index:
-            return [path]
-        weight_map = read_json(path).get("weight_map")
+            return [path], None
+        index = read_json(path)
+        weight_map = index.get("weight_map")
         if not isinstance(weight_map, dict):
             raise OSError(f"{path} is not a valid weight index (no \"weight_map\" object). Re-save or re-download "
                           f"the checkpoint.")
-        return [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
+        files = [resolve_file(name_or_path, shard, **hub) for shard in dict.fromkeys(weight_map.values())]
+        return files, {"path": path, **index}
     looked = ", ".join(name for name, _ in choices)
     raise OSError(f"No weights found for '{name_or_path}': looked for {looked}. A folder written by "
                   f"save_pretrained() has them; TensorFlow/Flax-only checkpoints must be converted to PyTorch first.")
@@ -651,13 +773,19 @@ class _MappedSafetensors:
     parameters never reach the file. A tensor whose offset does not suit its dtype's alignment is copied."""
 
     def __init__(self, path: str, handle):
-        self.handle = handle
+        self.handle, self.path = handle, path
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")
             self.layout = json.loads(f.read(header_len))
         self.layout.pop("__metadata__", None)
         self.start = 8 + header_len
-        self.storage = torch.UntypedStorage.from_file(path, shared=False, nbytes=os.path.getsize(path))
+        self._storage = None
+
+    @property
+    def storage(self) -> torch.UntypedStorage:
+        if self._storage is None:  # made on first use: a reader that only read()s never maps the file
+            self._storage = torch.UntypedStorage.from_file(self.path, shared=False, nbytes=os.path.getsize(self.path))
+        return self._storage
 
     def keys(self):
         return self.handle.keys()
@@ -676,21 +804,70 @@ class _MappedSafetensors:
         return torch.empty(0, dtype=dtype).set_(self.storage, begin // dtype.itemsize, shape, strides)
 
 
+    def read(self, key: str) -> torch.Tensor:
+        info = self.layout[key]
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if dtype is None:
+            return self.handle.get_tensor(key)
+        begin, end = info["data_offsets"]
+        out = torch.empty(info["shape"], dtype=dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.start + begin)
+            f.readinto(memoryview(out.view(torch.uint8).reshape(-1).numpy()) if out.numel() else bytearray())
+        return out
+
+
 class _CheckpointReader:
     """Read tensors from safetensors files (memory-mapped) or pickle files (weights_only=True), with clear errors."""
 
-    def __init__(self, files: list[str]):
+    copy = False  # get() reads into memory of its own rather than mapping the files (quantized loading)
+
+    def __init__(self, files: list[str], index: dict | None = None):
         self.files = files
         self._where: dict[str, object] = {}
+        saves = {}  # safetensors file -> id of the save that wrote it (None: not written by henkan)
         for path in files:
             if path.endswith(".safetensors"):
                 handle = self._open_safetensors(path)
+                saves[path] = (handle.handle.metadata() or {}).get(SAVE_ID)
             else:
                 handle = self._load_pickle(path)
             for key in handle.keys():
                 self._where[key] = handle
+        if index is not None:
+            self._check_one_save(saves, index)
+
+    @staticmethod
+    def _check_one_save(saves: dict, index: dict) -> None:
+        """Shards written by different saves (a save killed while renaming its files) must not be mixed."""
+        metadata = index.get("metadata")
+        expected = metadata.get(SAVE_ID) if isinstance(metadata, dict) else None
+        if expected is None:
+            if len(set(saves.values())) < 2:
+                return
+            expected = saves[next(iter(saves))]
+        odd = [path for path, save in saves.items() if save != expected]
+        if odd:
+            raise OSError(
+                f"The checkpoint in {os.path.dirname(index['path'])} mixes files of two saves: {odd[0]} was not "
+                f"written by the save that wrote {os.path.basename(index['path'])} (a save_pretrained() killed "
+                "while replacing its files?). Loading it would mix old and new weights: save the model there again, "
+                "or restore the folder from a copy."
+            )
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "_CheckpointReader":
+        """A reader over tensors in memory (`from_pretrained(..., state_dict=...)`)."""
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise TypeError("state_dict should be a dict of tensor names to tensors (e.g. model.state_dict()).")
+        reader = cls([])
+        handle = _DictHandle(state)
+        reader._where = dict.fromkeys(state, handle)
+        return reader
 
     def describe(self) -> str:
+        if not self.files:
+            return "the given state_dict"
         folder = os.path.dirname(self.files[0])
         return folder if len(self.files) > 1 else self.files[0]
 
@@ -706,8 +883,15 @@ class _CheckpointReader:
 
     @staticmethod
     def _load_pickle(path: str):
+        """A state dict from a `torch.save` file, memory-mapped; the legacy (pre-1.6, non-zip) format cannot be
+        mapped and is read whole, through the same restricted unpickler."""
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap can only be used" not in str(e):
+                    raise
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises many kinds; all mean the same to the user
             if "weights_only" in str(e) or "Unsupported global" in str(e):
                 raise OSError(f"Refusing to load {path}: it holds Python objects besides tensors, which could run "
@@ -728,7 +912,18 @@ class _CheckpointReader:
         return tuple(handle.get_slice(key).get_shape())
 
     def get(self, key: str) -> torch.Tensor:
-        return self._where[key].get_tensor(key)
+        return self.read(key) if self.copy else self._where[key].get_tensor(key)
+
+    def read(self, key: str) -> torch.Tensor:
+        """A tensor copied into memory of its own (not a view of the file's map, whose pages would stay resident)."""
+        handle = self._where[key]
+        return handle.read(key) if isinstance(handle, _MappedSafetensors) else handle.get_tensor(key).clone()
+
+    def is_float(self, key: str) -> bool:
+        handle = self._where[key]
+        if isinstance(handle, _MappedSafetensors):
+            return handle.layout[key]["dtype"] in ("F64", "F32", "F16", "BF16")
+        return handle.get_tensor(key).is_floating_point()
 
     def first_float_dtype(self) -> torch.dtype:
         for key in self._where:

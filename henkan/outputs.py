@@ -1,17 +1,47 @@
-"""Model outputs: dataclasses that read as a dict (None fields left out) and as a tuple of their set fields."""
+"""Model outputs: dataclasses that read as a dict (None fields left out) and as a tuple of their set fields.
+
+Every output class is a torch pytree node (its set fields are the children), so `torch.export`, `torch.compile`
+and `torch.utils._pytree` see through it.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Optional
+
+from torch.utils import _pytree
 
 
 class ModelOutput(OrderedDict):
-    """Fields are attributes, keys and positions at once; a field that is None is not a key and has no position."""
+    """Fields are attributes, keys and positions at once; a field that is None is not a key and has no position.
+
+    Subclasses are dataclasses (`@dataclass`). An output can also be built from one dict of its fields, given as
+    the first field: `BaseModelOutput({"last_hidden_state": x, "hidden_states": None, "attentions": None})`."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _register_pytree(cls)
+
+    def __init__(self, *args, **kwargs):  # reached only by subclasses that are not dataclasses themselves
+        if type(self) is not ModelOutput and not is_dataclass(self):
+            raise TypeError(f"{type(self).__module__}.{type(self).__name__} is not a dataclass. This is a subclass "
+                            f"of ModelOutput and so must use the @dataclass decorator.")
+        super().__init__(*args, **kwargs)
 
     def __post_init__(self):
-        for f in fields(self):
+        class_fields = fields(self)
+        first = getattr(self, class_fields[0].name) if class_fields else None
+        if isinstance(first, dict) and all(getattr(self, f.name) is None for f in class_fields[1:]):
+            unknown = [key for key in first if key not in self.__dataclass_fields__]
+            if unknown:
+                raise KeyError(f"{type(self).__name__} has no field(s) {unknown}; its fields are "
+                               f"{[f.name for f in class_fields]}.")
+            for key, value in first.items():
+                object.__setattr__(self, key, value)
+            if class_fields[0].name not in first:
+                object.__setattr__(self, class_fields[0].name, None)
+        for f in class_fields:
             value = getattr(self, f.name)
             if value is not None:
                 OrderedDict.__setitem__(self, f.name, value)
@@ -47,6 +77,20 @@ class ModelOutput(OrderedDict):
 
     def to_tuple(self) -> tuple:
         return tuple(self.values())
+
+
+def _flatten(output: ModelOutput):
+    return list(output.values()), list(output.keys())
+
+
+def _register_pytree(cls: type) -> None:
+    def unflatten(values, keys):
+        return cls(**dict(zip(keys, values)))
+
+    _pytree.register_pytree_node(cls, _flatten, unflatten, serialized_type_name=f"{cls.__module__}.{cls.__qualname__}")
+
+
+_register_pytree(ModelOutput)
 
 
 def declare_output(name: str, *names: str, doc: str = "", module: str = __name__) -> type:

@@ -19,7 +19,7 @@ from torch import nn
 from .cache import EncoderDecoderCache
 from .causal import reject_unknown
 from .heads import classification_loss, span_loss
-from .layers import linear_layer, padding_mask
+from .layers import check_inputs, class_targets, linear_layer, padding_mask
 from .logging import get_logger
 from .outputs import (BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput, Seq2SeqQuestionAnsweringModelOutput,
                       Seq2SeqSequenceClassifierOutput)
@@ -89,6 +89,16 @@ def as_encoder_output(encoder_outputs) -> BaseModelOutput:
                            attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None)
 
 
+def check_encoder_inputs(config, arguments: dict) -> None:
+    """The encoder's inputs checked (kind, shape, mask) before anything is derived from them, e.g. decoder inputs
+    shifted from `input_ids`; skipped when `encoder_outputs` are given or the encoder reads other inputs (speech
+    features). (Ids are range-checked by the encoder.)"""
+    if arguments.get("encoder_outputs") is None and (arguments.get("input_ids") is not None
+                                                     or arguments.get("inputs_embeds") is not None):
+        check_inputs(config, arguments.get("input_ids"), arguments.get("inputs_embeds"), check_ids=False,
+                     attention_mask=arguments.get("attention_mask"))
+
+
 def shift_into_decoder(arguments: dict, shift) -> None:
     """Without decoder inputs among a forward's `arguments`, give the decoder `shift(input_ids)`."""
     if arguments.get("decoder_input_ids") is not None or arguments.get("decoder_inputs_embeds") is not None:
@@ -137,6 +147,7 @@ class EncoderDecoderBase:
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = arguments.get("return_dict")
         return_dict = config.use_return_dict if return_dict is None else return_dict
+        check_encoder_inputs(config, arguments)
         if self.shift_inputs_when_no_decoder_inputs:
             shift_into_decoder(arguments, self.shift_right)
         elif arguments.get("decoder_input_ids") is None and arguments.get("decoder_inputs_embeds") is None:
@@ -205,6 +216,7 @@ class Seq2SeqHead:
         inputs.update(overrides)
         base = self.base_model
         if self.shift_inputs_when_no_decoder_inputs:
+            check_encoder_inputs(self.config, inputs)
             shift_into_decoder(inputs, base.shift_right)
         if base is self:
             return self.encode_decode({**inputs, "return_dict": True})
@@ -271,6 +283,8 @@ class Seq2SeqLM(Seq2SeqHead):
         reject_unknown(self, arguments.pop("kwargs", None) or {})
         labels = arguments.get("labels")
         if labels is not None:
+            vocab = getattr(self.config, "decoder_vocab_size", None) or self.config.vocab_size
+            class_targets(labels, vocab, "vocab_size")
             limit = getattr(self.config, self.target_positions, None)
             if limit is not None and labels.shape[-1] > limit:
                 raise ValueError(f"labels have {labels.shape[-1]} tokens but the decoder has positions for {limit} "

@@ -198,7 +198,7 @@ def test_inputs_are_immutable():
         render_chat_template("{% set _ = messages[0].update({'content': 'x'}) %}", [{"role": "user", "content": "y"}])
     # namespace() is the way to keep state
     assert render_chat_template("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
-                                "{% endfor %}{{ ns.n }}", [{}, {}, {}]) == "3"
+                                "{% endfor %}{{ ns.n }}", [{"role": "user"}] * 3) == "3"
 
 
 @pytest.mark.parametrize("template", [
@@ -350,8 +350,9 @@ def test_mixin_errors():
 
 def test_mixin_passes_special_tokens_and_kwargs():
     stub = StubTokenizer("{{ bos_token }}|{{ eos_token }}|{{ foo }}", {"bos_token": "<s>", "eos_token": "</s>"})
-    assert stub.apply_chat_template([{}], tokenize=False, foo="bar") == "<s>|</s>|bar"
-    assert stub.apply_chat_template([{}], tokenize=False, eos_token="E") == "<s>|E|"  # kwargs win
+    chat = [{"role": "user", "content": "hi"}]
+    assert stub.apply_chat_template(chat, tokenize=False, foo="bar") == "<s>|</s>|bar"
+    assert stub.apply_chat_template(chat, tokenize=False, eos_token="E") == "<s>|E|"  # kwargs win
 
 
 # --- loading and saving templates -----------------------------------------------------------------------------
@@ -502,3 +503,129 @@ def test_tokenizer_round_trips_templates(minilm_path, tmp_path):
         TEMPLATES["qwen2"]
     assert "chat_template" not in json.loads((tmp_path / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert cls.from_pretrained(tmp_path).chat_template == templates
+
+
+# --- the rendering budget: time, size, recursion --------------------------------------------------------------
+
+USER = [{"role": "user", "content": "hi"}]
+LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize("template", [
+    LOOP,
+    "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% for k in r %}{% endfor %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{{ 'x' }}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{{ range(100000)|list|sort|length }}{% endfor %}",
+], ids=["nested", "assigned-range", "output", "work-in-filters"])
+def test_endless_loops_stop_at_the_time_limit(template):
+    with chat.chat_template_limits(seconds=0.2):
+        with pytest.raises(chat.ChatTemplateLimitError, match=r"did not finish rendering within 0\.2 s"):
+            render_chat_template(template, USER)
+
+
+@pytest.mark.parametrize("template, named", [
+    ("{{ 'x' * 10000000000 }}", "asked for a repetition of 10000000000"),
+    ("{{ [1] * 10000000000 }}", "asked for a repetition of 10000000000"),
+    ("{{ 10 ** 10000000000 }}", "asked for a number of"),
+    ("{{ '%10000000000s' % 'a' }}", "asked for a formatted string of 10000000000"),
+    ("{{ '{:>10000000000}'.format('a') }}", "asked a string method for a result of 10000000000"),
+    ("{{ 'a'.center(10000000000) }}", "asked a string method for a result of 10000000000"),
+    ("{{ ('x' * 1000000).join(range(100000)|map('string')|list) }}", "asked a string method for a result"),
+    ("{{ ('x' * 1000000).join(range(100000)|map('string')) }}", "asked a string method for a result"),
+    ("{{ 'a b c d e f'|wordwrap(1, wrapstring='w' * 10000000) }}", "asked the 'wordwrap' filter"),
+    ("{{ 'a'|center(10000000000) }}", "asked the 'center' filter for a result of 10000000000"),
+    ("{{ range(100000)|join('x' * 1000000) }}", "asked the 'join' filter"),
+    ("{{ ('a' * 100000)|replace('a', 'b' * 1000000) }}", "asked the 'replace' filter"),
+    ("{{ ('a\n' * 10000)|indent(10000000) }}", "asked the 'indent' filter"),
+    ("{{ [1]|batch(10000000000, 'x')|list }}", "asked the 'batch' filter"),
+    ("{{ messages|tojson(indent=1000000000) }}", "asked the 'tojson' filter"),
+    ("{{ lipsum(n=10000000) }}", "asked lipsum for a text"),
+    ("{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+     "assigned a value of 67108864"),
+    ("{% set s = 'x' %}" + "{% set s = s + s %}" * 60, "assigned a value of 67108864"),
+    ("{% with s = 'x' * 30000000 %}{% with t = s ~ s %}{% endwith %}{% endwith %}", "assigned a value of 60000000"),
+    ("{% macro f() %}{% for i in range(100000) %}{% for j in range(1000) %}" + "y" * 1000 +
+     "{% endfor %}{% endfor %}{% endmacro %}{{ f()|length }}", "wrote into macros and blocks a total"),
+    ("{% set s %}{% for i in range(100000) %}{{ 'z' * 1000000 }}{% endfor %}{% endset %}",
+     "wrote into macros and blocks a total"),
+    ("{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}{% for i in range(60) %}"
+     "{% set ns.s = d(ns.s) %}{% endfor %}", "wrote into macros and blocks a total"),
+    ("{% for i in range(100000) %}{{ 'w' * 1000000 }}{% endfor %}", "wrote an output of"),
+], ids=lambda v: v[:30] if isinstance(v, str) and "{" in v else None)
+def test_values_past_the_size_limit_are_refused_before_they_exhaust_memory(template, named):
+    with chat.chat_template_limits(max_chars=50_000_000):
+        with pytest.raises(chat.ChatTemplateLimitError) as error:
+            render_chat_template(template, USER)
+    assert named in str(error.value) and "more than its memory budget of 50000000" in str(error.value)
+
+
+@pytest.mark.parametrize("template", [
+    "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "{% for m in messages recursive %}{{ loop(messages) }}{% endfor %}",
+])
+def test_endless_recursion_is_named(template):
+    with pytest.raises(chat.ChatTemplateLimitError, match="recursed too deeply"):
+        render_chat_template(template, USER)
+
+
+def test_a_template_nested_too_deeply_to_compile_is_named():
+    with pytest.raises(chat.ChatTemplateLimitError, match="nested too deeply to compile"):
+        render_chat_template("{{ " + "(" * 100000 + "1" + ")" * 100000 + " }}", USER)
+
+
+def test_limits_are_settable_and_ordinary_templates_render_within_them():
+    long_chat = [{"role": "user", "content": "x" * 1000}] * 50
+    expected = render_chat_template(TEMPLATES["phi3"], long_chat, eos_token="<|endoftext|>")
+    with chat.chat_template_limits(max_chars=len(expected) - 1):
+        with pytest.raises(chat.ChatTemplateLimitError, match=f"wrote an output of {len(expected)}"):
+            render_chat_template(TEMPLATES["phi3"], long_chat, eos_token="<|endoftext|>")
+        with chat.chat_template_limits(max_chars=len(expected)):  # nested: the inner block wins
+            assert render_chat_template(TEMPLATES["phi3"], long_chat, eos_token="<|endoftext|>") == expected
+    old = chat.set_chat_template_limits(seconds=0.1)
+    try:
+        with pytest.raises(chat.ChatTemplateLimitError, match=r"within 0\.1 s"):
+            render_chat_template(LOOP, USER)
+    finally:
+        chat.set_chat_template_limits(*old)
+    with pytest.raises(ValueError, match="seconds must be a positive number, got -1"):
+        chat.chat_template_limits(seconds=-1).__enter__()
+    with pytest.raises(ValueError, match="max_chars must be a positive integer, got 1.5"):
+        chat.set_chat_template_limits(max_chars=1.5)
+
+
+def test_the_budget_holds_for_apply_chat_template_and_is_a_template_error():
+    from jinja2.exceptions import TemplateError
+
+    stub = StubTokenizer(LOOP, {})
+    with chat.chat_template_limits(seconds=0.1), pytest.raises(TemplateError, match="did not finish rendering"):
+        stub.apply_chat_template(USER, tokenize=False)
+    assert stub.apply_chat_template(USER, tokenize=False, chat_template="{{ messages[0].content }}") == "hi"
+
+
+# --- the conversation's shape ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("conversation, error, named", [
+    ([{"role": "user", "content": "a"}, "hello"], TypeError, "conversation[1] must be a message: a dict with 'role'"),
+    ([{"content": "a"}], ValueError, "conversation[0]['role'] must be a string such as 'user'"),
+    ([{"role": 3, "content": "a"}], ValueError, "conversation[0]['role'] must be a string such as 'user' or 'assistant', got 3"),
+    ([{"role": "user", "content": 42}], TypeError, "conversation[0]['content'] must be a string or a list of parts"),
+    ([{"role": "user", "content": ["a"]}], TypeError, "conversation[0]['content'][0] must be a part such as"),
+    ({"role": "user"}, TypeError, "conversation must be a list of messages"),
+])
+def test_the_conversation_shape_is_checked_before_rendering(conversation, error, named):
+    with pytest.raises(error) as info:
+        render_chat_template("{{ messages|length }}", conversation)
+    assert named in str(info.value)
+
+
+def test_a_batch_names_the_conversation():
+    with pytest.raises(ValueError, match=r"conversation\[1\]\[0\]\['role'\]"):
+        render_chat_template_batch("{{ messages|length }}", [USER, [{"role": None}]])
+
+
+def test_allowed_shapes_render():
+    ok = [{"role": "system"}, {"role": "assistant", "content": None, "tool_calls": []},
+          {"role": "tool", "content": {"temperature": 20}}, {"role": "user", "content": [{"type": "text", "text": "a"}]}]
+    assert render_chat_template("{{ messages|length }}", ok) == "4"

@@ -80,8 +80,11 @@ def test_unknown_keys_are_kept_and_written_back(tmp_path):
 
 
 def test_torch_dtype_alias():
+    """Read back as a torch.dtype, as in the reference; written to config.json as its name."""
+    import torch
+
     config = BertConfig(torch_dtype="float16")
-    assert config.dtype == "float16" and config.torch_dtype == "float16"
+    assert config.dtype == torch.float16 and config.torch_dtype == torch.float16
     assert config.to_diff_dict()["dtype"] == "float16"
 
 

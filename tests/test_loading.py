@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import stat
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -289,3 +292,59 @@ def test_push_to_hub_uploads_what_save_pretrained_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OSError, match="Offline mode"):
         model.config.push_to_hub("me/x")
+
+
+@pytest.mark.slow
+def test_save_killed_at_every_file_step_never_loads_mixed_weights(tmp_path):
+    """A real SIGKILL before each file operation of save_pretrained (6 shards over 6 shards, one file over one
+    file, one file over 6 shards): the folder loads the old weights or the new ones, or fails naming the mix; the
+    next save cleans up and loads the new weights."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(os.path.dirname(FIXTURES))}
+    job = subprocess.run([sys.executable, os.path.join(FIXTURES, "save_job.py"), str(tmp_path)], capture_output=True,
+                         text=True, timeout=600, env=env)
+    assert job.returncode == 0, job.stderr[-2000:]
+    cases = json.loads(job.stdout)
+    old = BertModel.from_pretrained(BERT).state_dict()
+    new = {k: v + 1 for k, v in old.items()}
+
+    def which(model):
+        state = model.state_dict()
+        return next((name for name, expected in (("old", old), ("new", new))
+                     if all(torch.equal(state[k], expected[k]) for k in expected)), "mixed")
+
+    for case, runs in cases.items():
+        seen = []
+        assert len(runs) > 6 and all(killed for _, killed in runs[:-1]) and not runs[-1][1]
+        for folder, _ in runs:
+            try:
+                seen.append(which(BertModel.from_pretrained(folder)))
+            except OSError as e:
+                assert "mixes files of two saves" in str(e) and "model-0000" in str(e), str(e)
+                seen.append("refused")
+        assert "mixed" not in seen, (case, seen)
+        assert seen[0] == "old" and seen[-1] == "new", (case, seen)
+        assert ("refused" in seen) == (case == "sharded"), (case, seen)  # only same-named shards can be mixed
+
+        folder = next(folder for folder, _ in runs if any(n.startswith(".tmp-") for n in os.listdir(folder)))
+        model = BertModel.from_pretrained(BERT)
+        model.save_pretrained(folder)
+        assert not any(name.startswith(".") for name in os.listdir(folder))
+        assert which(BertModel.from_pretrained(folder)) == "old"
+
+
+def test_saved_files_get_the_users_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    AutoModel.from_pretrained(BERT).save_pretrained(tmp_path, max_shard_size="40KB")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+def test_legacy_torch_save_format_loads_through_weights_only(tmp_path):
+    """A pytorch_model.bin written before torch 1.6 (not a zip) cannot be memory-mapped; it still loads, with the
+    restricted unpickler."""
+    state = AutoModel.from_pretrained(BERT).state_dict()
+    shutil.copy(os.path.join(BERT, "config.json"), tmp_path)
+    torch.save(state, tmp_path / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    again = AutoModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(again(IDS).last_hidden_state, AutoModel.from_pretrained(BERT)(IDS).last_hidden_state)

@@ -176,3 +176,46 @@ def test_models_keep_plain_linear_layers_for_quantization_and_copies(tmp_path):
             quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         assert type(quantized.model.layers[0].self_attn.q_proj).__module__.startswith("torch.ao.nn.quantized")
         assert quantized(x).logits.shape == expected.shape  # int8 weights: close only on real, smooth models
+
+
+def test_onednn_failure_falls_back_to_pytorch_matmul(monkeypatch):
+    """Under an address-space limit (`ulimit -v`) oneDNN may fail to allocate where PyTorch's matmul runs: the
+    first failure turns the route off for the process and the call is answered by F.linear."""
+    from henkan import layers
+
+    def failing(*args):
+        raise RuntimeError("could not allocate memory for the scratchpad")
+
+    monkeypatch.setattr(layers, "_onednn", lambda: failing)
+    layer = layers.linear_layer(512, 512)
+    x = torch.randn(2, 512)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight, layer.bias))
+    assert layers._onednn() is None  # off from now on (monkeypatch restores the real route after the test)
+
+
+def test_models_run_under_an_address_space_limit():
+    """`ulimit -v 4G`, common on shared clusters: a forward and a generate run."""
+    import subprocess
+    import sys
+
+    code = ("import resource, torch, henkan\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+            "config = henkan.LlamaConfig(vocab_size=512, hidden_size=256, intermediate_size=512, num_hidden_layers=2,"
+            " num_attention_heads=4)\n"
+            "model = henkan.LlamaForCausalLM(config).eval()\n"
+            "out = model.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=3, do_sample=False)\n"
+            "assert out.shape == (1, 6)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_gradient_checkpointing_in_the_config_takes_effect(tmp_path):
+    """An older config.json key: the model turns checkpointing on when built, and the key is not saved again."""
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                        vocab_size=99, gradient_checkpointing=True)
+    model = BertForMaskedLM(config)
+    assert model.is_gradient_checkpointing
+    assert not hasattr(model.config, "gradient_checkpointing")
+    model.save_pretrained(tmp_path)
+    assert "gradient_checkpointing" not in (tmp_path / "config.json").read_text()
+    assert not BertForMaskedLM.from_pretrained(tmp_path).is_gradient_checkpointing

@@ -407,8 +407,8 @@ def test_tokenization_modules_import_one_way():
     """Each module of henkan.tokenization imports only modules listed before it (no import cycle)."""
     import re
 
-    order = ["batch_encoding", "chat", "files", "base", "sentencepiece", "families", "sentencepiece_families",
-             "segmenters", "multimodal", "auto"]
+    order = ["wordpiece", "batch_encoding", "chat", "files", "base", "sentencepiece", "families",
+             "sentencepiece_families", "segmenters", "multimodal", "auto"]
     folder = os.path.join(os.path.dirname(HERE), "henkan", "tokenization")
     assert sorted(order + ["__init__"]) == sorted(name[:-3] for name in os.listdir(folder) if name.endswith(".py"))
     for module in order:

@@ -13,7 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
-from ..config import FORMAT_VERSION
+from ..config import (BOOL, COUNT, FORMAT_VERSION, MAX_JSON_DEPTH, NUMBER, POSITIVE, PROBABILITY, SIZE, TOKEN_ID, Kind, any_of,
+                      choice, integer, list_of, number)
 from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from ..logging import get_logger, get_verbosity, WARNING
 from ..utils import atomic_write_text, read_json
@@ -61,6 +62,33 @@ _DEFAULTS: dict[str, Any] = {
     "low_memory": None, "penalty_alpha": None, "dola_layers": None, "diversity_penalty": 0.0, "num_beam_groups": 1,
     "constraints": None, "force_words_ids": None,
 }
+
+def _eos_ids(value) -> bool:
+    """An id, a list of ids, or an integer tensor of them."""
+    return TOKEN_IDS(value) or (type(value).__name__ == "Tensor" and not value.is_floating_point()
+                                and value.dim() <= 1)
+
+
+TOKEN_IDS = any_of(integer(), list_of(integer()))
+# What each setting may hold (None everywhere: "unset"), checked by validate() whenever settings change, so a bad
+# generate() argument fails before any compute. (Kinds as in henkan.config.)
+_FIELDS = {key: kind.or_none for key, kind in {
+    **{key: COUNT for key in ("max_length", "min_length", "min_new_tokens", "no_repeat_ngram_size",
+                              "encoder_no_repeat_ngram_size", "top_k", "prefill_chunk_size")},
+    **{key: SIZE for key in ("max_new_tokens", "num_beams", "num_beam_groups", "num_return_sequences")},
+    **{key: BOOL for key in ("do_sample", "use_cache", "renormalize_logits", "remove_invalid_values",
+                             "output_attentions", "output_hidden_states", "output_scores", "output_logits",
+                             "return_dict_in_generate")},
+    "early_stopping": any_of(BOOL, choice("never")), "max_time": POSITIVE, "temperature": number(0),
+    "top_p": number(0, 1, low_open=True), "typical_p": number(0, 1, low_open=True), "min_p": PROBABILITY,
+    "epsilon_cutoff": number(0, 1, high_open=True), "eta_cutoff": number(0, 1, high_open=True),
+    "repetition_penalty": POSITIVE, "encoder_repetition_penalty": POSITIVE, "length_penalty": NUMBER,
+    "diversity_penalty": NUMBER, "bad_words_ids": list_of(list_of(integer())),
+    "suppress_tokens": list_of(integer()), "begin_suppress_tokens": list_of(integer()),
+    **{key: TOKEN_ID for key in ("pad_token_id", "bos_token_id", "decoder_start_token_id", "forced_bos_token_id")},
+    **{key: Kind("a token id or a list of token ids", _eos_ids) for key in ("eos_token_id", "forced_eos_token_id")},
+}.items()}
+
 # Arguments of generate() itself, which a config must not hold.
 _GENERATE_ARGUMENTS = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "synced_gpus",
                        "assistant_model", "streamer", "negative_prompt_ids", "negative_prompt_attention_mask",
@@ -181,11 +209,13 @@ class GenerationConfig(PushToHubMixin):
 
     # validation --------------------------------------------------------------------------------------------------
     def validate(self, strict: bool = False) -> None:
-        """Raise on settings that cannot work; warn (or raise, when `strict`) on settings that will be ignored."""
-        if self.early_stopping not in (True, False, "never"):
-            raise ValueError(f"`early_stopping` must be a boolean or 'never', but is {self.early_stopping}.")
-        if self.max_new_tokens is not None and self.max_new_tokens <= 0:
-            raise ValueError(f"`max_new_tokens` must be greater than 0, but is {self.max_new_tokens}.")
+        """Raise on settings that cannot work (a value of the wrong kind or range: a ValueError naming the setting);
+        warn (or raise, when `strict`) on settings that will be ignored."""
+        for name, kind in _FIELDS.items():
+            value = getattr(self, name, None)
+            if not kind(value):
+                raise ValueError(f"`{name}` is {value!r}; expected {kind.expected}. (A generate() argument or a "
+                                 f"setting of the generation config.)")
         if self.cache_implementation is not None and self.cache_implementation not in ALL_CACHE_IMPLEMENTATIONS:
             raise ValueError(f"Invalid `cache_implementation` ({self.cache_implementation}). Choose one of: "
                              f"{ALL_CACHE_IMPLEMENTATIONS}")
@@ -299,9 +329,12 @@ class GenerationConfig(PushToHubMixin):
             kwargs.pop(key, None)
         direct = os.path.join(os.fspath(pretrained_model_name), name)
         path = direct if os.path.isfile(direct) else resolve_file(pretrained_model_name, name, **hub)
-        config_dict = read_json(path)
+        config_dict = read_json(path, max_depth=MAX_JSON_DEPTH)
         logger.info("loading configuration file %s", path)
-        result = cls.from_dict(config_dict, **kwargs)
+        try:
+            result = cls.from_dict(config_dict, **kwargs)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
         config = result[0] if isinstance(result, tuple) else result
         config._original_object_hash = hash(config)
         return result

@@ -24,6 +24,7 @@ class AlbertConfig(PretrainedConfig):
                     max_position_embeddings=512, type_vocab_size=2, initializer_range=0.02, layer_norm_eps=1e-12,
                     classifier_dropout_prob=0.1, position_embedding_type="absolute", pad_token_id=0,
                     bos_token_id=2, eos_token_id=3)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class AlbertPreTrainedModel(PreTrainedModel):
@@ -104,7 +105,8 @@ class AlbertModel(AlbertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
                 inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
+        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings,
+                     attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids,

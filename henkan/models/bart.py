@@ -65,6 +65,7 @@ _TRAINING = dict(activation_function="gelu", d_model=1024, dropout=0.1, attentio
 
 class _BartLikeConfig(PretrainedConfig):
     attribute_map = _ATTRIBUTE_MAP
+    multiples = (("d_model", "encoder_attention_heads"), ("d_model", "decoder_attention_heads"))
     layout = Layout()
     default_num_labels = None
 
@@ -356,7 +357,8 @@ class BartEncoder(BartPreTrainedModel):
         config = self.config
         output_attentions, output_hidden_states, _, return_dict = causal.flags(
             config, output_attentions, output_hidden_states, False, return_dict)
-        _, length = check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
+        _, length = check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings,
+                                 attention_mask=attention_mask)
         _check_head_mask(head_mask, config.encoder_layers, "head_mask")
         x = _embed(self, input_ids, inputs_embeds)
         x = x + self.embed_positions(torch.arange(length, device=x.device)).to(x.dtype)
@@ -395,7 +397,7 @@ class BartDecoder(BartPreTrainedModel):
             self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs, use_cache=use_cache,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=return_dict,
             max_positions=self.max_positions, position_ids=position_ids, encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_mask=encoder_attention_mask)
+            encoder_attention_mask=encoder_attention_mask, attention_mask=attention_mask)
         _check_head_mask(head_mask, config.decoder_layers, "head_mask")
         _check_head_mask(cross_attn_head_mask, config.decoder_layers, "cross_attn_head_mask")
         x = _embed(self, input_ids, inputs_embeds, decoder=True)

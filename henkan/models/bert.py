@@ -15,13 +15,14 @@ from .. import causal
 from ..causal import CausalLM
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..heads import (ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
+from ..heads import (EncoderHead, ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
 from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs,
-                      encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
+                      class_targets, encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
 from ..logging import get_logger
 from ..modeling import PreTrainedModel
-from ..outputs import BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions
+from ..outputs import (BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions,
+                       NextSentencePredictorOutput, declare_output)
 
 logger = get_logger(__name__)
 
@@ -33,6 +34,7 @@ class BertConfig(PretrainedConfig):
                     attention_probs_dropout_prob=0.1, max_position_embeddings=512, type_vocab_size=2,
                     initializer_range=0.02, layer_norm_eps=1e-12, pad_token_id=0,
                     position_embedding_type="absolute", use_cache=True, classifier_dropout=None)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class BertPreTrainedModel(PreTrainedModel):
@@ -190,7 +192,9 @@ class BertModel(BertPreTrainedModel):
             return self._decode(a)
         input_ids, inputs_embeds = a["input_ids"], a["inputs_embeds"]
         check_inputs(config, input_ids, inputs_embeds,
-                     max_length=config.max_position_embeddings - self.embeddings.position_offset)
+                     max_length=config.max_position_embeddings - self.embeddings.position_offset,
+                     attention_mask=a["attention_mask"], token_type_ids=a.get("token_type_ids"),
+                     position_ids=a["position_ids"])
         output_attentions, output_hidden_states, _, return_dict = causal.flags(
             config, a["output_attentions"], a["output_hidden_states"], False, a["return_dict"])
         x = self.embeddings(input_ids=input_ids, token_type_ids=a.get("token_type_ids"),
@@ -215,7 +219,8 @@ class BertModel(BertPreTrainedModel):
             output_hidden_states=a["output_hidden_states"], return_dict=a["return_dict"],
             max_positions=config.max_position_embeddings - self.embeddings.position_offset,
             position_ids=a["position_ids"], encoder_hidden_states=encoder_states,
-            encoder_attention_mask=a["encoder_attention_mask"])
+            encoder_attention_mask=a["encoder_attention_mask"], attention_mask=a["attention_mask"],
+            token_type_ids=a.get("token_type_ids"))
         past = step.past_length if step.past_length is not None else step.cache_position[0]
         x = self.embeddings(input_ids=a["input_ids"], token_type_ids=a.get("token_type_ids"),
                             position_ids=a["position_ids"], inputs_embeds=a["inputs_embeds"], past=past)
@@ -270,6 +275,59 @@ class BertForMaskedLM(ForMaskedLM, BertPreTrainedModel):
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder
+
+
+BertForPreTrainingOutput = declare_output("BertForPreTrainingOutput", "loss", "prediction_logits",
+                                          "seq_relationship_logits", "hidden_states", "attentions", module=__name__)
+
+
+def _next_sentence_loss(logits, labels):
+    return F.cross_entropy(logits.view(-1, 2), class_targets(labels, 2, "next-sentence classes").view(-1))
+
+
+class BertForPreTraining(BertForMaskedLM):
+    """BERT's pretraining heads: masked LM (`cls.predictions`) and next-sentence prediction on the pooled output
+    (`cls.seq_relationship`); the loss is the sum of both when both labels are given."""
+
+    uses_pooler = True
+    output_class = BertForPreTrainingOutput
+
+    def build_head(self, config):
+        self.cls = Holder(predictions=BertLMHead(config), seq_relationship=linear_layer(config.hidden_size, 2))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, next_sentence_label=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None):
+        outputs = self.encode(locals())
+        prediction = self.cls.predictions(outputs.last_hidden_state)
+        relationship = self.cls.seq_relationship(outputs.pooler_output)
+        loss = None
+        if labels is not None and next_sentence_label is not None:
+            vocab = prediction.shape[-1]
+            loss = (F.cross_entropy(prediction.view(-1, vocab), class_targets(labels, vocab, "vocab_size").view(-1))
+                    + _next_sentence_loss(relationship, next_sentence_label))
+        return self.finish(return_dict, loss, outputs, prediction_logits=prediction,
+                           seq_relationship_logits=relationship)
+
+
+class BertForNextSentencePrediction(EncoderHead, BertPreTrainedModel):
+    """Whether the second segment follows the first: `cls.seq_relationship` on the pooled output (label 0: it
+    does)."""
+
+    base_model_class = BertModel
+    uses_pooler = True
+    output_class = NextSentencePredictorOutput
+
+    def build_head(self, config):
+        self.cls = Holder(seq_relationship=linear_layer(config.hidden_size, 2))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        outputs = self.encode(locals())
+        logits = self.cls.seq_relationship(outputs.pooler_output)
+        loss = _next_sentence_loss(logits, labels) if labels is not None else None
+        return self.finish(return_dict, loss, outputs, logits=logits)
 
 
 class BertLMHeadModel(GenerationMixin, CausalLM, BertPreTrainedModel):

@@ -19,6 +19,7 @@ class BertGenerationConfig(PretrainedConfig):
                     attention_probs_dropout_prob=0.1, max_position_embeddings=512, initializer_range=0.02,
                     layer_norm_eps=1e-12, pad_token_id=0, bos_token_id=2, eos_token_id=1,
                     position_embedding_type="absolute", use_cache=True)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class BertGenerationPreTrainedModel(BertPreTrainedModel):

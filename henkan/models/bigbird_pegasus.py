@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import choice
 from ..layers import Holder, attend, linear_layer, padding_mask
 from ..logging import get_logger
-from ..sparse_attention import (BlockSparseLayout, block_sparse_attention, check_attention_type, padding_to_blocks,
-                                use_block_sparse)
+from ..sparse_attention import (ATTENTION_TYPES, BlockSparseLayout, block_sparse_attention, check_attention_type,
+                                padding_to_blocks, use_block_sparse)
 from .bart import (_ALL_HEADS, _ATTRIBUTE_MAP, BartEncoder, BartPreTrainedModel, Layout, _BartLikeConfig, _family,
                    _FeedForward)
 
@@ -43,6 +44,7 @@ class BigBirdPegasusConfig(_BartLikeConfig):
                     activation_dropout=0.0, init_std=0.02, decoder_start_token_id=2, classifier_dropout=0.0,
                     scale_embedding=True, pad_token_id=0, bos_token_id=2, eos_token_id=1,
                     attention_type="block_sparse", block_size=64, num_random_blocks=3, use_bias=False)
+    fields = dict(attention_type=choice(*ATTENTION_TYPES))
 
 
 class BigBirdPegasusPreTrainedModel(BartPreTrainedModel):
@@ -57,9 +59,6 @@ class BigBirdPegasusEncoderAttention(nn.Module):
     def __init__(self, config):
         super().__init__()
         d, bias = config.d_model, config.use_bias
-        if d % config.encoder_attention_heads:
-            raise ValueError(f"d_model ({d}) is not a multiple of encoder_attention_heads "
-                             f"({config.encoder_attention_heads}).")
         self.self = Holder(query=linear_layer(d, d, bias=bias), key=linear_layer(d, d, bias=bias),
                            value=linear_layer(d, d, bias=bias))
         self.output = linear_layer(d, d, bias=bias)
@@ -101,12 +100,8 @@ class BigBirdPegasusEncoder(BartEncoder, BigBirdPegasusPreTrainedModel):
     layer_class = BigBirdPegasusEncoderLayer
 
     def __init__(self, config, embed_tokens: nn.Embedding | None = None):
-        attention_type = check_attention_type(config.attention_type)
-        if config.block_size < 1 or config.num_random_blocks < 0:
-            raise ValueError(f"block_size must be at least 1 and num_random_blocks at least 0; the config has "
-                             f"block_size={config.block_size}, num_random_blocks={config.num_random_blocks}.")
         super().__init__(config, embed_tokens)
-        self.attention_type = attention_type
+        self.attention_type = config.attention_type
 
     def set_attention_type(self, value: str) -> None:
         """Use block-sparse ('block_sparse') or full ('original_full') attention from now on."""

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import CausalMasks, causal_attention, linear_layer, per_layer_head_mask
@@ -27,6 +27,7 @@ class BloomConfig(PretrainedConfig):
                     initializer_range=0.02, use_cache=True, bos_token_id=1, eos_token_id=2,
                     apply_residual_connection_post_layernorm=False, hidden_dropout=0.0, attention_dropout=0.0,
                     pretraining_tp=1, slow_but_exact=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
     def __init__(self, *args, **kwargs):
         n_embed = kwargs.pop("n_embed", None)  # the older name of hidden_size
@@ -142,7 +143,8 @@ class BloomModel(BloomPreTrainedModel):
         config = self.config
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
-                                           output_hidden_states=output_hidden_states, return_dict=return_dict)
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict,
+                                           attention_mask=attention_mask, position_ids=position_ids)
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         x = self.word_embeddings_layernorm(inputs_embeds)
@@ -186,3 +188,25 @@ class BloomForSequenceClassification(LastTokenClassification, BloomPreTrainedMod
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 position_ids=None, **kwargs):
         return self.classify(locals())
+
+
+class BloomForTokenClassification(DecoderSpanHead, BloomPreTrainedModel):
+    base_model_class = BloomModel
+    base_inputs = _BLOOM_INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, head_mask=None, inputs_embeds=None,
+                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        return self.classify_tokens(locals())
+
+
+class BloomForQuestionAnswering(DecoderSpanHead, BloomPreTrainedModel):
+    base_model_class = BloomModel
+    base_inputs = _BLOOM_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, head_mask=None, inputs_embeds=None,
+                start_positions=None, end_positions=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.answer_span(locals())

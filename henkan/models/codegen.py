@@ -28,6 +28,7 @@ class CodeGenConfig(PretrainedConfig):
                     rotary_dim=64, n_inner=None, activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0,
                     attn_pdrop=0.0, layer_norm_epsilon=1e-5, initializer_range=0.02, use_cache=True,
                     bos_token_id=50256, eos_token_id=50256, tie_word_embeddings=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class CodeGenAttention(nn.Module):
@@ -122,7 +123,8 @@ class CodeGenModel(CodeGenPreTrainedModel):
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
                                            output_hidden_states=output_hidden_states, return_dict=return_dict,
-                                           max_positions=config.n_positions, position_ids=position_ids)
+                                           max_positions=config.n_positions, position_ids=position_ids,
+                                           attention_mask=attention_mask)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:

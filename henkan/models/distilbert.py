@@ -20,6 +20,7 @@ class DistilBertConfig(PretrainedConfig):
     defaults = dict(vocab_size=30522, max_position_embeddings=512, sinusoidal_pos_embds=False, n_layers=6,
                     n_heads=12, dim=768, hidden_dim=3072, dropout=0.1, attention_dropout=0.1, activation="gelu",
                     initializer_range=0.02, qa_dropout=0.1, seq_classif_dropout=0.2, pad_token_id=0)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 def sinusoidal_positions(n_positions: int, dim: int) -> torch.Tensor:
@@ -117,7 +118,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None):
         config = self.config
-        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings)
+        check_inputs(config, input_ids, inputs_embeds, max_length=config.max_position_embeddings,
+                     attention_mask=attention_mask)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         x = self.embeddings(input_ids=input_ids, inputs_embeds=inputs_embeds)

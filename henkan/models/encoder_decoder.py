@@ -13,6 +13,7 @@ import inspect
 import torch.nn.functional as F
 from torch import nn
 
+from ..auto import AutoConfig
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..hub import HUB_KWARGS
@@ -27,8 +28,6 @@ logger = get_logger(__name__)
 
 def _part_config(value, name: str) -> PretrainedConfig:
     """The `encoder`/`decoder` sub-configuration from a config or its dict (a copy either way)."""
-    from ..auto import AutoConfig
-
     data = dict(value.to_dict() if isinstance(value, PretrainedConfig) else value)
     model_type = data.pop("model_type", None)
     if not model_type:
@@ -43,6 +42,7 @@ class EncoderDecoderConfig(PretrainedConfig):
 
     model_type = "encoder-decoder"
     is_composition = True
+    sub_configs = {"encoder": AutoConfig, "decoder": AutoConfig}
 
     def __init__(self, **kwargs):
         if "encoder" not in kwargs or "decoder" not in kwargs:
@@ -286,7 +286,7 @@ def _check_cross_attention(decoder: nn.Module) -> None:
 def _part_pretrained_config(name, kwargs: dict):
     """A part's config with its overrides applied, and the keyword arguments left for loading its weights (the
     download options go to both)."""
-    from ..auto import _LOAD_OPTIONS, AutoConfig
+    from ..auto import _LOAD_OPTIONS
 
     options = {k: v for k, v in kwargs.items() if k in _LOAD_OPTIONS}
     overrides = {k: v for k, v in kwargs.items() if k not in _LOAD_OPTIONS}

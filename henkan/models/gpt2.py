@@ -10,12 +10,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, causal_lm_loss, reject_unknown
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, Conv1D, activation, causal_attention, per_layer_head_mask
+from ..layers import (CausalMasks, Conv1D, activation, causal_attention, check_tensor, class_targets, linear_layer,
+                      per_layer_head_mask)
 from ..modeling import PreTrainedModel
-from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions
+from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions, declare_output
 
 
 class GPT2Config(PretrainedConfig):
@@ -29,6 +30,7 @@ class GPT2Config(PretrainedConfig):
                     summary_activation=None, summary_proj_to_labels=True, summary_first_dropout=0.1,
                     scale_attn_weights=True, use_cache=True, bos_token_id=50256, eos_token_id=50256,
                     scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)
+    multiples = (("hidden_size", "num_attention_heads"),)
 
 
 class GPT2Attention(nn.Module):
@@ -160,7 +162,8 @@ class GPT2Model(GPT2PreTrainedModel):
                                            output_hidden_states=output_hidden_states, return_dict=return_dict,
                                            max_positions=config.n_positions, position_ids=position_ids,
                                            encoder_hidden_states=encoder_hidden_states,
-                                           encoder_attention_mask=encoder_attention_mask)
+                                           encoder_attention_mask=encoder_attention_mask,
+                                           attention_mask=attention_mask, token_type_ids=token_type_ids)
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         if position_ids is None:
@@ -202,3 +205,103 @@ class GPT2ForSequenceClassification(LastTokenClassification, GPT2PreTrainedModel
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPT2ForTokenClassification(DecoderSpanHead, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    base_inputs = _GPT2_INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPT2ForQuestionAnswering(DecoderSpanHead, GPT2PreTrainedModel):
+    base_model_class = GPT2Model
+    base_inputs = _GPT2_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())
+
+
+GPT2DoubleHeadsModelOutput = declare_output("GPT2DoubleHeadsModelOutput", "loss", "mc_loss", "logits", "mc_logits",
+                                            "past_key_values", "hidden_states", "attentions", module=__name__)
+
+
+class GPT2SequenceSummary(nn.Module):
+    """One vector per sequence (`summary_type`: the token at `cls_index` (default: the last), the first, the last
+    or the mean), then dropout, the projection `summary` (to `num_labels` or hidden_size, if `summary_use_proj`),
+    the activation and dropout, as configured."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.summary_type = config.summary_type
+        if self.summary_type not in ("cls_index", "last", "first", "mean"):
+            raise NotImplementedError(f"summary_type={self.summary_type!r} is not supported; henkan knows "
+                                      f"'cls_index', 'last', 'first' and 'mean'.")
+        size = config.num_labels if config.summary_proj_to_labels and config.num_labels > 0 else config.hidden_size
+        self.summary = linear_layer(config.hidden_size, size) if config.summary_use_proj else nn.Identity()
+        self.activation = activation(config.summary_activation) if config.summary_activation else nn.Identity()
+        self.first_dropout = nn.Dropout(config.summary_first_dropout or 0.0)
+        self.last_dropout = nn.Dropout(getattr(config, "summary_last_dropout", 0.0) or 0.0)
+
+    def forward(self, hidden, cls_index=None):
+        if self.summary_type == "first":
+            out = hidden[..., 0, :]
+        elif self.summary_type == "mean":
+            out = hidden.mean(dim=-2)
+        elif self.summary_type == "last" or cls_index is None:
+            out = hidden[..., -1, :]
+        else:
+            index = cls_index[..., None, None].expand(*cls_index.shape, 1, hidden.shape[-1])
+            out = hidden.gather(-2, index).squeeze(-2)
+        return self.last_dropout(self.activation(self.summary(self.first_dropout(out))))
+
+
+class GPT2DoubleHeadsModel(GPT2LMHeadModel):
+    """GPT-2 over several choices at once ([batch, choices, sequence]): the LM head on every token and a
+    multiple-choice score from the token at `mc_token_ids` of each choice (`multiple_choice_head`)."""
+
+    def __init__(self, config):
+        config.num_labels = 1  # (as the reference: one score per choice)
+        super().__init__(config)
+
+    def build_head(self, config) -> None:
+        super().build_head(config)
+        self.multiple_choice_head = GPT2SequenceSummary(config)
+
+    def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
+                token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None, mc_token_ids=None,
+                labels=None, mc_labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        reject_unknown(self, kwargs)
+        given = input_ids if input_ids is not None else inputs_embeds
+        check_tensor("input_ids" if input_ids is not None else "inputs_embeds", given)
+        rows = given.shape[:-1] if input_ids is not None else given.shape[:-2]
+
+        def flat(t, trailing=1):
+            return None if t is None else t.reshape(-1, *t.shape[t.dim() - trailing:])
+
+        outputs = self.transformer(
+            input_ids=flat(input_ids), attention_mask=flat(attention_mask), token_type_ids=flat(token_type_ids),
+            position_ids=flat(position_ids), inputs_embeds=flat(inputs_embeds, 2), past_key_values=past_key_values,
+            cache_position=cache_position, head_mask=head_mask, use_cache=use_cache,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True)
+        hidden = outputs.last_hidden_state.reshape(*rows, *outputs.last_hidden_state.shape[-2:])
+        logits = self.lm_head(hidden)
+        mc_logits = self.multiple_choice_head(hidden, mc_token_ids).squeeze(-1)
+        mc_loss = loss = None
+        if mc_labels is not None:
+            mc_loss = F.cross_entropy(mc_logits.view(-1, mc_logits.shape[-1]),
+                                      class_targets(mc_labels, mc_logits.shape[-1], "choices").view(-1))
+        if labels is not None:
+            loss = causal_lm_loss(logits, class_targets(labels, self.config.vocab_size, "vocab_size"))
+        result = GPT2DoubleHeadsModelOutput(loss=loss, mc_loss=mc_loss, logits=logits, mc_logits=mc_logits,
+                                            past_key_values=outputs.past_key_values,
+                                            hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()

@@ -10,11 +10,10 @@ from __future__ import annotations
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
-                      rope_type)
+from ..layers import (CausalMasks, GatedMLP, RMSNorm, RotaryEmbedding, apply_rotary, causal_attention, linear_layer)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -27,6 +26,7 @@ class LlamaConfig(PretrainedConfig):
                     initializer_range=0.02, rms_norm_eps=1e-6, use_cache=True, pad_token_id=None, bos_token_id=1,
                     eos_token_id=2, pretraining_tp=1, tie_word_embeddings=False, rope_theta=10000.0,
                     rope_scaling=None, attention_bias=False, attention_dropout=0.0, mlp_bias=False, head_dim=None)
+    multiples = (("num_attention_heads", "num_key_value_heads"),)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,7 +34,6 @@ class LlamaConfig(PretrainedConfig):
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None:
             self.head_dim = self.hidden_size // self.num_attention_heads
-        _check_rope_scaling(self)
 
     def _attention_biases(self) -> tuple[bool, bool]:
         """(bias on q/k/v, bias on o_proj)."""
@@ -49,14 +48,6 @@ class LlamaConfig(PretrainedConfig):
         return [window] * self.num_hidden_layers
 
 
-def _check_rope_scaling(config) -> None:
-    scaling = getattr(config, "rope_scaling", None)
-    if isinstance(scaling, dict):
-        if "type" in scaling:  # the older key: keep it and mirror it, as the reference does
-            scaling["rope_type"] = scaling["type"]
-        rope_type(scaling)
-
-
 class MistralConfig(LlamaConfig):
     model_type = "mistral"
     defaults = dict(vocab_size=32000, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
@@ -69,7 +60,6 @@ class MistralConfig(LlamaConfig):
         PretrainedConfig.__init__(self, *args, **kwargs)
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        _check_rope_scaling(self)
 
     def _attention_biases(self):
         return False, False
@@ -95,7 +85,6 @@ class Qwen2Config(LlamaConfig):
         if len(self.layer_types) != self.num_hidden_layers:
             raise ValueError(f"layer_types has {len(self.layer_types)} entries but the model has "
                              f"{self.num_hidden_layers} layers.")
-        _check_rope_scaling(self)
 
     def _attention_biases(self):
         return True, False
@@ -188,7 +177,8 @@ class LlamaModel(LlamaPreTrainedModel):
                 return_dict=None, cache_position=None, **kwargs):
         step, batch, length = causal.start(self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs,
                                            use_cache=use_cache, output_attentions=output_attentions,
-                                           output_hidden_states=output_hidden_states, return_dict=return_dict)
+                                           output_hidden_states=output_hidden_states, return_dict=return_dict,
+                                           attention_mask=attention_mask, position_ids=position_ids)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         if position_ids is None:
@@ -219,19 +209,42 @@ class LlamaForSequenceClassification(LastTokenClassification, LlamaPreTrainedMod
         return self.classify(locals())
 
 
-def _renamed(prefix: str, config_class: type) -> tuple[type, ...]:
-    """The Llama classes under another name and config class (same weights layout, same `model.` prefix)."""
+class LlamaForTokenClassification(DecoderSpanHead, LlamaPreTrainedModel):
+    base_model_class = LlamaModel
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class LlamaForQuestionAnswering(DecoderSpanHead, LlamaPreTrainedModel):
+    base_model_class = LlamaModel
+    base_model_prefix = "transformer"  # (the reference's name for this head's base model)
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())
+
+
+def _renamed(prefix: str, config_class: type, qa_prefix: str) -> tuple[type, ...]:
+    """The Llama classes under another name and config class (same weights layout; the question-answering head's
+    base model is under `qa_prefix`)."""
     def make(name, bases, **attrs):
         return type(name, bases, {"config_class": config_class, "__module__": __name__, **attrs})
 
     pretrained = make(prefix + "PreTrainedModel", (LlamaPreTrainedModel,))
     base = make(prefix + "Model", (pretrained, LlamaModel))
-    lm = make(prefix + "ForCausalLM", (LlamaForCausalLM, pretrained), base_model_class=base)
-    classifier = make(prefix + "ForSequenceClassification", (LlamaForSequenceClassification, pretrained),
-                      base_model_class=base)
-    return pretrained, base, lm, classifier
+    heads = [make(prefix + suffix, (head, pretrained), base_model_class=base, **extra) for suffix, head, extra in (
+        ("ForCausalLM", LlamaForCausalLM, {}), ("ForSequenceClassification", LlamaForSequenceClassification, {}),
+        ("ForTokenClassification", LlamaForTokenClassification, {}),
+        ("ForQuestionAnswering", LlamaForQuestionAnswering, {"base_model_prefix": qa_prefix}))]
+    return (pretrained, base, *heads)
 
 
-MistralPreTrainedModel, MistralModel, MistralForCausalLM, MistralForSequenceClassification = _renamed(
-    "Mistral", MistralConfig)
-Qwen2PreTrainedModel, Qwen2Model, Qwen2ForCausalLM, Qwen2ForSequenceClassification = _renamed("Qwen2", Qwen2Config)
+(MistralPreTrainedModel, MistralModel, MistralForCausalLM, MistralForSequenceClassification,
+ MistralForTokenClassification, MistralForQuestionAnswering) = _renamed("Mistral", MistralConfig, "model")
+(Qwen2PreTrainedModel, Qwen2Model, Qwen2ForCausalLM, Qwen2ForSequenceClassification, Qwen2ForTokenClassification,
+ Qwen2ForQuestionAnswering) = _renamed("Qwen2", Qwen2Config, "transformer")

@@ -368,12 +368,12 @@ class T5Stack(T5PreTrainedModel):
                 self, input_ids, inputs_embeds, past_key_values, cache_position, kwargs, use_cache=use_cache,
                 output_attentions=output_attentions, output_hidden_states=output_hidden_states,
                 return_dict=return_dict, encoder_hidden_states=encoder_hidden_states,
-                encoder_attention_mask=encoder_attention_mask)
+                encoder_attention_mask=encoder_attention_mask, attention_mask=attention_mask)
         else:
             causal.reject_unknown(self, kwargs)
             output_attentions, output_hidden_states, _, return_dict = causal.flags(
                 config, output_attentions, output_hidden_states, False, return_dict)
-            _, length = check_inputs(config, input_ids, inputs_embeds)
+            _, length = check_inputs(config, input_ids, inputs_embeds, attention_mask=attention_mask)
             device = (input_ids if input_ids is not None else inputs_embeds).device
             step = Step(cache=None, cache_position=torch.arange(length, device=device), past_length=0,
                         output_attentions=output_attentions, output_hidden_states=output_hidden_states,

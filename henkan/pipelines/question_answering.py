@@ -167,7 +167,7 @@ class QuestionAnsweringPipeline(ChunkPipeline):
                    "encoding": encoded.encodings[window], "example": example}
 
     def _forward(self, batch: dict) -> dict:
-        outputs = self.model(**batch)
+        outputs = self.run_model(batch)
         return {"start": outputs["start_logits"], "end": outputs["end_logits"],
                 "attention_mask": batch["attention_mask"]}
 

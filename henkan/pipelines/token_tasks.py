@@ -20,7 +20,7 @@ class _PerTokenPipeline(Pipeline):
     as `text`, and what preprocess returned under `_side_keys` (per-token facts the model does not take)."""
 
     def _forward(self, batch: dict) -> dict:
-        return {"logits": self.model(**batch)["logits"], "input_ids": batch["input_ids"],
+        return {"logits": self.run_model(batch)["logits"], "input_ids": batch["input_ids"],
                 "attention_mask": batch["attention_mask"]}
 
     def _row(self, outputs: dict, row: int, item) -> dict:
@@ -207,7 +207,7 @@ class TokenClassificationPipeline(ChunkPipeline):
                    "word_to_chars_map": word_spans}
 
     def _forward(self, batch: dict) -> dict:
-        return {"logits": self.model(**batch)["logits"], "input_ids": batch["input_ids"],
+        return {"logits": self.run_model(batch)["logits"], "input_ids": batch["input_ids"],
                 "attention_mask": batch["attention_mask"]}
 
     def _row(self, outputs: dict, row: int, item) -> dict:

@@ -87,7 +87,7 @@ class ZeroShotClassificationPipeline(ChunkPipeline):
             yield {**encoded, "candidate_label": label, "sequence": sequence}
 
     def _forward(self, batch: dict) -> dict:
-        return {"logits": self.model(**batch)["logits"]}
+        return {"logits": self.run_model(batch)["logits"]}
 
     def _row(self, outputs: dict, row: int, item) -> dict:
         return {"logits": outputs["logits"][row].float().cpu().numpy()}

@@ -11,7 +11,8 @@ The modules depend on each other one way, each only on those listed before it:
 - `sentencepiece_families`: those that are (T5, Llama, XLM-R, ALBERT, mBART, Marian, Pegasus, ...);
 - `segmenters`: those whose words come from Python code (BERT-Japanese's MeCab, BERTweet's tweet normalizer);
 - `multimodal`: those of the image-text and speech families (CLIP, Wav2Vec2's CTC tokenizer, Whisper);
-- `auto`: `AutoTokenizer` and the model type -> class table.
+- `auto`: `AutoTokenizer` and the model type -> class table;
+- `wordpiece`: BERT's two steps in plain Python (`BasicTokenizer`, `WordpieceTokenizer`), for code that uses them.
 """
 
 from tokenizers import AddedToken
@@ -27,8 +28,9 @@ from .sentencepiece_families import *  # noqa: F401,F403
 from .sentencepiece_families import __all__ as _SENTENCEPIECE_CLASSES
 from .segmenters import *  # noqa: F401,F403
 from .segmenters import __all__ as _SEGMENTER_CLASSES
+from .wordpiece import BasicTokenizer, WordpieceTokenizer
 
-__all__ = ["AddedToken", "AutoTokenizer", "BatchEncoding", "CharSpan", "PaddingStrategy", "PreTrainedTokenizer",
-           "PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "TOKENIZER_MAPPING", "TensorType", "TokenSpan",
-           "TruncationStrategy", "tokenizer_class_from_name", *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES,
-           *_SEGMENTER_CLASSES, *_MULTIMODAL_CLASSES]
+__all__ = ["AddedToken", "AutoTokenizer", "BasicTokenizer", "BatchEncoding", "CharSpan", "PaddingStrategy",
+           "PreTrainedTokenizer", "PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "TOKENIZER_MAPPING",
+           "TensorType", "TokenSpan", "TruncationStrategy", "WordpieceTokenizer", "tokenizer_class_from_name",
+           *_FAMILY_CLASSES, *_SENTENCEPIECE_CLASSES, *_SEGMENTER_CLASSES, *_MULTIMODAL_CLASSES]

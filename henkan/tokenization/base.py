@@ -14,17 +14,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import operator
 import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from tokenizers import AddedToken, Encoding, Tokenizer
+from tokenizers import __version__ as tokenizers_version
 
 from ..logging import get_logger
 from .batch_encoding import BatchEncoding, PaddingStrategy, TruncationStrategy
 from .chat import ChatTemplateMixin, normalize_chat_template
-from .files import TOKENIZER_FILE, TokenizerFilesMixin
+from .files import TOKENIZER_FILE, TokenizerFilesMixin, parse_added_tokens
 
 logger = get_logger(__name__)
 
@@ -43,13 +45,62 @@ def _as_lists(value):
     return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
-def _to_ids(token_ids) -> list[int]:
-    """Token ids given as an int, a list, a NumPy array or a tensor, as a list of ints."""
+def _to_ids(token_ids, name: str = "token_ids") -> list[int]:
+    """Token ids given as an int, a list, a NumPy array or a tensor, as a list of ints. Anything but non-negative
+    integers (floats, strings, nested lists, -100 label padding) is refused, naming its position."""
     if hasattr(token_ids, "tolist"):
         token_ids = token_ids.tolist()
-    if isinstance(token_ids, int):
-        return [token_ids]
-    return [int(i) for i in token_ids]
+    if not isinstance(token_ids, (list, tuple)):
+        token_ids = [token_ids]
+        name = f"{name} (one id)"
+    try:
+        ids = [operator.index(i) for i in token_ids]
+    except TypeError:
+        at, value = next((i, v) for i, v in enumerate(token_ids) if not hasattr(v, "__index__"))
+        hint = " (decode takes one sequence: use batch_decode for a batch)" if isinstance(value, (list, tuple)) \
+            else ": convert them with int() or tensor.long()"
+        raise TypeError(f"{name} must be integer token ids, but {name}[{at}] is {value!r} "
+                        f"({type(value).__name__}){hint}.") from None
+    if ids and min(ids) < 0:
+        at = next(i for i, v in enumerate(ids) if v < 0)
+        hint = " (-100 marks label positions the loss ignores: replace it with tokenizer.pad_token_id first)" \
+            if ids[at] == -100 else ""
+        raise ValueError(f"{name}[{at}] is {ids[at]}: token ids are never negative{hint}.")
+    if ids and max(ids) >= 2**32:
+        at = next(i for i, v in enumerate(ids) if v >= 2**32)
+        raise ValueError(f"{name}[{at}] is {ids[at]}, larger than any vocabulary (ids are 32-bit).")
+    return ids
+
+
+def _check_length(name: str, value, allow_none: bool = True, minimum: int = 0):
+    """An integer option (max_length, stride, ...) as an int; a clear error for anything else."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, got {value!r}.")
+    return number
+
+
+def _bad_text(value, name: str, words: bool) -> Exception | None:
+    """Why `value` (an item of a call's input) cannot be tokenized, as the error to raise; None if it can."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return ValueError(
+                f"{name} holds a lone surrogate (U+{ord(value[e.start]):04X} at character {e.start}), which is not "
+                "valid Unicode text. Decode the source bytes with errors='replace', or drop those characters.")
+        return None
+    if words and isinstance(value, (list, tuple)):
+        return next((e for j, w in enumerate(value) if (e := _bad_text(w, f"{name}[{j}]", False))), None)
+    expected = "a string or a list of words" if words else "a string"
+    return TypeError(f"{name} must be {expected}, got {type(value).__name__} ({str(value)[:40]!r}).")
 
 
 # --------------------------------------------------------------------------------------------- special tokens
@@ -228,6 +279,38 @@ def _is_text_input(t) -> bool:
     return False
 
 
+def _read_tokenizer_file(path: str) -> Tokenizer:
+    """The Rust tokenizer of a tokenizer.json; a file it cannot read is an OSError naming the file."""
+    try:
+        return Tokenizer.from_file(path)
+    except Exception as e:  # the Rust library raises plain Exceptions ("data did not match any variant ...")
+        problem = "does not exist" if not os.path.isfile(path) else f"is not a tokenizer.json the `tokenizers` " \
+            f"library (version {tokenizers_version}) can read: {e}"
+        raise OSError(f"{path} {problem}. Re-save the tokenizer with save_pretrained(), or re-download it; a file "
+                      "written by a newer `tokenizers` may need that version.") from e
+
+
+def _longest_first_cuts(first: int, second: int, remove: int) -> tuple[int, int]:
+    """How many tokens 'longest_first' truncation takes from each of a pair, as the reference's slow tokenizers do:
+    the longer sequence is cut down to the shorter one, then both evenly, the second losing the odd token."""
+    gap = min(abs(second - first), remove)
+    rest = remove - gap
+    cut_first = gap + rest // 2 if first > second else rest // 2
+    return cut_first, remove - cut_first
+
+
+def _find_bad_text(batch: list, batched: bool, words: bool) -> Exception | None:
+    """The error naming the first item of an encode call's batch that cannot be tokenized (None if all can): the
+    Rust tokenizer's own error names neither the item nor the problem."""
+    for i, item in enumerate(batch):
+        texts = item if isinstance(item, tuple) else (item,)
+        for name, text in zip(("text", "text_pair"), texts):
+            bad = _bad_text(text, f"{name}[{i}]" if batched else name, words)
+            if bad is not None:
+                return bad
+    return None
+
+
 class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTokens):
     """What every tokenizer shares: settings, special tokens, padding/truncation options, loading and saving.
 
@@ -248,6 +331,10 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
         self.name_or_path = kwargs.pop("name_or_path", "")
         self._processor_class = kwargs.pop("processor_class", None)
         model_max_length = kwargs.pop("model_max_length", kwargs.pop("max_len", None))
+        if model_max_length is not None and (isinstance(model_max_length, bool) or
+                                             not isinstance(model_max_length, (int, float)) or model_max_length < 0):
+            raise ValueError(f"model_max_length must be a positive integer (the longest input the model takes), "
+                             f"got {model_max_length!r}; leave it out for no limit.")
         self.model_max_length = model_max_length if model_max_length is not None else VERY_LARGE_INTEGER
         self.padding_side = kwargs.pop("padding_side", self.padding_side)
         self.truncation_side = kwargs.pop("truncation_side", self.truncation_side)
@@ -314,6 +401,8 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
     def _get_padding_truncation_strategies(self, padding=False, truncation=None, max_length=None,
                                            pad_to_multiple_of=None, verbose=True):
         """Resolve the user's padding/truncation options into (PaddingStrategy, TruncationStrategy, max_length)."""
+        max_length = _check_length("max_length", max_length)
+        pad_to_multiple_of = _check_length("pad_to_multiple_of", pad_to_multiple_of, minimum=1)
         if max_length is not None and padding is False and truncation is None:
             if verbose:
                 self._warn_once(
@@ -353,7 +442,7 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                         )
                     padding_strategy = PaddingStrategy.DO_NOT_PAD
                 else:
-                    max_length = self.model_max_length
+                    max_length = _check_length("model_max_length", self.model_max_length, False)
             if truncation_strategy != TruncationStrategy.DO_NOT_TRUNCATE:
                 if no_limit:
                     if verbose:
@@ -364,7 +453,7 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                         )
                     truncation_strategy = TruncationStrategy.DO_NOT_TRUNCATE
                 else:
-                    max_length = self.model_max_length
+                    max_length = _check_length("model_max_length", self.model_max_length, False)
 
         if padding_strategy != PaddingStrategy.DO_NOT_PAD and (self.pad_token is None or self.pad_token_id < 0):
             raise ValueError(
@@ -379,6 +468,113 @@ class PreTrainedTokenizerBase(ChatTemplateMixin, TokenizerFilesMixin, _SpecialTo
                 f"({max_length}) is not a multiple of pad_to_multiple_of ({pad_to_multiple_of})."
             )
         return padding_strategy, truncation_strategy, max_length
+
+    # --- ids that are already tokens
+
+    def prepare_for_model(self, ids: list[int], pair_ids: list[int] | None = None, add_special_tokens: bool = True,
+                          padding=False, truncation=None, max_length: int | None = None, stride: int = 0,
+                          pad_to_multiple_of: int | None = None, padding_side: str | None = None,
+                          return_tensors=None, return_token_type_ids: bool | None = None,
+                          return_attention_mask: bool | None = None, return_overflowing_tokens: bool = False,
+                          return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
+                          return_length: bool = False, verbose: bool = True, prepend_batch_axis: bool = False,
+                          **kwargs) -> BatchEncoding:
+        """Make model inputs of token ids (and a pair's): truncate, add the special tokens, pad, as a call does
+        with text (offsets cannot be returned: ids carry none)."""
+        if return_offsets_mapping:
+            raise NotImplementedError("return_offset_mapping is not available when using Python tokenizers. To use "
+                                      "this feature, change your tokenizer to one deriving from "
+                                      "transformers.PreTrainedTokenizerFast.")
+        ids = _to_ids(ids, "ids")
+        pair_ids = None if pair_ids is None else _to_ids(pair_ids, "pair_ids")
+        padding, truncation, max_length = self._get_padding_truncation_strategies(
+            padding, truncation, max_length, pad_to_multiple_of, verbose)
+        if return_token_type_ids and not add_special_tokens:
+            raise ValueError("Asking to return token_type_ids while setting add_special_tokens to False results in "
+                             "an undefined behavior. Please set add_special_tokens to True or set "
+                             "return_token_type_ids to None.")
+        if return_overflowing_tokens and truncation == TruncationStrategy.LONGEST_FIRST and pair_ids is not None:
+            raise ValueError("Not possible to return overflowing tokens for pair of sequences with the "
+                             "`longest_first`. Please select another truncation strategy than `longest_first`, for "
+                             "instance `only_second` or `only_first`.")
+        if return_token_type_ids is None:
+            return_token_type_ids = "token_type_ids" in self.model_input_names
+        if return_attention_mask is None:
+            return_attention_mask = "attention_mask" in self.model_input_names
+        total = len(ids) + len(pair_ids or []) + (
+            self.num_special_tokens_to_add(pair=pair_ids is not None) if add_special_tokens else 0)
+        encoded: dict[str, Any] = {}
+        if truncation != TruncationStrategy.DO_NOT_TRUNCATE and max_length and total > max_length:
+            ids, pair_ids, overflowing = self.truncate_sequences(ids, pair_ids, num_tokens_to_remove=total - max_length,
+                                                                 truncation_strategy=truncation, stride=stride)
+            if return_overflowing_tokens:
+                encoded["overflowing_tokens"] = overflowing
+                encoded["num_truncated_tokens"] = total - max_length
+        if add_special_tokens:
+            sequence = self.build_inputs_with_special_tokens(ids, pair_ids)
+            type_ids = self.create_token_type_ids_from_sequences(ids, pair_ids)
+        else:
+            sequence = ids + (pair_ids or [])
+            type_ids = [0] * len(sequence)
+        encoded["input_ids"] = sequence
+        if return_token_type_ids:
+            encoded["token_type_ids"] = type_ids
+        if return_special_tokens_mask:
+            encoded["special_tokens_mask"] = self.get_special_tokens_mask(ids, pair_ids) if add_special_tokens \
+                else [0] * len(sequence)
+        if max_length is None and verbose:
+            self._warn_if_too_long([sequence])
+        if padding != PaddingStrategy.DO_NOT_PAD or return_attention_mask:
+            encoded = self.pad(encoded, padding=padding.value, max_length=max_length,
+                               pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+                               return_attention_mask=return_attention_mask)
+        if return_length:
+            encoded["length"] = len(encoded["input_ids"])
+        return BatchEncoding(dict(encoded), tensor_type=return_tensors, prepend_batch_axis=prepend_batch_axis)
+
+    def truncate_sequences(self, ids: list[int], pair_ids: list[int] | None = None, num_tokens_to_remove: int = 0,
+                           truncation_strategy="longest_first", stride: int = 0):
+        """Remove `num_tokens_to_remove` ids per the strategy; returns (ids, pair_ids, overflowing ids), the
+        overflowing ones with `stride` ids of context (none for a pair cut 'longest_first')."""
+        if num_tokens_to_remove <= 0:
+            return ids, pair_ids, []
+        strategy = TruncationStrategy(truncation_strategy) if not isinstance(truncation_strategy, bool) else (
+            TruncationStrategy.LONGEST_FIRST if truncation_strategy else TruncationStrategy.DO_NOT_TRUNCATE)
+        left = self.truncation_side == "left"
+        if self.truncation_side not in ("left", "right"):
+            raise ValueError(f"invalid truncation strategy:{self.truncation_side}")
+
+        def cut(seq: list[int], which: str, other: str):
+            if len(seq) <= num_tokens_to_remove:
+                logger.error(f"We need to remove {num_tokens_to_remove} to truncate the input but the {which} "
+                             f"sequence has a length {len(seq)}. Please select another truncation strategy than "
+                             f"{strategy}, for instance 'longest_first' or '{other}'.")
+                return seq, []
+            window = min(len(seq), stride + num_tokens_to_remove)
+            if left:
+                return seq[num_tokens_to_remove:], seq[:window]
+            return seq[:-num_tokens_to_remove], seq[-window:]
+
+        if strategy == TruncationStrategy.ONLY_FIRST or (
+                strategy == TruncationStrategy.LONGEST_FIRST and pair_ids is None):
+            if strategy == TruncationStrategy.LONGEST_FIRST and len(ids) <= num_tokens_to_remove:
+                logger.error(f"We need to remove {num_tokens_to_remove} to truncate the input but the first sequence "
+                             f"has a length {len(ids)}. ")
+                return ids, pair_ids, []
+            ids, overflowing = cut(ids, "first", "only_second")
+            return ids, pair_ids, overflowing
+        if strategy == TruncationStrategy.LONGEST_FIRST:
+            logger.warning("Be aware, overflowing tokens are not returned for the setting you have chosen, i.e. "
+                           "sequence pairs with the 'longest_first' truncation strategy. So the returned list will "
+                           "always be empty even if some tokens have been removed.")
+            cut_first, cut_second = _longest_first_cuts(len(ids), len(pair_ids), num_tokens_to_remove)
+            if left:
+                return ids[cut_first:], pair_ids[cut_second:], []
+            return ids[:len(ids) - cut_first], pair_ids[:len(pair_ids) - cut_second], []
+        if strategy == TruncationStrategy.ONLY_SECOND and pair_ids is not None:
+            pair_ids, overflowing = cut(pair_ids, "second", "only_first")
+            return ids, pair_ids, overflowing
+        return ids, pair_ids, []
 
     # --- pad
 
@@ -503,7 +699,8 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         tokenizer_file = kwargs.pop("tokenizer_file", None)
         files = {key: kwargs.pop(key, None) for key in file_keys}
-        added_tokens_decoder = kwargs.pop("added_tokens_decoder", {})
+        added_tokens_decoder = parse_added_tokens(kwargs.pop("added_tokens_decoder", None) or {},
+                                                  "the added_tokens_decoder argument")
         for key in ("from_slow", "__slow_tokenizer", "gguf_file"):
             kwargs.pop(key, None)
         from_vocab = tokenizer_object is None and tokenizer_file is None
@@ -520,9 +717,12 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         self._from_files = False  # built from the model's vocabulary files (not from a tokenizer.json)
 
         if tokenizer_object is not None:
+            if not isinstance(tokenizer_object, Tokenizer):
+                raise TypeError(f"tokenizer_object must be a tokenizers.Tokenizer, got "
+                                f"{type(tokenizer_object).__name__}.")
             backend = copy.deepcopy(tokenizer_object)
         elif tokenizer_file is not None:
-            backend = Tokenizer.from_file(os.fspath(tokenizer_file))
+            backend = _read_tokenizer_file(os.fspath(tokenizer_file))
         elif self._build_backend is not None and have_files:
             backend = self._build_backend(files, kwargs)
             self._from_files = True
@@ -668,6 +868,94 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         decoder = self._tokenizer.decoder
         return decoder.decode(tokens) if decoder is not None else " ".join(tokens)
+
+    # --- training
+
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens: list | None = None, special_tokens_map: dict | None = None,
+                                **kwargs):
+        """A tokenizer of the same kind (normalizer, pre-tokenizer, model type, special tokens and their layout)
+        with a vocabulary of `vocab_size` learned from `text_iterator` (texts, or batches of texts).
+
+        `special_tokens_map` renames special tokens ({old: new}); `new_special_tokens` adds some; other keyword
+        arguments go to the `tokenizers` trainer (e.g. `min_frequency`, `show_progress`)."""
+        from tokenizers import trainers
+        from tokenizers.pre_tokenizers import ByteLevel
+
+        _check_length("vocab_size", vocab_size, allow_none=False, minimum=1)
+        renamed = special_tokens_map or {}
+        state = json.loads(self._tokenizer.to_str())
+        added, post = state.pop("added_tokens"), state.pop("post_processor")
+        model = state["model"]
+        kind = model["type"]
+        if kind == "BPE":
+            model["vocab"], model["merges"] = {}, []
+            for option in ("continuing_subword_prefix", "end_of_word_suffix"):
+                if model.get(option) is not None:
+                    kwargs[option] = model[option]
+        elif kind == "Unigram":
+            unk = model["vocab"][model["unk_id"]][0] if model.get("unk_id") is not None else None
+            if unk is not None:
+                model["unk_id"], model["vocab"] = 0, [[renamed.get(unk, unk), 0.0]]
+                kwargs.setdefault("unk_token", renamed.get(unk, unk))
+        elif kind in ("WordLevel", "WordPiece"):
+            model["vocab"] = {}
+        else:
+            raise ValueError(f"train_new_from_iterator trains BPE, Unigram, WordLevel and WordPiece tokenizers; this "
+                             f"one's model is {kind}.")
+        if model.get("unk_token") in renamed:
+            model["unk_token"] = renamed[model["unk_token"]]
+        backend = Tokenizer.from_str(json.dumps(state))
+        specials = []
+        for token in added:
+            if token.get("special") or kind == "Unigram":
+                fields = {k: v for k, v in token.items() if k not in ("id", "special")}
+                fields["content"] = renamed.get(fields["content"], fields["content"])
+                specials.append(AddedToken(**fields))
+        specials += list(new_special_tokens or [])
+        pre = state.get("pre_tokenizer") or {}
+        if kind == "BPE" and "ByteLevel" in {pre.get("type"), *(p.get("type") for p in pre.get("pretokenizers", []))}:
+            kwargs["initial_alphabet"] = ByteLevel.alphabet()
+        trainer = {"BPE": trainers.BpeTrainer, "Unigram": trainers.UnigramTrainer, "WordLevel": trainers.WordLevelTrainer,
+                   "WordPiece": trainers.WordPieceTrainer}[kind](vocab_size=vocab_size, special_tokens=specials,
+                                                                 **kwargs)
+        backend.train_from_iterator(text_iterator, length=length, trainer=trainer)
+        if post is not None:
+            backend = self._trained_post_processor(backend, post, renamed)
+        init = copy.deepcopy(self.init_kwargs)
+        for name in SPECIAL_TOKENS_ATTRIBUTES[:-1]:
+            value = self._special_tokens_map.get(name)
+            if value is None:
+                continue
+            content = renamed.get(str(value), str(value))
+            init[name] = AddedToken(content, single_word=value.single_word, lstrip=value.lstrip, rstrip=value.rstrip,
+                                    normalized=value.normalized, special=True) \
+                if isinstance(value, AddedToken) else content
+        init["additional_special_tokens"] = self.additional_special_tokens + list(new_special_tokens or [])
+        for key in ("tokenizer_object", "tokenizer_file", "added_tokens_decoder", *self.vocab_files_names):
+            init.pop(key, None)
+        return type(self)(tokenizer_object=backend, **init)
+
+    @staticmethod
+    def _trained_post_processor(backend: Tokenizer, post: dict, renamed: dict) -> Tokenizer:
+        """The post-processor of the tokenizer that was retrained, with its special tokens' new ids."""
+        def new_id(token: str) -> int:
+            index = backend.token_to_id(token)
+            if index is None:
+                raise ValueError(f"The post-processor adds the token {token!r}, which the trained vocabulary lacks; "
+                                 "pass it in new_special_tokens, or rename it with special_tokens_map.")
+            return index
+
+        for entry in (post.get("special_tokens") or {}).values():
+            entry["tokens"] = [renamed.get(t, t) for t in entry["tokens"]]
+            entry["ids"] = [new_id(t) for t in entry["tokens"]]
+        for key in ("cls", "sep"):
+            if key in post:
+                token = renamed.get(post[key][0], post[key][0])
+                post[key] = [token, new_id(token)]
+        state = json.loads(backend.to_str())
+        state["post_processor"] = post
+        return Tokenizer.from_str(json.dumps(state))
 
     # --- special-token layout
 
@@ -817,11 +1105,15 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         if opts["is_split_into_words"] and self._words_need_prefix_space and not self.add_prefix_space:
             raise ValueError(f"You need to instantiate {type(self).__name__} with add_prefix_space=True to use it "
                              "with pretokenized inputs.")
-        self._set_backend_state(padding, truncation, max_length, opts["stride"], opts["pad_to_multiple_of"],
+        stride = _check_length("stride", opts["stride"], allow_none=False)
+        self._set_backend_state(padding, truncation, max_length, stride, opts["pad_to_multiple_of"],
                                 opts["padding_side"], split_special_tokens)
         try:
             encodings = self._encode_batch(batch, opts["add_special_tokens"], opts["is_split_into_words"])
         except Exception as e:  # the Rust tokenizer's errors are plain Exceptions
+            bad = _find_bad_text(batch, batched, opts["is_split_into_words"])
+            if bad is not None:
+                raise bad from None
             if not (self._slow_mode and "Truncation error" in str(e)):
                 raise
             encodings = self._encode_leniently(batch, opts["add_special_tokens"], opts["is_split_into_words"])
@@ -878,10 +1170,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             n_added = post.num_special_tokens_to_add(True) if post is not None and add_special_tokens else 0
             remove = len(first) + len(second) + n_added - settings["max_length"]
             if remove > 0:
-                gap = min(abs(len(second) - len(first)), remove)
-                rest = remove - gap
-                cut_first = gap + rest // 2 if len(first) > len(second) else rest // 2
-                for encoding, cut in ((first, cut_first), (second, remove - cut_first)):
+                for encoding, cut in zip((first, second), _longest_first_cuts(len(first), len(second), remove)):
                     if cut:
                         encoding.truncate(max(len(encoding) - cut, 0), direction=settings["direction"])
             if post is None:
@@ -984,14 +1273,33 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
 
     def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
                **kwargs) -> str:
-        """The text of token ids (an int, a list, an array or a tensor)."""
-        text = self._tokenizer.decode(_to_ids(token_ids), skip_special_tokens=skip_special_tokens)
+        """The text of token ids (an int, a list, an array or a tensor).
+
+        Ids the vocabulary does not have are left out, as the reference does, with a warning (once per tokenizer)
+        naming them: a model whose embedding matrix is larger than its tokenizer's vocabulary can produce them."""
+        ids = self._known_ids(_to_ids(token_ids))
+        text = self._tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
         return self._clean_up(text, clean_up_tokenization_spaces)
 
     def batch_decode(self, sequences, skip_special_tokens: bool = False,
                      clean_up_tokenization_spaces: bool | None = None, **kwargs) -> list[str]:
-        texts = self._tokenizer.decode_batch([_to_ids(s) for s in sequences], skip_special_tokens=skip_special_tokens)
+        """The texts of a batch of id sequences (see `decode`)."""
+        if hasattr(sequences, "tolist"):
+            sequences = sequences.tolist()
+        ids = [self._known_ids(_to_ids(s, f"sequences[{i}]")) for i, s in enumerate(sequences)]
+        texts = self._tokenizer.decode_batch(ids, skip_special_tokens=skip_special_tokens)
         return [self._clean_up(text, clean_up_tokenization_spaces) for text in texts]
+
+    def _known_ids(self, ids: list[int]) -> list[int]:
+        """`ids`, after warning about those the backend has no token for (the backend drops them silently)."""
+        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        if ids and max(ids) >= size:
+            unknown = sorted({i for i in ids if i >= size and self._tokenizer.id_to_token(i) is None})
+            if unknown:
+                self._warn_once("decode-unknown-ids",
+                                f"decode: the token ids {unknown[:8]}{' ...' if len(unknown) > 8 else ''} are not in "
+                                f"the vocabulary of this tokenizer (ids 0-{size - 1}) and are left out of the text.")
+        return ids
 
     def _clean_up(self, text: str, clean_up: bool | None) -> str:
         if clean_up if clean_up is not None else self.clean_up_tokenization_spaces:

@@ -10,6 +10,12 @@ written against, so that the text comes out byte for byte as the Transformers 4.
   `separators` and `sort_keys`;
 * `raise_exception(message)` aborts rendering with `ChatTemplateError`; `strftime_now(format)` gives the local time.
 
+Rendering has a budget, because servers render templates and conversations they did not write: a wall-clock limit
+and a size limit on what the template builds (`chat_template_limits`, or HENKAN_CHAT_TEMPLATE_SECONDS /
+HENKAN_CHAT_TEMPLATE_MAX_CHARS; 1 s and 2**25 characters by default). Loops, calls and output are checked against
+it, operations that would build a string or list past it are refused before they run, and a template that runs out
+fails with `ChatTemplateLimitError` instead of hanging or exhausting memory.
+
 It also holds `get_json_schema` (Python function -> tool schema), `ChatTemplateMixin` (the tokenizer's
 `apply_chat_template` / `get_chat_template`), and the helpers that read and write a tokenizer folder's templates
 (`chat_template.jinja`, `additional_chat_templates/*.jinja`, or the `chat_template` entry of tokenizer_config.json).
@@ -19,6 +25,7 @@ Jinja is imported on first use, so importing this module costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import copy
 import functools
@@ -27,6 +34,7 @@ import json
 import os
 import re
 import sys
+import time
 import types
 import typing
 from datetime import datetime
@@ -51,7 +59,8 @@ __all__ = [
     "ChatTemplateError", "ChatTemplateMixin", "TypeHintParsingException", "DocstringParsingException",
     "get_json_schema", "render_chat_template", "render_chat_template_batch", "compile_chat_template",
     "load_chat_templates", "save_chat_templates", "list_chat_template_names", "normalize_chat_template",
-    "CHAT_TEMPLATE_FILE", "CHAT_TEMPLATE_DIR",
+    "CHAT_TEMPLATE_FILE", "CHAT_TEMPLATE_DIR", "ChatTemplateLimitError", "ChatTemplateLimits", "chat_template_limits",
+    "set_chat_template_limits",
 ]
 
 
@@ -84,12 +93,203 @@ def _chat_template_error_class() -> type:
     return ChatTemplateError
 
 
+@functools.lru_cache(maxsize=None)
+def _limit_error_class() -> type:
+    from jinja2.exceptions import TemplateError
+
+    class ChatTemplateLimitError(TemplateError):
+        """A chat template ran out of its budget: it did not finish within the time limit, would have built more
+        than the size limit, or recursed too deeply. A subclass of `jinja2.exceptions.TemplateError`."""
+
+    ChatTemplateLimitError.__module__ = __name__
+    ChatTemplateLimitError.__qualname__ = "ChatTemplateLimitError"
+    return ChatTemplateLimitError
+
+
 def __getattr__(name: str):
-    # ChatTemplateError subclasses a Jinja class; it is created on first use so that importing
+    # The error classes subclass a Jinja class; they are created on first use so that importing
     # henkan.tokenization.chat does not import Jinja.
     if name == "ChatTemplateError":
         return _chat_template_error_class()
+    if name == "ChatTemplateLimitError":
+        return _limit_error_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The rendering budget
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ChatTemplateLimits(typing.NamedTuple):
+    """How long one rendering may take (seconds) and how large the strings and lists it builds, and its output,
+    may grow (characters, or items)."""
+
+    seconds: float
+    max_chars: int
+
+
+_limits = [ChatTemplateLimits(float(os.environ.get("HENKAN_CHAT_TEMPLATE_SECONDS", 1.0)),
+                              int(os.environ.get("HENKAN_CHAT_TEMPLATE_MAX_CHARS", 2**25)))]
+_scoped_limits: contextvars.ContextVar[ChatTemplateLimits | None] = contextvars.ContextVar("henkan_chat_limits",
+                                                                                           default=None)
+
+
+def _checked_limits(current: ChatTemplateLimits, seconds, max_chars) -> ChatTemplateLimits:
+    seconds = current.seconds if seconds is None else seconds
+    max_chars = current.max_chars if max_chars is None else max_chars
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}.")
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars <= 0:
+        raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}.")
+    return ChatTemplateLimits(float(seconds), max_chars)
+
+
+def set_chat_template_limits(seconds: float | None = None, max_chars: int | None = None) -> ChatTemplateLimits:
+    """Set the budget of every chat template rendering in this process (None keeps a value); returns the old one."""
+    old = _limits[0]
+    _limits[0] = _checked_limits(old, seconds, max_chars)
+    return old
+
+
+@contextlib.contextmanager
+def chat_template_limits(seconds: float | None = None, max_chars: int | None = None):
+    """Within the block (this thread or task only), renderings have this budget (None keeps a value)."""
+    token = _scoped_limits.set(_checked_limits(_scoped_limits.get() or _limits[0], seconds, max_chars))
+    try:
+        yield
+    finally:
+        _scoped_limits.reset(token)
+
+
+class _Budget:
+    """What one rendering may still spend: checked by the guards the template is compiled with."""
+
+    __slots__ = ("deadline", "limits", "buffered", "cpu_start")
+
+    def __init__(self, limits: ChatTemplateLimits):
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.seconds
+        self.cpu_start = time.thread_time()
+        self.buffered = 0  # characters written into macro, call and set-block buffers
+
+    def check_time(self) -> None:
+        """Past the wall-clock limit, the rendering stops, unless its thread spent less than half of it working
+        (a loaded machine that left it waiting, rather than a template that runs too long)."""
+        if time.monotonic() > self.deadline and time.thread_time() - self.cpu_start >= self.limits.seconds / 2:
+            raise _limit_error_class()(
+                f"The chat template did not finish rendering within {self.limits.seconds:g} s (a loop that runs too "
+                "long?); rendering was stopped. If the template is trusted and the conversation that long, raise "
+                "the limit with henkan.tokenization.chat.chat_template_limits(seconds=...).")
+
+    def refuse(self, what: str, size: int):
+        raise _limit_error_class()(
+            f"The chat template {what} of {size} characters or items, more than its memory budget of "
+            f"{self.limits.max_chars} (a string or list that grows without bound?). If the template is trusted, raise "
+            "the limit with henkan.tokenization.chat.chat_template_limits(max_chars=...).")
+
+    def check_size(self, value, what: str = "built a value"):
+        if isinstance(value, (str, list, tuple, dict)) and len(value) > self.limits.max_chars:
+            self.refuse(what, len(value))
+        return value
+
+    def check_planned(self, size: int, what: str) -> None:
+        if size > self.limits.max_chars:
+            self.refuse(what, size)
+
+
+_active_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("henkan_chat_budget", default=None)
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _largest_number(text: str) -> int:
+    """The largest number written in a format string (widths and precisions such as "%99999999s" or "{:>9999}")."""
+    return max((int(d) for d in _DIGITS.findall(text) if len(d) < 30), default=0) if len(text) < 10**6 else 0
+
+
+def _planned_size(obj, args: tuple, kwargs: dict) -> tuple[int, tuple]:
+    """How large a str method called from a template would make its result (0 for the ones that cannot grow), and
+    the arguments to call it with (what `join` joins, as a list, so that it can be counted first)."""
+    target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+    owner = getattr(target, "__self__", None)
+    if not isinstance(owner, str):
+        return 0, args
+    name = getattr(target, "__name__", "")
+    numbers = [v for v in (*args, *kwargs.values()) if isinstance(v, int)]
+    if name in ("center", "ljust", "rjust", "zfill"):
+        return max(numbers, default=0), args
+    if name == "expandtabs":
+        return len(owner) * max(numbers, default=8), args
+    if name in ("format", "format_map"):
+        return max(_largest_number(owner), *numbers, 0), args
+    if name == "join" and args:
+        items = args[0] if hasattr(args[0], "__len__") else list(args[0])
+        return len(owner) * len(items), (items, *args[1:])
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        found = owner.count(args[0]) if args[0] else len(owner) + 1
+        return len(owner) + found * len(args[1]), args
+    return 0, args
+
+
+def _size_of_filter(name: str, value, args: tuple, kwargs: dict) -> int:
+    """How large a growing Jinja filter would make its result, before it runs."""
+    def arg(i, key, default):
+        return args[i] if len(args) > i else kwargs.get(key, default)
+
+    def length(v):
+        return len(v) if hasattr(v, "__len__") else 0
+
+    if name == "center":
+        return arg(0, "width", 80)
+    if name == "indent":
+        width = arg(0, "width", 4)
+        width = len(width) if isinstance(width, str) else width
+        return length(value) + (str(value).count("\n") + 1) * width if isinstance(width, int) else 0
+    if name == "wordwrap":
+        wrap = arg(2, "wrapstring", None) or "\n"
+        return length(value) * (1 + length(wrap))
+    if name in ("batch", "slice"):
+        return arg(0, "linecount" if name == "batch" else "slices", 0)
+    if name == "format":
+        numbers = [v for v in (*args, *kwargs.values()) if isinstance(v, int)]
+        return max(_largest_number(value) if isinstance(value, str) else 0, *numbers, 0)
+    if name == "join":
+        return length(value) * length(arg(0, "d", ""))
+    if name == "replace":
+        old, new = arg(0, "old", None), arg(1, "new", None)
+        if isinstance(value, str) and isinstance(old, str) and isinstance(new, str):
+            return length(value) + (value.count(old) if old else length(value) + 1) * len(new)
+    if name == "tojson":
+        indent = arg(1, "indent", None)
+        indent = len(indent) if isinstance(indent, str) else indent
+        if isinstance(indent, int) and indent > 0:
+            return len(json.dumps(value, default=str)) * (1 + indent)
+    return 0
+
+
+_GROWING_FILTERS = ("center", "indent", "wordwrap", "batch", "slice", "format", "join", "replace", "tojson")
+
+
+def _guarded_filter(name: str, func):
+    """`func` (a Jinja filter that can build a large result from a small input) refusing results past the budget
+    before it builds them, and checking what it built."""
+    skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # the environment or evaluation context comes first
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        budget = _active_budget.get()
+        if budget is None:
+            return func(*args, **kwargs)
+        if len(args) > skip and name == "join" and not hasattr(args[skip], "__len__"):
+            args = (*args[:skip], list(args[skip]), *args[skip + 1:])
+        if len(args) > skip:
+            budget.check_planned(_size_of_filter(name, args[skip], args[skip + 1:], kwargs),
+                                 f"asked the '{name}' filter for a result")
+        result = func(*args, **kwargs)
+        return result if name in ("batch", "slice") else budget.check_size(result, f"built with '{name}' a value")
+
+    return guarded
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -408,7 +608,10 @@ def _environment():
 
     class ChatEnvironment(ImmutableSandboxedEnvironment):
         """The immutable sandbox, except that touching an unsafe attribute fails at once (Jinja's sandbox hands
-        back an undefined value that only fails when used, so `{{ x.__class__ }}` would print nothing)."""
+        back an undefined value that only fails when used, so `{{ x.__class__ }}` would print nothing), and that
+        calls and the operators that can build large values (`*`, `%`, `**`) are held to the rendering budget."""
+
+        intercepted_binops = frozenset({"*", "%", "**"})
 
         def unsafe_undefined(self, obj, attribute):
             raise SecurityError(
@@ -416,23 +619,166 @@ def _environment():
                 "in a sandbox and cannot reach Python internals or modify their inputs."
             )
 
+        def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - names as in Jinja's
+            budget = _active_budget.get()
+            if budget is None:
+                return super().call(__context, __obj, *args, **kwargs)
+            budget.check_time()
+            size, args = _planned_size(__obj, args, kwargs)
+            budget.check_planned(size, "asked a string method for a result")
+            return budget.check_size(super().call(__context, __obj, *args, **kwargs), "built a value")
+
+        def call_binop(self, context, operator, left, right):
+            budget = _active_budget.get()
+            if budget is not None:
+                if operator == "*":
+                    for seq, n in ((left, right), (right, left)):
+                        if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                            budget.check_planned(len(seq) * n, "asked for a repetition")
+                elif operator == "%" and isinstance(left, str):
+                    numbers = [v for v in (right if isinstance(right, tuple) else (right,)) if isinstance(v, int)]
+                    budget.check_planned(max(_largest_number(left), *numbers, 0), "asked for a formatted string")
+                elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+                    budget.check_planned(right * max(abs(left).bit_length() - 1, 0) // 3, "asked for a number")
+            return super().call_binop(context, operator, left, right)
+
     env = ChatEnvironment(
         trim_blocks=True, lstrip_blocks=True, extensions=[GenerationExtension, jinja2.ext.loopcontrols]
     )
     env.filters["tojson"] = _tojson
+    for name in _GROWING_FILTERS:
+        env.filters[name] = _guarded_filter(name, env.filters[name])
+    env.filters.update({_LOOP: jinja2.pass_context(_budget_loop), _SIZE: jinja2.pass_context(_budget_size),
+                        _OUT: jinja2.pass_context(_budget_out)})
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     env.globals["namespace"] = SafeNamespace
     env.globals["dict"] = _DictMaker()
+    env.globals["lipsum"] = _guarded_lipsum(env.globals["lipsum"])
     return env
+
+
+# the guards compiled into every template (see _guard_template); they take the context (pass_context), which keeps
+# Jinja from running them at compile time on constant arguments
+_LOOP, _SIZE, _OUT = "henkan_budget_loop", "henkan_budget_size", "henkan_budget_out"
+
+
+def _budget_loop(context, iterable):
+    """What a `{% for %}` loop iterates: the time limit is checked as the loop starts, and at each item of a long
+    or unsized iterable (a short loop's items add little between the checks of the loops and calls around it)."""
+    budget = _active_budget.get()
+    if budget is None:
+        return iterable
+    budget.check_time()
+    if isinstance(iterable, (list, tuple, dict, str)) and len(iterable) <= _SHORT_LOOP:
+        return iterable
+    return _ticking(iterable, budget)
+
+
+_SHORT_LOOP = 1000
+
+
+def _ticking(iterable, budget: _Budget):
+    deadline, now = budget.deadline, time.monotonic
+    for item in iterable:
+        if now() > deadline:
+            budget.check_time()
+        yield item
+
+
+def _budget_size(context, value):
+    """A value assigned with `{% set %}` / `{% with %}` or captured by a set block, held to the size limit."""
+    budget = _active_budget.get()
+    return value if budget is None else budget.check_size(value, "assigned a value")
+
+
+def _budget_out(context, value):
+    """Output written into a buffer (a macro's, a call or filter block's, a set block's): counted, because such a
+    buffer is joined into one string only at its end."""
+    budget = _active_budget.get()
+    if budget is not None and hasattr(value, "__len__"):
+        budget.buffered += len(value)
+        budget.check_planned(budget.buffered, "wrote into macros and blocks a total")
+    return value
+
+
+def _guarded_lipsum(lipsum):
+    @functools.wraps(lipsum)
+    def guarded(n=5, html=True, min=20, max=100):  # noqa: A002 - Jinja's names
+        budget = _active_budget.get()
+        if budget is not None and isinstance(n, int) and isinstance(max, int):
+            budget.check_planned(n * max * 12, "asked lipsum for a text")
+        return lipsum(n, html, min, max)
+    return guarded
+
+
+def _guard_template(ast):
+    """Compile the budget checks into a parsed template: every `{% for %}` iterates through the time check, every
+    assigned value passes the size check, and output written into buffers is counted."""
+    from jinja2 import nodes
+    from jinja2.visitor import NodeTransformer
+
+    def guard(name: str, node):
+        return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno if node is not None else 1)
+
+    class Guard(NodeTransformer):
+        buffered = 0  # how many buffered bodies (macros, call/filter/set blocks, recursive loops) enclose a node
+
+        def _in_buffer(self, node):
+            self.buffered += 1
+            try:
+                return self.generic_visit(node)
+            finally:
+                self.buffered -= 1
+
+        visit_Macro = visit_CallBlock = visit_FilterBlock = _in_buffer
+
+        def visit_AssignBlock(self, node):
+            node = self._in_buffer(node)
+            node.filter = guard(_SIZE, node.filter)
+            return node
+
+        def visit_For(self, node):
+            node = self._in_buffer(node) if node.recursive else self.generic_visit(node)
+            node.iter = guard(_LOOP, node.iter)
+            return node
+
+        def visit_Assign(self, node):
+            node = self.generic_visit(node)
+            node.node = guard(_SIZE, node.node)
+            return node
+
+        def visit_With(self, node):
+            node = self.generic_visit(node)
+            node.values = [guard(_SIZE, value) for value in node.values]
+            return node
+
+        def visit_Output(self, node):
+            node = self.generic_visit(node)
+            if self.buffered:
+                node.nodes = [guard(_OUT, child) for child in node.nodes]
+            return node
+
+    return Guard().visit(ast)
 
 
 @functools.lru_cache(maxsize=128)
 def compile_chat_template(template: str):
-    """The compiled `jinja2.Template` of a chat template (cached: compiling the same string again is free)."""
+    """The compiled `jinja2.Template` of a chat template, with the budget checks compiled in (cached: compiling
+    the same string again is free)."""
     if not isinstance(template, str):
         raise TypeError(f"A chat template is a string of Jinja source, got {type(template).__name__}.")
-    return _environment().from_string(template)
+    env = _environment()
+    # Jinja evaluates filters on constants while compiling ("{{ 'a'|center(10**10) }}"): under a budget too
+    token = _active_budget.set(_Budget(_scoped_limits.get() or _limits[0]))
+    try:
+        code = env.compile(_guard_template(env.parse(template)))
+    except RecursionError:
+        raise _limit_error_class()("The chat template is nested too deeply to compile (brackets or blocks "
+                                   "nested thousands of levels deep?).") from None
+    finally:
+        _active_budget.reset(token)
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -519,30 +865,94 @@ def _render_all(template: str, conversations, *, tools, documents, add_generatio
             if not isinstance(document, dict):
                 raise TypeError("Documents should be a list of dicts with 'title' and 'text' keys!")
     texts, all_spans = [], []
-    for conversation in conversations:
+    limits = _scoped_limits.get() or _limits[0]
+    for i, conversation in enumerate(conversations):
         chat = _messages_of(conversation)
+        _check_conversation(chat, f"conversation[{i}]" if len(conversations) > 1 else "conversation")
         if continue_final_message:
             chat, original = _mark_final_message(chat)
         variables = dict(extra, messages=chat, tools=tool_schemas, documents=documents,
                          add_generation_prompt=add_generation_prompt)
+        recorder = _GenerationSpans() if record_generation else None
+        text = _render_within(compiled, variables, _Budget(limits), recorder)
         if record_generation:
-            recorder = _GenerationSpans()
-            token = _active_spans.set(recorder)
-            try:
-                parts = []
-                for piece in compiled.generate(**variables):
-                    parts.append(piece)
-                    recorder.offset += len(piece)
-            finally:
-                _active_spans.reset(token)
-            text = "".join(parts)
             all_spans.append(recorder.spans)
-        else:
-            text = compiled.render(**variables)
         if continue_final_message:
             text = _cut_after_final_message(text, original)
         texts.append(text)
     return texts, all_spans
+
+
+def _render_within(compiled, variables: dict, budget: _Budget, recorder: _GenerationSpans | None) -> str:
+    """Render with `budget` active: the output is counted piece by piece, and running out of stack is reported as
+    the template's recursion."""
+    budget_token = _active_budget.set(budget)
+    spans_token = _active_spans.set(recorder)
+    limit = budget.limits.max_chars
+    parts, size = [], 0
+    append = parts.append
+    try:
+        pieces = compiled.root_render_func(compiled.new_context(variables))
+        if recorder is None:
+            for piece in pieces:  # (loops and calls check the time)
+                append(piece)
+                size += len(piece)
+                if size > limit:
+                    budget.refuse("wrote an output", size)
+        else:
+            for piece in pieces:
+                append(piece)
+                size += len(piece)
+                if size > limit:
+                    budget.refuse("wrote an output", size)
+                recorder.offset += len(piece)
+    except RecursionError:
+        raise _limit_error_class()("The chat template recursed too deeply (a macro or recursive loop that calls "
+                                   "itself without end?); rendering was stopped.") from None
+    except MemoryError:
+        raise _limit_error_class()("The chat template ran out of memory (a string or list that grows without "
+                                   "bound?); rendering was stopped.") from None
+    except Exception:
+        compiled.environment.handle_exception()  # re-raises with the template's lines in the traceback
+    finally:
+        _active_spans.reset(spans_token)
+        _active_budget.reset(budget_token)
+    return "".join(parts)
+
+
+_PLAIN_CONTENT = (str, type(None))
+
+
+def _check_conversation(chat, name: str) -> None:
+    """A conversation is a list of messages: dicts with a string "role" and, if any, a "content" that is a string,
+    a list of typed parts (dicts), a dict (a tool's result) or None (an assistant message that only calls tools)."""
+    if not isinstance(chat, (list, tuple)):
+        raise TypeError(f"{name} must be a list of messages (dicts with 'role' and 'content'), got "
+                        f"{type(chat).__name__}.")
+    for message in chat:  # the common case, quickly; then each message, to name the first that is wrong
+        if type(message) is not dict or type(message.get("role")) is not str \
+                or type(message.get("content")) not in _PLAIN_CONTENT:
+            break
+    else:
+        return
+    for j, message in enumerate(chat):
+        where = f"{name}[{j}]"
+        if not isinstance(message, Mapping):
+            raise TypeError(f"{where} must be a message: a dict with 'role' and 'content', got "
+                            f"{type(message).__name__} ({str(message)[:40]!r}).")
+        if not isinstance(message.get("role"), str):
+            raise ValueError(f"{where}['role'] must be a string such as 'user' or 'assistant', got "
+                             f"{message.get('role')!r:.40}.")
+        content = message.get("content")
+        if content is None or isinstance(content, (str, Mapping)):  # (a dict: a tool's structured result)
+            continue
+        if not isinstance(content, (list, tuple)):
+            raise TypeError(f"{where}['content'] must be a string or a list of parts such as "
+                            f"{{'type': 'text', 'text': ...}}, got {type(content).__name__} ({str(content)[:40]!r}).")
+        for k, part in enumerate(content):
+            if not isinstance(part, Mapping):
+                raise TypeError(f"{where}['content'][{k}] must be a part such as {{'type': 'text', 'text': ...}}, "
+                                f"got {type(part).__name__} ({str(part)[:40]!r}).")
 
 
 def _check_reserved(extra: dict) -> None:

@@ -19,7 +19,7 @@ from tokenizers import AddedToken
 
 from ..hub import PushToHubMixin, pop_hub_kwargs, pop_upload_kwargs, resolve_file, upload_folder
 from ..logging import get_logger
-from ..utils import read_json
+from ..utils import read_json, remove_stale_temporaries
 from .chat import list_chat_template_names, load_chat_templates, save_chat_templates
 
 logger = get_logger(__name__)
@@ -89,26 +89,36 @@ class TokenizerFilesMixin(PushToHubMixin):
 
         added: dict[int, AddedToken] = {}
         if "added_tokens_decoder" in config:
-            for index, token in config["added_tokens_decoder"].items():
-                added[int(index)] = AddedToken(**token) if isinstance(token, dict) else token
+            added = parse_added_tokens(config["added_tokens_decoder"], f"{files['tokenizer_config_file']}: "
+                                       "added_tokens_decoder", OSError)
         else:
-            for key, value in (_read_json(files["special_tokens_map_file"]) or {}).items():
+            special_map = files["special_tokens_map_file"]
+            for key, value in (read_json(special_map) if special_map else {}).items():
                 if overrides.get(key):
                     continue
                 if key == "additional_special_tokens" and isinstance(value, list):
                     value = list(kwargs.get(key) or []) + [
-                        t for t in (_saved_token(v) for v in value) if t not in (kwargs.get(key) or [])]
+                        t for t in (_saved_token(v, special_map, key) for v in value)
+                        if t not in (kwargs.get(key) or [])]
                     kwargs[key] = value
                 else:
-                    kwargs[key] = _saved_token(value)
+                    kwargs[key] = _saved_token(value, special_map, key)
             specials = {str(t) for k in cls.SPECIAL_TOKENS_ATTRIBUTES for t in _as_list(kwargs.get(k))}
-            for content, index in (_read_json(files["added_tokens_file"]) or {}).items():
+            added_file = files["added_tokens_file"]
+            for content, index in (read_json(added_file) if added_file else {}).items():
+                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                    raise OSError(f"{added_file}: the id of {content!r} must be a non-negative integer, got "
+                                  f"{index!r}. Re-save the tokenizer with save_pretrained().")
                 special = content in specials
                 added[index] = AddedToken(content, rstrip=False, lstrip=False, normalized=not special, special=special)
             if files.get("tokenizer_file"):
-                for entry in (_read_json(files["tokenizer_file"]) or {}).get("added_tokens", []):
-                    index = entry.pop("id")
-                    added[index] = AddedToken(**entry)
+                entries = read_json(files["tokenizer_file"]).get("added_tokens", [])
+                where = f"{files['tokenizer_file']}: added_tokens"
+                if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
+                    raise OSError(f"{where} must be a list of objects with an \"id\" and the token's fields. "
+                                  "Re-save the tokenizer with save_pretrained(), or re-download it.")
+                added.update(parse_added_tokens({e["id"]: {k: v for k, v in e.items() if k != "id"} for e in entries},
+                                                where, OSError))
         kwargs["added_tokens_decoder"] = added
         kwargs = _revive_added_tokens(kwargs)
         by_content = {str(t): t for t in added.values()}
@@ -116,7 +126,14 @@ class TokenizerFilesMixin(PushToHubMixin):
             if kwargs.get(key) is not None:
                 kwargs[key] = by_content.get(str(kwargs[key]), kwargs[key])
         kwargs["name_or_path"] = name
-        tokenizer = cls(*init_inputs, **kwargs)
+        try:
+            tokenizer = cls(*init_inputs, **kwargs)
+        except (TypeError, ValueError) as e:
+            if type(e) not in (TypeError, ValueError):
+                raise
+            source = files["tokenizer_config_file"] or name
+            raise type(e)(f"{e} (loading the tokenizer of {name}: the value comes from {source} or from the keyword "
+                          "arguments of from_pretrained)") from e
         tokenizer.init_inputs = init_inputs
         return tokenizer
 
@@ -136,8 +153,9 @@ class TokenizerFilesMixin(PushToHubMixin):
             logger.error(f"Provided path ({save_directory}) should be a directory, not a file")
             return None
         os.makedirs(save_directory, exist_ok=True)
+        remove_stale_temporaries(save_directory)
         special_tokens = {k: _token_to_json(v, with_type=False) for k, v in self.special_tokens_map_extended.items()}
-        with tempfile.TemporaryDirectory(dir=save_directory, prefix=".saving-") as staging:
+        with tempfile.TemporaryDirectory(dir=save_directory, prefix=f".saving-{os.getpid()}-") as staging:
             config, template_files = save_chat_templates(staging, self.chat_template, self._config_to_save(),
                                                          filename_prefix=filename_prefix,
                                                          save_jinja_files=kwargs.pop("save_jinja_files", True))
@@ -260,8 +278,8 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [] if value is None else [value]
 
 
-def _read_json(path: str | None):
-    return None if path is None else read_json(path, object)
+def _read_json(path: str | None) -> dict | None:
+    return None if path is None else read_json(path)
 
 
 def _write_json(path: str, data) -> str:
@@ -270,9 +288,47 @@ def _write_json(path: str, data) -> str:
     return path
 
 
-def _saved_token(value):
+_TOKEN_FIELDS = {"content": str, "single_word": bool, "lstrip": bool, "rstrip": bool, "normalized": bool,
+                 "special": bool}
+
+
+def parse_added_tokens(value, where: str, error: type = ValueError) -> dict[int, AddedToken]:
+    """`added_tokens_decoder` ({id: AddedToken or its fields}, ids as ints or digit strings) as {int: AddedToken};
+    a malformed one raises `error`, naming `where` (the file and key, or the argument) and the bad entry."""
+    if not isinstance(value, dict):
+        raise error(f"{where} must map token ids to tokens (an object), got {type(value).__name__}.")
+    added = {}
+    for key, token in value.items():
+        try:
+            index = int(key) if not isinstance(key, (bool, float)) else None
+        except ValueError:
+            index = None
+        if index is None or index < 0:
+            raise error(f"{where}: the key {key!r} is not a token id (a non-negative integer).")
+        if not isinstance(token, AddedToken):
+            token = _token_from_fields(token, f"{where}[{key!r}]", error)
+        added[index] = token
+    return added
+
+
+def _token_from_fields(fields, where: str, error: type) -> AddedToken:
+    if not isinstance(fields, dict) or not isinstance(fields.get("content"), str):
+        raise error(f"{where} must be an AddedToken or an object with a string \"content\", got {fields!r:.80}.")
+    for key, value in fields.items():
+        if key not in _TOKEN_FIELDS or not isinstance(value, _TOKEN_FIELDS[key]):
+            expected = f"a {_TOKEN_FIELDS[key].__name__}" if key in _TOKEN_FIELDS else \
+                f"one of {sorted(_TOKEN_FIELDS)}"
+            raise error(f"{where}: the field {key!r} = {value!r:.40} should be {expected}.")
+    return AddedToken(**fields)
+
+
+def _saved_token(value, path: str, key: str):
     """A special token as special_tokens_map.json spells it: a string, or a dict of AddedToken fields."""
-    return AddedToken(**{**value, "special": True}) if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        return _token_from_fields({**value, "special": True}, f"{path}: {key}", OSError)
+    if value is not None and not isinstance(value, str):
+        raise OSError(f"{path}: {key} should be a token (a string or an object of token fields), got {value!r:.60}.")
+    return value
 
 
 def _token_to_json(value, with_type: bool = True):

@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from .. import logging
-from ..utils import atomic_path, atomic_write_text, set_seed
+from ..utils import atomic_path, atomic_write_text, fsync_dir, set_seed
 from .callbacks import (REPORT_CALLBACKS, CallbackHandler, DefaultFlowCallback, ExportableState, PrinterCallback,
                         ProgressCallback, TrainerControl, TrainerState)
 from .data_collator import DataCollatorWithPadding, default_data_collator
@@ -807,7 +807,7 @@ class Trainer:
                 stateful_callbacks=[c for c in self.callback_handler.callbacks + [self.control]
                                     if isinstance(c, ExportableState)]).stateful_callbacks
             self.state.save_to_json(os.path.join(staging, TRAINER_STATE_NAME))
-            _fsync_dir(staging)
+            fsync_dir(staging)
             if os.path.isdir(final):  # saved again at the same step: swap the old one out, then drop it
                 old = os.path.join(args.output_dir, f".old-{name}")
                 shutil.rmtree(old, ignore_errors=True)
@@ -816,7 +816,7 @@ class Trainer:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(staging, final)
-            _fsync_dir(args.output_dir)
+            fsync_dir(args.output_dir)
             if args.push_to_hub and args.hub_strategy.value in ("every_save", "checkpoint", "all_checkpoints"):
                 self._push(final, f"Training in progress, step {self.state.global_step}")
             self._rotate_checkpoints()
@@ -1254,17 +1254,3 @@ def _fsdp_wrap(model: nn.Module, args) -> nn.Module:
     device = args.device if args.device.type == "cuda" else torch.device("cpu")
     return FSDP(model, sharding_strategy=ShardingStrategy[strategy.upper()], auto_wrap_policy=policy,
                 cpu_offload=CPUOffload(offload_params="offload" in options), device_id=device, use_orig_params=True)
-
-
-def _fsync_dir(path: str) -> None:
-    """Make a rename inside `path` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -1,0 +1,198 @@
+"""Quantizing while loading: `Quantizer` swaps a skeleton model's linear layers (and untied input embeddings) for
+low-bit ones, turns each checkpoint tensor into their saved form as it is read (a float weight is quantized, a GPTQ
+module's packed tensors are re-laid), and packs them for the kernel once loaded. No float copy of the whole model
+exists at any time: a float weight lives only while it is quantized.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import Conv1D
+from ..logging import get_logger
+from .config import Scheme
+from .layers import QuantEmbedding, QuantLinear, pack_nibbles
+
+logger = get_logger(__name__)
+_GPTQ_PARTS = ("qweight", "qzeros", "scales", "g_idx")
+_ROWS_PER_STEP = 4096  # float rows quantized at a time: bounds the temporaries of one large weight
+
+
+def _skipped(name: str, skip) -> bool:
+    dotted = "." + name + "."
+    return any(entry == name or ("." + entry + ".") in dotted or name.endswith("." + entry) for entry in skip)
+
+
+class Quantizer:
+    """Replaces modules of a meta-device skeleton and converts checkpoint tensors for them (see the module doc)."""
+
+    def __init__(self, scheme: Scheme):
+        self.scheme = scheme
+        self.modules: dict[str, nn.Module] = {}
+        self.transposed: set[str] = set()  # Conv1D layers: their float weights are stored [in, out]
+        self.parts: dict[str, dict[str, torch.Tensor]] = {}  # GPTQ tensors per module, converted in flush()
+
+    # which modules ----------------------------------------------------------------------------------------------
+    def replace(self, model, checkpoint_keys) -> None:
+        scheme = self.scheme
+        if scheme.gptq or scheme.saved:
+            marker = ".qweight" if scheme.gptq else ".weight_scale"
+            wanted = set()
+            for key in checkpoint_keys:
+                if key.endswith(marker):
+                    names = model._checkpoint_key_candidates(key)
+                    wanted.update(n.rpartition(".")[0] for n in names)
+            chosen = {name for name, _ in model.named_modules() if name in wanted}
+            if not chosen:
+                raise ValueError(f"The checkpoint's config says it is quantized ({'GPTQ' if scheme.gptq else 'henkan'})"
+                                 f" but no tensor ends with {marker!r}; the weights do not match config.json.")
+        else:
+            chosen = self._float_targets(model)
+        with torch.device("meta"):
+            for name in chosen:
+                self._swap(model, name)
+        model.is_quantized = True
+        model.is_loaded_in_8bit, model.is_loaded_in_4bit = scheme.bits == 8, scheme.bits == 4
+
+    def _float_targets(self, model) -> set[str]:
+        """Modules quantized from a float checkpoint: every linear layer, and the input embeddings unless tied to
+        the output layer (tied pairs stay in full precision, as one tensor), minus the skipped names."""
+        skip = self.scheme.skip
+        output, embeddings = model.get_output_embeddings(), None
+        try:
+            embeddings = model.get_input_embeddings()
+        except NotImplementedError:
+            pass
+        tied = output is not None and embeddings is not None and getattr(model.config, "tie_word_embeddings", True) \
+            and bool(model._tied_weights_keys)
+        chosen = set()
+        for name, module in model.named_modules():
+            if _skipped(name, skip) or (tied and module in (output, embeddings)):
+                continue
+            if isinstance(module, (nn.Linear, Conv1D)):
+                width = module.in_features if isinstance(module, nn.Linear) else module.weight.shape[0]
+                if self.scheme.bits == 4 and width % self.scheme.group_size:
+                    logger.info("%s stays in full precision: its %d inputs are not a multiple of group_size %d.",
+                                name, width, self.scheme.group_size)
+                    continue
+                chosen.add(name)
+            elif module is embeddings and isinstance(module, nn.Embedding) and type(module) is nn.Embedding:
+                chosen.add(name)
+        return chosen
+
+    def _swap(self, model, name: str) -> None:
+        old = model.get_submodule(name)
+        if isinstance(old, nn.Embedding):
+            new = QuantEmbedding(old.num_embeddings, old.embedding_dim, old.padding_idx)
+        else:
+            if isinstance(old, Conv1D):
+                width, outputs = old.weight.shape
+                self.transposed.add(name)
+            else:
+                width, outputs = old.in_features, old.out_features
+            new = QuantLinear(width, outputs, old.bias is not None, self.scheme.bits, self.scheme.group_size,
+                              self.scheme.compute_dtype)
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent), attr, new)
+        self.modules[name] = new
+
+    # tensors ----------------------------------------------------------------------------------------------------
+    def take(self, model, ckpt_key: str, state) -> dict | None:
+        """The saved-form tensors (by model key) a checkpoint tensor becomes, {} when it is held for later, or None
+        when it is not a quantized layer's business."""
+        for candidate in model._checkpoint_key_candidates(ckpt_key):
+            name, _, attr = candidate.rpartition(".")
+            module = self.modules.get(name)
+            if module is not None:
+                break
+        else:
+            return None
+        if self.scheme.gptq and attr in _GPTQ_PARTS:
+            self.parts.setdefault(name, {})[attr] = state.read(ckpt_key)
+            return {}
+        if attr == "weight_perm" and isinstance(module, QuantLinear):
+            module.weight_perm = state.read(ckpt_key).long()
+            return {}
+        if attr != "weight" or self.scheme.saved or not state.is_float(ckpt_key):
+            return None
+        weight = state.read(ckpt_key)
+        if name in self.transposed:
+            weight = weight.t()
+        rows, cols = (module.out_features, module.in_features) if isinstance(module, QuantLinear) else (
+            module.num_embeddings, module.embedding_dim)
+        if tuple(weight.shape) != (rows, cols):
+            raise RuntimeError(f"{ckpt_key} in {state.describe()} has shape {list(weight.shape)} but the model built "
+                               f"from its config wants {[rows, cols]}; check that config.json belongs to these "
+                               f"weights.")
+        steps = [module.saved_form(weight[i:i + _ROWS_PER_STEP]) for i in range(0, rows, _ROWS_PER_STEP)]
+        out = {f"{name}.{key}": torch.cat([s[key] for s in steps]) for key in steps[0]}
+        del weight, steps
+        _release_freed_memory()
+        return out
+
+    def flush(self, state) -> dict:
+        """GPTQ modules held by take(), converted to the saved form."""
+        out = {}
+        for name, parts in self.parts.items():
+            missing = [p for p in ("qweight", "qzeros", "scales") if p not in parts]
+            if missing:
+                raise OSError(f"The GPTQ checkpoint at {state.describe()} lacks {', '.join(name + '.' + p for p in missing)}"
+                              f"; every quantized layer needs qweight, qzeros and scales. Re-download or re-export "
+                              f"the checkpoint.")
+            module = self.modules[name]
+            tensors, module.weight_perm = gptq_to_saved(parts, module, self.scheme, name)
+            out.update({f"{name}.{key}": value for key, value in tensors.items()})
+        self.parts.clear()
+        return out
+
+    def finish(self, model) -> None:
+        for module in self.modules.values():
+            if isinstance(module, QuantLinear):
+                module.pack()
+        model.config.quantization_config = self.scheme.record()
+        _release_freed_memory()
+
+
+def _release_freed_memory() -> None:
+    """Hand the float weights' freed pages back to the system. glibc keeps freed blocks below its (adaptive, up to
+    32 MB) mmap threshold in the heap, so without this a process that quantized a model stays as large as if it
+    held the float weights."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def gptq_to_saved(parts: dict, module: QuantLinear, scheme: Scheme, name: str):
+    """GPTQ's packed int4 (qweight [in/8, out] and qzeros [groups, out/8] int32, eight 4-bit values per word from
+    the low bits up; scales [groups, out]; g_idx [in], the group of each input column) -> the saved form, input
+    columns in group order, and that order (None when it is the natural one). The "gptq" format stores zero - 1."""
+    qweight, qzeros, scales = parts["qweight"], parts["qzeros"], parts["scales"]
+    k, n, group = module.in_features, module.out_features, scheme.group_size
+    groups = k // group
+    expect = {"qweight": (k // 8, n), "qzeros": (groups, n // 8), "scales": (groups, n)}
+    for part, shape in expect.items():
+        if tuple(parts[part].shape) != shape:
+            raise RuntimeError(f"GPTQ tensor {name}.{part} has shape {list(parts[part].shape)}, expected "
+                               f"{list(shape)} for a {k} -> {n} layer with group_size {group}; check "
+                               f"quantization_config in config.json.")
+    shifts = torch.arange(0, 32, 4, dtype=torch.int32)
+    q = ((qweight.to(torch.int32)[:, None, :] >> shifts[None, :, None]) & 15).reshape(k, n)
+    zeros = ((qzeros.to(torch.int32)[:, :, None] >> shifts) & 15).reshape(groups, n)
+    if scheme.gptq == "gptq":
+        zeros = zeros + 1
+    g_idx = parts.get("g_idx")
+    g_idx = torch.arange(k) // group if g_idx is None else g_idx.long()
+    if g_idx.shape != (k,) or g_idx.min() < 0 or g_idx.max() >= groups or \
+            not bool((torch.bincount(g_idx, minlength=groups) == group).all()):
+        raise RuntimeError(f"GPTQ tensor {name}.g_idx does not put {group} input columns in each of {groups} groups; "
+                           f"the checkpoint is damaged or its group_size is wrong.")
+    perm = torch.argsort(g_idx, stable=True)
+    natural = bool((perm == torch.arange(k)).all())
+    q = q[perm].T.contiguous().to(torch.uint8)
+    scale = scales.float().T.contiguous()
+    zero = scale * (8 - zeros.float().T)
+    return {"weight": pack_nibbles(q), "weight_scale": scale, "weight_zero": zero}, None if natural else perm

@@ -1,0 +1,51 @@
+"""Heads added to existing families: token classification and question answering on GPT-2, Llama, Mistral, Qwen2
+and BLOOM, BERT's pretraining and next-sentence heads, GPT2DoubleHeadsModel. The reference's checkpoints load key for key and give its
+outputs (fixtures: fixtures/make_heads.py)."""
+
+import os
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import henkan
+
+HEADS = os.path.join(os.path.dirname(__file__), "fixtures", "heads")
+FOLDERS = sorted(os.listdir(HEADS))
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_parity_with_the_reference(folder, tmp_path):
+    path = os.path.join(HEADS, folder)
+    with safe_open(os.path.join(path, "golden.safetensors"), "pt") as f:
+        name = f.metadata()["class"]
+    golden = load_file(os.path.join(path, "golden.safetensors"))
+    if "Token" in name or "Question" in name:  # through the Auto class, as user code loads them
+        auto = henkan.AutoModelForTokenClassification if "Token" in name else henkan.AutoModelForQuestionAnswering
+    else:
+        auto = getattr(henkan, name)
+    model, info = auto.from_pretrained(path, output_loading_info=True)
+    assert type(model).__name__ == name and not any(info.values()), info
+    inputs = {k.removeprefix("input."): v for k, v in golden.items() if k.startswith("input.")}
+    with torch.no_grad():
+        out = model(**inputs)
+    for key, expected in golden.items():
+        if key.startswith("output."):
+            torch.testing.assert_close(out[key.removeprefix("output.")], expected, atol=1e-5, rtol=1e-5, msg=key)
+    model.save_pretrained(tmp_path)  # the reference's key names on the way out too
+    assert set(load_file(str(tmp_path / "model.safetensors"))) == set(load_file(os.path.join(path, "model.safetensors")))
+
+
+def test_labels_out_of_range_are_refused_before_the_forward():
+    model = henkan.AutoModelForTokenClassification.from_pretrained(os.path.join(HEADS, "llama-fortokenclassification"))
+    with pytest.raises(ValueError, match="labels hold 3, outside the 3 classes"):
+        model(input_ids=torch.tensor([[5, 6]]), labels=torch.tensor([[0, 3]]))
+
+
+def test_bert_pretraining_ties_and_checks_labels():
+    model = henkan.BertForPreTraining.from_pretrained(os.path.join(HEADS, "bert-forpretraining"))
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    ids = torch.tensor([[5, 6, 7]])
+    with pytest.raises(ValueError, match="labels hold 2, outside the 2 classes .*next-sentence classes"):
+        model(input_ids=ids, labels=torch.tensor([[-100, 6, -100]]), next_sentence_label=torch.tensor([2]))

@@ -1,0 +1,197 @@
+"""Quantized loading: int8 / int4 layers quantized as weights stream in, the configs users pass, GPTQ checkpoints
+(tests/fixtures/make_quantized.py, against the reference's logits of the dequantized model), save and reload."""
+
+import json
+import os
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import henkan
+from conftest import FIXTURES
+from henkan.quantization import QuantEmbedding, QuantLinear
+from henkan.quantization.layers import pack_nibbles, quantize_int4_groups, unpack_nibbles
+
+LLAMA = os.path.join(FIXTURES, "decoders", "llama")
+GPTQ = os.path.join(FIXTURES, "quantized")
+IDS = torch.tensor([[1, 5, 9, 22, 7, 3, 44, 2], [4, 8, 15, 16, 23, 42, 99, 0]])
+INT4 = {"quantization_config": henkan.TorchAoConfig("int4_weight_only", group_size=32)}
+
+
+def cosine(a, b):
+    return torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
+
+
+@pytest.fixture(scope="module")
+def float_logits():
+    with torch.no_grad():
+        return henkan.AutoModelForCausalLM.from_pretrained(LLAMA)(IDS).logits
+
+
+@pytest.mark.parametrize("options,bits", [({"load_in_8bit": True}, 8), (INT4, 4)])
+def test_quantized_llama_runs_low_bit_layers(options, bits, float_logits):
+    model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, **options)
+    linears = [m for m in model.modules() if isinstance(m, QuantLinear)]
+    assert linears and all(m.bits == bits and (m.packed is not None) == (m.in_features % 32 == 0) for m in linears)
+    assert isinstance(model.model.embed_tokens, QuantEmbedding)
+    assert model.is_quantized and model.config.quantization_config["bits"] == bits
+    with torch.no_grad():
+        logits = model(IDS).logits
+    # the fixture's weights are 0.2 N(0, 1) noise, a hard case for 4 bits
+    assert cosine(logits, float_logits) > (0.998 if bits == 8 else 0.85)
+    full = henkan.AutoModelForCausalLM.from_pretrained(LLAMA).get_memory_footprint()
+    assert model.get_memory_footprint() < full * 0.5  # tiny layers pad to the kernel's 64-row tiles
+
+
+def test_bitsandbytes_config_maps_with_a_notice(caplog):
+    config = henkan.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
+                                       bnb_4bit_quant_type="nf4", llm_int8_skip_modules=["lm_head"])
+    henkan.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="henkan"):
+            model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, quantization_config=config)
+    finally:
+        henkan.logging.disable_propagation()
+    assert "int4" in caplog.text and "nf4" in caplog.text
+    assert type(model.lm_head) is torch.nn.Linear and model.lm_head.weight.dtype is torch.float32
+    assert model.model.layers[0].self_attn.q_proj.group_size == 64  # bitsandbytes' 4-bit block size
+    assert type(model.model.layers[0].mlp.down_proj) is torch.nn.Linear  # 48 inputs: not whole groups of 64
+
+
+def test_float32_asked_gives_exact_dequantized_products():
+    model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, load_in_8bit=True, dtype=torch.float32)
+    layer = model.model.layers[0].self_attn.q_proj
+    assert layer.packed is None
+    x = torch.randn(3, layer.in_features)
+    torch.testing.assert_close(layer(x), x @ layer.dequantize().T, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{"load_in_8bit": True}, INT4])
+def test_save_and_reload_give_identical_outputs(options, tmp_path):
+    model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, **options)
+    model.save_pretrained(tmp_path)
+    saved = json.load(open(tmp_path / "config.json"))["quantization_config"]
+    assert saved["quant_method"] == "henkan"
+    reloaded = henkan.AutoModelForCausalLM.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(model(IDS).logits, reloaded(IDS).logits)
+    weights = load_file(tmp_path / "model.safetensors")
+    assert weights["model.layers.0.self_attn.q_proj.weight"].dtype in (torch.int8, torch.uint8)
+
+
+@pytest.mark.parametrize("name", ["gptq", "gptq-act"])
+def test_gptq_checkpoint_matches_its_dequantized_model(name):
+    folder = os.path.join(GPTQ, name)
+    golden = load_file(os.path.join(folder, "golden.safetensors"))
+    exact = henkan.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    fast = henkan.AutoModelForCausalLM.from_pretrained(folder)
+    with torch.no_grad():
+        torch.testing.assert_close(exact(golden["input_ids"]).logits, golden["logits"], atol=1e-4, rtol=0)
+        assert cosine(fast(golden["input_ids"]).logits, golden["logits"]) > 0.99
+    layer = fast.model.layers[0].self_attn.q_proj
+    assert (layer.weight_perm is not None) == (name == "gptq-act") and layer.packed is not None
+
+
+def test_gptq_act_order_saves_and_reloads(tmp_path):
+    model = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(GPTQ, "gptq-act"))
+    model.save_pretrained(tmp_path)
+    reloaded = henkan.AutoModelForCausalLM.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(model(IDS).logits, reloaded(IDS).logits)
+
+
+def test_packed_form_round_trips_through_the_kernel():
+    torch.manual_seed(0)
+    for bits, rows in ((8, 100), (4, 100), (4, 48)):
+        layer = QuantLinear(64, rows, bias=True, bits=bits, group_size=32)
+        for name, tensor in layer.saved_form(torch.randn(rows, 64)).items():
+            setattr(layer, name, tensor)
+        layer.bias = torch.nn.Parameter(torch.randn(rows), requires_grad=False)
+        saved = {k: v.clone() for k, v in layer.state_dict().items()}
+        exact = layer.dequantize()
+        layer.pack()
+        unpacked = layer.state_dict()
+        assert torch.equal(unpacked["weight"], saved["weight"])
+        torch.testing.assert_close(unpacked["weight_scale"], saved["weight_scale"].bfloat16().float())
+        x = torch.randn(5, 64)
+        assert cosine(layer(x), x @ exact.T + saved["bias"]) > 0.999
+    q = torch.randint(0, 16, (4, 8), dtype=torch.uint8)
+    assert torch.equal(unpack_nibbles(pack_nibbles(q)), q)
+    q, scale, zero = quantize_int4_groups(torch.randn(4, 64), 32)
+    assert q.max() <= 15 and scale.shape == zero.shape == (4, 2)
+
+
+def test_gpt2_conv1d_layers_quantize_and_tied_embeddings_stay_float():
+    folder = os.path.join(FIXTURES, "decoders", "gpt2")
+    model = henkan.AutoModelForCausalLM.from_pretrained(folder, load_in_8bit=True)
+    full = henkan.AutoModelForCausalLM.from_pretrained(folder)
+    assert isinstance(model.transformer.h[0].attn.c_attn, QuantLinear)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    with torch.no_grad():
+        assert cosine(model(IDS[:, :6] % 100).logits, full(IDS[:, :6] % 100).logits) > 0.998
+
+
+def test_minilm_int8_keeps_real_text_close(minilm_path):
+    tokenizer = henkan.AutoTokenizer.from_pretrained(minilm_path)
+    batch = tokenizer(["In a hole in the ground there lived a hobbit.", "Quantization makes CPUs decode faster."],
+                      padding=True, return_tensors="pt")
+    full = henkan.AutoModel.from_pretrained(minilm_path)
+    model = henkan.AutoModel.from_pretrained(minilm_path, load_in_8bit=True)
+    mask = batch["attention_mask"].bool()
+    with torch.no_grad():
+        a, b = model(**batch).last_hidden_state[mask], full(**batch).last_hidden_state[mask]
+    assert torch.nn.functional.cosine_similarity(a, b, dim=-1).min() > 0.99
+    assert model.get_memory_footprint() < 0.3 * full.get_memory_footprint()
+
+
+# hostile inputs ----------------------------------------------------------------------------------------------------
+def test_both_bit_widths_at_once_is_an_error():
+    with pytest.raises(ValueError, match="load_in_8bit.*load_in_4bit"):
+        henkan.AutoModelForCausalLM.from_pretrained(LLAMA, load_in_8bit=True, load_in_4bit=True)
+    with pytest.raises(ValueError, match="choose one"):
+        henkan.BitsAndBytesConfig(load_in_8bit=True, load_in_4bit=True)
+
+
+def test_gptq_checkpoint_missing_qzeros_names_it(tmp_path):
+    folder = shutil.copytree(os.path.join(GPTQ, "gptq"), tmp_path / "broken")
+    state = load_file(folder / "model.safetensors")
+    del state["model.layers.1.mlp.up_proj.qzeros"]
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(OSError, match=r"model\.layers\.1\.mlp\.up_proj\.qzeros"):
+        henkan.AutoModelForCausalLM.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("config,match", [
+    ({"quant_method": "mystery"}, "quant_method 'mystery'"),
+    ({"quant_method": "gptq", "bits": 3, "group_size": 32}, "4-bit GPTQ"),
+    ({"quant_method": "torchao", "quant_type": "int4_weight_only", "quant_type_kwargs": {"group_size": 48}},
+     "group_size"),
+])
+def test_unusable_quantization_configs_say_why(config, match):
+    with pytest.raises(ValueError, match=match):
+        henkan.AutoModelForCausalLM.from_pretrained(LLAMA, quantization_config=config)
+
+
+def test_gptq_config_does_not_pretend_to_calibrate():
+    with pytest.raises(ValueError, match="calibration"):
+        henkan.GPTQConfig(bits=4, dataset="c4")
+
+
+def test_seed_samples(tmp_path):
+    """main_classes__quantization.md's calls, on a local checkpoint."""
+    for options in ({"device_map": "auto", "load_in_8bit": True}, {"load_in_4bit": True},
+                    {"quantization_config": henkan.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")},
+                    {"quantization_config": henkan.BitsAndBytesConfig(load_in_4bit=True,
+                                                                      bnb_4bit_use_double_quant=True)},
+                    {"quantization_config": henkan.BitsAndBytesConfig(llm_int8_skip_modules=["lm_head"])},
+                    {"load_in_8bit": True, "torch_dtype": torch.float32}):
+        model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, **options)
+        assert model.get_memory_footprint() < 250_000 and (model.is_loaded_in_8bit or model.is_loaded_in_4bit)
+    model.save_pretrained(tmp_path / "llama-8bit")
+    assert henkan.AutoModelForCausalLM.from_pretrained(tmp_path / "llama-8bit", device_map="auto").is_loaded_in_8bit
+    gptq = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(GPTQ, "gptq"), device_map="auto",
+                                                       quantization_config=henkan.GPTQConfig(bits=4,
+                                                                                              disable_exllama=False))
+    assert gptq.is_loaded_in_4bit
