@@ -61,6 +61,9 @@ _LAZY: dict[str, str] = {
     "ImageFeatureExtractionPipeline": "henkan.pipelines",
     "QuestionAnsweringPipeline": "henkan.pipelines",
     "ZeroShotClassificationPipeline": "henkan.pipelines",
+    "ZeroShotImageClassificationPipeline": "henkan.pipelines",
+    "AutomaticSpeechRecognitionPipeline": "henkan.pipelines",
+    "AudioClassificationPipeline": "henkan.pipelines",
     "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }

@@ -150,13 +150,17 @@ def _alternative_class(model_type: str, suffix: str, config):
 def architecture_suffix(model_type: str | None, architecture: str) -> str | None:
     """Which Auto class suffix (AUTO_TASKS' values) the class name `architecture` stands for: exactly for a built-in
     family, by the name's ending otherwise ("...LMHeadModel" and bare "...Model" names are known only by family)."""
+    return next(iter(architecture_suffixes(model_type, architecture)), None)
+
+
+def architecture_suffixes(model_type: str | None, architecture: str) -> list[str]:
+    """Every Auto class suffix `architecture` serves, in its family's order (general first: WhisperForConditional-
+    Generation is ForConditionalGeneration, then SpeechSeq2Seq; CLIPModel is Model, then ZeroShotImageClassification)."""
     if model_type in FAMILIES:
         _, prefix, tasks = FAMILIES[model_type]
-        return next((suffix for suffix in tasks
-                     if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture
-                     or architecture in ALTERNATIVE_CLASSES.get((model_type, suffix), ())), None)
-    return next((suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)),
-                None)
+        return [suffix for suffix in tasks if CLASS_NAMES.get((model_type, suffix), prefix + suffix) == architecture
+                or architecture in ALTERNATIVE_CLASSES.get((model_type, suffix), ())]
+    return [suffix for suffix in AUTO_TASKS.values() if suffix != "Model" and architecture.endswith(suffix)][:1]
 
 
 def _config_class(model_type: str) -> type:

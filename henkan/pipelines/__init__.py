@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 
+from .audio import AudioClassificationPipeline, AutomaticSpeechRecognitionPipeline
 from .base import ChunkPipeline, GenerationPipeline, Pipeline
 from .pt_utils import KeyDataset, KeyPairDataset
 from .question_answering import QuestionAnsweringPipeline, SquadExample
@@ -15,7 +16,7 @@ from .tasks import FeatureExtractionPipeline, TextClassificationPipeline
 from .text2text import SummarizationPipeline, Text2TextGenerationPipeline, TranslationPipeline
 from .text_generation import Chat, TextGenerationPipeline
 from .token_tasks import FillMaskPipeline, TokenClassificationPipeline
-from .vision import ImageClassificationPipeline, ImageFeatureExtractionPipeline
+from .vision import ImageClassificationPipeline, ImageFeatureExtractionPipeline, ZeroShotImageClassificationPipeline
 from .zero_shot import ZeroShotClassificationPipeline
 
 T5_BASE = ("google-t5/t5-base", "a9723ea")
@@ -23,10 +24,10 @@ BART_MNLI = ("facebook/bart-large-mnli", "d7645e1")
 VIT_BASE = ("google/vit-base-patch16-224", "3f49326")
 
 
-def _task(impl, auto: str, default=None, kind: str = "text") -> dict:
-    """A task's entry, in the reference's registry layout: its pipeline class, the Auto class its models load
+def _task(impl, auto: str | tuple, default=None, kind: str = "text") -> dict:
+    """A task's entry, in the reference's registry layout: its pipeline class, the Auto class(es) its models load
     with (by name, resolved on use), the default checkpoint and revision, and the kind of input it takes."""
-    entry = {"impl": impl, "pt": (auto,), "tf": (), "type": kind}
+    entry = {"impl": impl, "pt": auto if isinstance(auto, tuple) else (auto,), "tf": (), "type": kind}
     if default is not None:
         entry["default"] = {"model": {"pt": default}}
     return entry
@@ -53,6 +54,14 @@ SUPPORTED_TASKS = {
                                       BART_MNLI),
     "image-classification": _task(ImageClassificationPipeline, "AutoModelForImageClassification", VIT_BASE, "image"),
     "image-feature-extraction": _task(ImageFeatureExtractionPipeline, "AutoModel", VIT_BASE, "image"),
+    "zero-shot-image-classification": _task(ZeroShotImageClassificationPipeline,
+                                            "AutoModelForZeroShotImageClassification",
+                                            ("openai/clip-vit-base-patch32", "3d74acf"), "multimodal"),
+    "automatic-speech-recognition": _task(AutomaticSpeechRecognitionPipeline,
+                                          ("AutoModelForCTC", "AutoModelForSpeechSeq2Seq"),
+                                          ("facebook/wav2vec2-base-960h", "22aad52"), "multimodal"),
+    "audio-classification": _task(AudioClassificationPipeline, "AutoModelForAudioClassification",
+                                  ("superb/wav2vec2-base-superb-ks", "372e048"), "audio"),
 }
 TRANSLATION_DEFAULTS = {("en", "fr"): T5_BASE, ("en", "de"): T5_BASE, ("en", "ro"): T5_BASE}
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -123,14 +132,28 @@ def check_task(task: str):
     return PIPELINE_REGISTRY.check_task(task)
 
 
-def _auto_class(entry: dict, task: str):
-    """The class that loads the task's models (an Auto class by name, or a class given to register_pipeline)."""
+def _auto_classes(entry: dict, task: str) -> list:
+    """The classes that load the task's models, to try in order (Auto classes by name, or classes given to
+    register_pipeline)."""
     import henkan
 
     if not entry["pt"]:
         raise ValueError(f"The task {task!r} was registered without pt_model: pass a model object, not a name.")
-    first = entry["pt"][0]
-    return getattr(henkan, first) if isinstance(first, str) else first
+    return [getattr(henkan, name) if isinstance(name, str) else name for name in entry["pt"]]
+
+
+def _load_model(classes: list, source, options: dict):
+    """The model from the first class that has one for the checkpoint's config (e.g. ...ForCTC, else a speech
+    seq2seq model); the first class's error when none does."""
+    first = None
+    for cls in classes:
+        try:
+            return cls.from_pretrained(source, **options)
+        except ValueError as e:
+            if "Unrecognized configuration class" not in str(e):
+                raise
+            first = first or e
+    raise first
 
 
 def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, feature_extractor=None,
@@ -151,9 +174,9 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
     if task is None and model is None:
         raise RuntimeError("pipeline() needs a task or a model: pass e.g. pipeline('summarization') or "
                            "pipeline(model='path/to/checkpoint').")
-    if model is None and (tokenizer is not None or image_processor is not None):
-        raise RuntimeError("A tokenizer or image processor was given without a model: it may not fit the task's "
-                           "default model. Pass model= as well.")
+    if model is None and (tokenizer is not None or image_processor is not None or feature_extractor is not None):
+        raise RuntimeError("A tokenizer, feature extractor or image processor was given without a model: it may not "
+                           "fit the task's default model. Pass model= as well.")
     hub = {"revision": revision, "token": token}
     if task is None:
         task = _infer_task(model, hub, config)
@@ -177,7 +200,7 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
                 else config
         source = model
         try:
-            model = _auto_class(entry, name).from_pretrained(source, **options)
+            model = _load_model(_auto_classes(entry, name), source, options)
         except OSError as e:
             if default_model is None:
                 raise
@@ -186,24 +209,35 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
                           f"{default_model} --revision {hub['revision']}`, or pass model= a local folder.") from e
     else:
         source = getattr(model.config, "name_or_path", None)
-    for key, value in (("feature_extractor", feature_extractor), ("processor", processor)):
-        if value is not None:
-            kwargs[key] = value
     task_class = pipeline_class or entry["impl"]
-    if entry.get("type") == "image":  # an image processor, no tokenizer
-        image_processor = _preprocessor(image_processor, source, henkan.AutoImageProcessor, "image_processor", model,
-                                        hub)
-        return task_class(model=model, image_processor=image_processor, device=device, task=name, **kwargs)
-    if image_processor is not None:
-        kwargs["image_processor"] = image_processor
+    if processor is not None:
+        kwargs["processor"] = processor
+        if not isinstance(processor, str) and not hasattr(processor, "__fspath__"):  # its parts serve unless given
+            tokenizer = tokenizer if tokenizer is not None else getattr(processor, "tokenizer", None)
+            feature_extractor = feature_extractor if feature_extractor is not None else \
+                getattr(processor, "feature_extractor", None)
+            image_processor = image_processor if image_processor is not None else \
+                getattr(processor, "image_processor", None)
     if isinstance(tokenizer, tuple):  # (name, {options}) as the reference accepts
         tokenizer, tokenizer_options = tokenizer
     else:
         tokenizer_options = {}
-    tokenizer = _preprocessor(tokenizer, source, henkan.AutoTokenizer, "tokenizer", model,
-                              {**hub, "use_fast": use_fast, **tokenizer_options})
+    loaders = {"tokenizer": (henkan.AutoTokenizer, {**hub, "use_fast": use_fast, **tokenizer_options}),
+               "feature_extractor": (henkan.AutoFeatureExtractor, hub),
+               "image_processor": (henkan.AutoImageProcessor, hub)}
+    given = {"tokenizer": tokenizer, "feature_extractor": feature_extractor, "image_processor": image_processor}
+    for key in _TASK_PREPROCESSORS.get(name) or _PREPROCESSORS.get(entry.get("type"), ("tokenizer",)):
+        loader, options = loaders[key]
+        given[key] = _preprocessor(given[key], source, loader, key, model, options)
+    kwargs.update({key: value for key, value in given.items() if value is not None})
     task = _translation_task(task, model.config) if name == "translation" else name
-    return task_class(model=model, tokenizer=tokenizer, device=device, task=task, **kwargs)
+    return task_class(model=model, device=device, task=task, **kwargs)
+
+
+# what pipeline() loads beside the model: by the task's kind of input, or for the tasks named
+_PREPROCESSORS = {"image": ("image_processor",), "audio": ("feature_extractor",)}
+_TASK_PREPROCESSORS = {"automatic-speech-recognition": ("feature_extractor", "tokenizer"),
+                       "zero-shot-image-classification": ("image_processor", "tokenizer")}
 
 
 def _preprocessor(given, source, loader, argument: str, model, options: dict):
@@ -220,8 +254,9 @@ def _preprocessor(given, source, loader, argument: str, model, options: dict):
 
 
 def _infer_task(model, hub: dict, config=None) -> str:
-    """The task of the first architecture in the checkpoint's config whose Auto class a task loads."""
-    from ..auto import AUTO_TASKS, AutoConfig, architecture_suffix
+    """The task of the first architecture in the checkpoint's config whose Auto class a task loads (the most
+    specific one: a Whisper checkpoint is for speech recognition, not text2text-generation)."""
+    from ..auto import AUTO_TASKS, AutoConfig, architecture_suffixes
 
     if hasattr(model, "config"):
         config = model.config
@@ -229,13 +264,14 @@ def _infer_task(model, hub: dict, config=None) -> str:
         config = AutoConfig.from_pretrained(config or model, **hub)
     by_suffix = {}
     for name, entry in SUPPORTED_TASKS.items():
-        if entry["pt"] and isinstance(entry["pt"][0], str) and entry["pt"][0] in AUTO_TASKS:
-            by_suffix.setdefault(AUTO_TASKS[entry["pt"][0]], name)
+        for auto in entry["pt"]:
+            if isinstance(auto, str) and auto in AUTO_TASKS:
+                by_suffix.setdefault(AUTO_TASKS[auto], name)
     architectures = getattr(config, "architectures", None) or []
     for architecture in architectures:
-        suffix = architecture_suffix(getattr(config, "model_type", None), architecture)
-        if suffix in by_suffix:
-            return by_suffix[suffix]
+        for suffix in reversed(architecture_suffixes(getattr(config, "model_type", None), architecture)):
+            if suffix in by_suffix:
+                return by_suffix[suffix]
     raise RuntimeError(f"Cannot tell the task of {model if isinstance(model, str) else type(model).__name__}: its "
                        f"config's architectures {architectures} name no task henkan's pipelines have. Pass the "
                        f"task, e.g. pipeline('summarization', model=...).")
@@ -285,5 +321,7 @@ __all__ = ["pipeline", "Pipeline", "ChunkPipeline", "GenerationPipeline", "Featu
            "TextClassificationPipeline", "TextGenerationPipeline", "Text2TextGenerationPipeline",
            "SummarizationPipeline", "TranslationPipeline", "FillMaskPipeline", "TokenClassificationPipeline",
            "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline", "SquadExample", "Chat", "KeyDataset",
-           "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline", "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES",
-           "check_task", "get_supported_tasks"]
+           "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline",
+           "ZeroShotImageClassificationPipeline", "AutomaticSpeechRecognitionPipeline", "AudioClassificationPipeline",
+           "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES", "check_task",
+           "get_supported_tasks"]

@@ -232,3 +232,42 @@ def resample(waveform: np.ndarray, orig_sampling_rate: int, target_sampling_rate
 
     g = gcd(int(orig_sampling_rate), int(target_sampling_rate))
     return resample_poly(waveform, int(target_sampling_rate) // g, int(orig_sampling_rate) // g, axis=-1)
+
+
+def load_audio(audio, sampling_rate: int = 16000, timeout: float | None = None) -> np.ndarray:
+    """A mono float32 waveform at `sampling_rate` from a file path, an http(s) URL or the bytes of an audio file
+    (WAV, FLAC, OGG, ... decoded with `soundfile`), channels averaged, resampled when the file's rate differs."""
+    import io
+    import os
+
+    if isinstance(audio, os.PathLike):
+        audio = os.fspath(audio)
+    name = "the audio bytes"
+    if isinstance(audio, str):
+        name = repr(audio[:200])
+        if audio.startswith(("http://", "https://")):
+            import urllib.request
+
+            with urllib.request.urlopen(audio, timeout=timeout) as response:
+                audio = response.read()
+        elif os.path.isdir(audio):
+            raise ValueError(f"Audio path {name} is a folder, not an audio file.")
+        elif not os.path.isfile(audio):
+            raise FileNotFoundError(f"Audio file {name} does not exist (relative paths start at {os.getcwd()}).")
+        else:
+            with open(audio, "rb") as f:
+                audio = f.read()
+    if not isinstance(audio, (bytes, bytearray)):
+        raise TypeError(f"load_audio reads a file path, an http(s) URL or bytes; got {type(audio).__name__}.")
+    try:
+        import soundfile
+    except ImportError as e:
+        raise ImportError("Reading audio files needs soundfile: pip install 'henkan[audio]' (or soundfile); or pass "
+                          "the waveform as an array with its sampling rate.") from e
+    try:
+        waveform, file_rate = soundfile.read(io.BytesIO(audio), dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile's errors name no file
+        raise ValueError(f"{name} could not be decoded as audio ({e}). Pass a WAV, FLAC or OGG file, or the "
+                         "waveform as an array with its sampling rate.") from e
+    waveform = waveform.mean(axis=1) if waveform.shape[1] > 1 else waveform[:, 0]
+    return resample(waveform, file_rate, sampling_rate).astype(np.float32, copy=False)
