@@ -19,6 +19,23 @@ _BASE_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids",
 _FLAGS = ("output_attentions", "output_hidden_states")
 
 
+class LayerMix:
+    """`use_weighted_layer_sum` (the speech classifiers): the states of every layer, embeddings included, mixed by
+    learned weights; otherwise the last hidden state."""
+
+    def build_layer_mix(self, config) -> None:
+        if config.use_weighted_layer_sum:
+            layers = config.num_hidden_layers + 1
+            self.layer_weights = nn.Parameter(torch.ones(layers) / layers)
+
+    def mixed_states(self, outputs):
+        if not self.config.use_weighted_layer_sum:
+            return outputs.last_hidden_state
+        stacked = torch.stack(outputs.hidden_states, dim=1)
+        return (stacked * F.softmax(self.layer_weights, dim=-1).view(-1, 1, 1)).sum(dim=1)
+
+
+
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
     """Loss by `config.problem_type`, inferred (and recorded) on first use as the reference does."""
     num_labels = logits.shape[-1]

@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import causal
 from ..config import PretrainedConfig
+from ..heads import LayerMix
 from ..layers import Attention, activation, linear_layer, padding_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import (BaseModelOutput, CausalLMOutput, ModelOutput, SequenceClassifierOutput,
@@ -438,21 +439,6 @@ class _AudioHead:
         return out if (self.config.use_return_dict if return_dict is None else return_dict) else out.to_tuple()
 
 
-class _LayerMix:
-    """`use_weighted_layer_sum`: the states of every layer (embeddings included) mixed by learned weights."""
-
-    def build_layer_mix(self, config) -> None:
-        if config.use_weighted_layer_sum:
-            layers = config.num_hidden_layers + 1
-            self.layer_weights = nn.Parameter(torch.ones(layers) / layers)
-
-    def mixed_states(self, outputs):
-        if not self.config.use_weighted_layer_sum:
-            return outputs.last_hidden_state
-        stacked = torch.stack(outputs.hidden_states, dim=1)
-        return (stacked * F.softmax(self.layer_weights, dim=-1).view(-1, 1, 1)).sum(dim=1)
-
-
 class Wav2Vec2ForCTC(_AudioHead, Wav2Vec2PreTrainedModel):
     """Characters (or phonemes) per frame, trained with CTC: `labels` are padded with -100 (or pad_token_id), the
     blank is pad_token_id."""
@@ -498,7 +484,7 @@ class Wav2Vec2ForCTC(_AudioHead, Wav2Vec2PreTrainedModel):
                               zero_infinity=config.ctc_zero_infinity)
 
 
-class Wav2Vec2ForSequenceClassification(_AudioHead, _LayerMix, Wav2Vec2PreTrainedModel):
+class Wav2Vec2ForSequenceClassification(_AudioHead, LayerMix, Wav2Vec2PreTrainedModel):
     """One label per utterance: the frames projected and averaged (over the real frames when a mask is given)."""
 
     base_model_class = Wav2Vec2Model
@@ -531,7 +517,7 @@ class Wav2Vec2ForSequenceClassification(_AudioHead, _LayerMix, Wav2Vec2PreTraine
                                                        attentions=outputs.attentions), return_dict)
 
 
-class Wav2Vec2ForAudioFrameClassification(_AudioHead, _LayerMix, Wav2Vec2PreTrainedModel):
+class Wav2Vec2ForAudioFrameClassification(_AudioHead, LayerMix, Wav2Vec2PreTrainedModel):
     """A label per frame (speaker diarization)."""
 
     base_model_class = Wav2Vec2Model

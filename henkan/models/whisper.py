@@ -26,6 +26,7 @@ from ..causal import CausalLM
 from ..generation.logits_process import (LogitsProcessorList, SuppressTokensAtBeginLogitsProcessor,
                                          SuppressTokensLogitsProcessor, WhisperTimeStampLogitsProcessor)
 from ..generation.utils import GenerationMixin
+from ..heads import LayerMix
 from ..layers import linear_layer, run_layers
 from ..outputs import BaseModelOutput, CausalLMOutputWithCrossAttentions, SequenceClassifierOutput
 from ..seq2seq import EncoderDecoderBase, Seq2SeqLM, as_encoder_output
@@ -737,16 +738,14 @@ class WhisperForCausalLM(GenerationMixin, CausalLM, WhisperPreTrainedModel):
         return self.lm_forward(arguments)
 
 
-class WhisperForAudioClassification(WhisperPreTrainedModel):
+class WhisperForAudioClassification(LayerMix, WhisperPreTrainedModel):
     """Audio classification over the encoder: its states (or a learned mix of every layer's), projected, averaged
     over time, classified."""
 
     def __init__(self, config):
         super().__init__(config)
         self.encoder = WhisperEncoder(config)
-        if config.use_weighted_layer_sum:
-            layers = config.num_hidden_layers + 1
-            self.layer_weights = nn.Parameter(torch.ones(layers) / layers)
+        self.build_layer_mix(config)
         self.projector = linear_layer(config.d_model, config.classifier_proj_size)
         self.classifier = linear_layer(config.classifier_proj_size, config.num_labels)
         self.post_init()
@@ -771,12 +770,7 @@ class WhisperForAudioClassification(WhisperPreTrainedModel):
                                            return_dict=True)
         else:
             encoder_outputs = as_encoder_output(encoder_outputs)
-        if weighted:
-            stacked = torch.stack(encoder_outputs.hidden_states, dim=1)
-            hidden = (stacked * F.softmax(self.layer_weights, dim=-1).view(-1, 1, 1)).sum(dim=1)
-        else:
-            hidden = encoder_outputs.last_hidden_state
-        logits = self.classifier(self.projector(hidden).mean(dim=1))
+        logits = self.classifier(self.projector(self.mixed_states(encoder_outputs)).mean(dim=1))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.view(-1, self.config.num_labels), labels.to(logits.device).view(-1))
