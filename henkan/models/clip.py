@@ -250,7 +250,11 @@ class CLIPTextModel(CLIPPreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         self.text_model = CLIPTextTransformer(config)
+        self.build_projection(config)
         self.post_init()
+
+    def build_projection(self, config) -> None:
+        """The projection into the shared space, in the classes that have one."""
 
     def get_input_embeddings(self):
         return self.text_model.embeddings.token_embedding
@@ -275,7 +279,11 @@ class CLIPVisionModel(CLIPPreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         self.vision_model = CLIPVisionTransformer(config)
+        self.build_projection(config)
         self.post_init()
+
+    def build_projection(self, config) -> None:
+        """The projection into the shared space, in the classes that have one."""
 
     def get_input_embeddings(self):
         return self.vision_model.embeddings.patch_embedding
@@ -380,10 +388,8 @@ def contrastive_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
 
 
 class CLIPTextModelWithProjection(CLIPTextModel):
-    def __init__(self, config):
-        super().__init__(config)
+    def build_projection(self, config) -> None:
         self.text_projection = linear_layer(config.hidden_size, config.projection_dim, bias=False)
-        self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None, **kwargs):
@@ -396,10 +402,8 @@ class CLIPTextModelWithProjection(CLIPTextModel):
 
 
 class CLIPVisionModelWithProjection(CLIPVisionModel):
-    def __init__(self, config):
-        super().__init__(config)
+    def build_projection(self, config) -> None:
         self.visual_projection = linear_layer(config.hidden_size, config.projection_dim, bias=False)
-        self.post_init()
 
     def forward(self, pixel_values=None, output_attentions=None, output_hidden_states=None,
                 interpolate_pos_encoding=False, return_dict=None, **kwargs):
