@@ -71,6 +71,10 @@ class EncoderHead:
 
     base_model_class: type = None
     uses_pooler = False
+    # The head reads the encoder's output at the first position alone (the pooler's token), so a base model that
+    # can (its `first_token_only`) computes only that position in its last layer. A family whose head reads more
+    # sets this False.
+    reads_first_token = False
     output_class: type = None
     _keys_to_ignore_on_load_unexpected = [r"pooler"]
 
@@ -89,7 +93,14 @@ class EncoderHead:
         inputs = {k: arguments[k] for k in _BASE_INPUTS + _FLAGS if arguments.get(k) is not None}
         if reshape is not None:
             inputs = {k: reshape(v) if k in _BASE_INPUTS and k != "head_mask" else v for k, v in inputs.items()}
-        return self.base_model(**inputs, return_dict=True)
+        base = self.base_model
+        if not (self.reads_first_token and hasattr(type(base), "first_token_only")):
+            return base(**inputs, return_dict=True)
+        base.first_token_only = True
+        try:
+            return base(**inputs, return_dict=True)
+        finally:
+            base.first_token_only = False
 
     def finish(self, return_dict, loss, outputs, **fields):
         result = self.output_class(loss=loss, **fields, hidden_states=outputs.hidden_states,
@@ -100,6 +111,7 @@ class EncoderHead:
 
 class ForSequenceClassification(EncoderHead):
     uses_pooler = True
+    reads_first_token = True
     output_class = SequenceClassifierOutput
 
     def build_head(self, config):
@@ -192,6 +204,7 @@ class ForMultipleChoice(EncoderHead):
     """Scores each of `num_choices` sequences with one logit; inputs are [batch, num_choices, seq]."""
 
     uses_pooler = True
+    reads_first_token = True
     output_class = MultipleChoiceModelOutput
 
     def build_head(self, config):

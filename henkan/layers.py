@@ -70,27 +70,48 @@ def _no_onednn():
     return None
 
 
-def linear(x, weight, bias=None):
-    """x @ weight.T + bias, as F.linear.
+# activations oneDNN applies inside its matmul (a post-op), with the same results as the PyTorch functions
+_ONEDNN_ACTIVATIONS = {F.gelu: ("gelu", "none"), _gelu_tanh: ("gelu", "tanh"), F.relu: ("relu", "")}
+
+
+def linear(x, weight, bias=None, act=None):
+    """act(x @ weight.T + bias), as F.linear (then `act`, an activation function, when given).
 
     On CPU, when no gradient is wanted, this goes through oneDNN's matmul: PyTorch's own route for a few rows (a
     gemv) runs on one core at about half of the memory bandwidth, and a decode step is nothing but a few rows
-    against every weight. Results agree with F.linear to float rounding (the sums are taken in another order).
-    Under torch.compile the plain F.linear is traced: the compiler picks its own kernels."""
+    against every weight; GELU and ReLU are then applied inside the matmul rather than in another pass over its
+    output. Results agree with F.linear to float rounding (the sums are taken in another order). Under
+    torch.compile the plain F.linear is traced: the compiler picks its own kernels."""
     if (x.device.type == "cpu" and x.dtype is weight.dtype and x.dtype in _FAST_DTYPES
             and weight.dim() == 2 and weight.numel() >= _ONEDNN_MIN_WEIGHT
             and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
             and (bias is None or bias.dtype is x.dtype) and not torch.compiler.is_compiling()
             and (matmul := _onednn()) is not None):
+        post, algorithm = _ONEDNN_ACTIVATIONS.get(act, ("none", ""))
         try:
-            return matmul(x, weight, bias, "none", [], "")
+            out = matmul(x, weight, bias, post, [], algorithm)
+            return out if act is None or post != "none" else act(out)
         except (RuntimeError, MemoryError) as error:
             _onednn_failed(error)
-    return F.linear(x, weight, bias)
+    out = F.linear(x, weight, bias)
+    return out if act is None else act(out)
 
 
 def _linear_forward(layer: nn.Linear, x):
     return linear(x, layer.weight, layer.bias)
+
+
+def _plain(layer: nn.Module) -> bool:
+    """Whether `layer` is a `linear_layer` as built (no adapter, quantization or hook changes what it computes),
+    so its weight and bias can be used directly."""
+    forward = layer.__dict__.get("forward")
+    return (type(layer) is nn.Linear and isinstance(forward, functools.partial) and forward.func is _linear_forward
+            and not layer._forward_hooks and not layer._forward_pre_hooks)
+
+
+def linear_act(layer: nn.Module, x, act):
+    """act(layer(x)), with the activation inside the matmul where `linear` can do that."""
+    return linear(x, layer.weight, layer.bias, act) if _plain(layer) else act(layer(x))
 
 
 def linear_layer(in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> nn.Linear:
@@ -230,23 +251,37 @@ class Packing:
     "unpadded"`): projections and feed-forwards run on [tokens, hidden]; attention re-pads its inputs. Outputs at
     padding positions are then zeros, as with the reference's variable-length flash attention."""
 
+    # Below this share of padding, re-padding every layer's attention inputs costs more than the padding does.
+    min_padding = 0.1
+
     def __init__(self, attention_mask: torch.Tensor, additive: torch.Tensor):
         self.batch, self.length = attention_mask.shape
         self.index = attention_mask.flatten().nonzero().squeeze(1)
         self.additive = additive
+        self._zeros: dict = {}
 
     def unpad(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(-1, x.shape[-1]).index_select(0, self.index)
 
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        out = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy_(0, self.index, x)
-        return out.view(self.batch, self.length, -1)
+    def pad(self, x: torch.Tensor, scratch: str | None = None) -> torch.Tensor:
+        """[tokens, width] back to [batch, length, width], zeros at the padding. With a `scratch` name (the result
+        is used and dropped before the next call with that name) and no gradient, every layer writes into one
+        buffer of that name, whose padding rows were zeroed once."""
+        shape = (self.batch * self.length, x.shape[-1])
+        if scratch is None or torch.is_grad_enabled():
+            return x.new_zeros(shape).index_copy_(0, self.index, x).view(self.batch, self.length, -1)
+        key = (scratch, shape, x.dtype, x.device)
+        if key not in self._zeros:
+            self._zeros[key] = x.new_zeros(shape)
+        return self._zeros[key].index_copy_(0, self.index, x).view(self.batch, self.length, -1)
 
 
 def encoder_mask(config, attention_mask: torch.Tensor | None, dtype: torch.dtype):
-    """What encoder layers take as `mask`: an additive padding mask, None, or a Packing when asked to skip padding."""
+    """What encoder layers take as `mask`: an additive padding mask, None, or a Packing when asked to skip padding
+    and the batch has enough of it (`Packing.min_padding`)."""
     mask = padding_mask(attention_mask, dtype)
-    if mask is not None and attention_mask.dim() == 2 and getattr(config, "_attn_implementation", None) == "unpadded":
+    if mask is not None and attention_mask.dim() == 2 and getattr(config, "_attn_implementation", None) == "unpadded" \
+            and int(attention_mask.count_nonzero()) <= (1 - Packing.min_padding) * attention_mask.numel():
         return Packing(attention_mask, mask)
     return mask
 
@@ -257,7 +292,7 @@ def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attention
     Scores are divided by sqrt(head_dim), or multiplied by `scale` when given (CvT scales by the whole width)."""
     packing = mask if isinstance(mask, Packing) else None
     if packing is not None:
-        q, k, v, mask = packing.pad(q), packing.pad(k), packing.pad(v), packing.additive
+        q, k, v, mask = packing.pad(q, "q"), packing.pad(k, "k"), packing.pad(v, "v"), packing.additive
     batch, q_len, hidden = q.shape
     head_dim = hidden // num_heads
     q, k, v = (t.view(batch, t.shape[1], num_heads, head_dim).transpose(1, 2) for t in (q, k, v))
@@ -291,9 +326,11 @@ def per_layer_head_mask(head_mask, num_layers: int, dtype: torch.dtype) -> list:
 
 
 def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output_attentions=False,
-               output_hidden_states=False, layerdrop: float = 0.0):
+               output_hidden_states=False, layerdrop: float = 0.0, first_token_only: bool = False):
     """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked. While
-    training, each layer is skipped with probability `layerdrop` (its attentions are then None).
+    training, each layer is skipped with probability `layerdrop` (its attentions are then None). With
+    `first_token_only` the last layer runs its `first_token` (the output at the first position alone, [batch, 1,
+    hidden]: all that a pooler reads).
 
     `mask` is what every layer takes, or a list of one per layer (BEiT's relative position biases). `head_mask` is a
     user's [heads] or [layers, heads] mask, or a list already holding what each layer takes."""
@@ -304,14 +341,20 @@ def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output
     layer_masks = mask if isinstance(mask, list) else [mask] * len(layers)
     if packing is not None:
         hidden = packing.unpad(hidden)
-    for layer, mask, layer_head_mask in zip(layers, layer_masks, masks):
+    for i, (layer, mask, layer_head_mask) in enumerate(zip(layers, layer_masks, masks)):
+        run = layer.first_token if first_token_only and i == len(layers) - 1 else layer
         if layerdrop and owner.training and torch.rand([]) < layerdrop:
             attn = None
+            continue_packed = True
         elif getattr(owner, "gradient_checkpointing", False) and owner.training:
-            hidden, attn = checkpoint(layer, hidden, mask, layer_head_mask, output_attentions,
+            hidden, attn = checkpoint(run, hidden, mask, layer_head_mask, output_attentions,
                                       **getattr(owner, "_checkpoint_kwargs", {"use_reentrant": False}))
+            continue_packed = run is layer
         else:
-            hidden, attn = layer(hidden, mask, layer_head_mask, output_attentions)
+            hidden, attn = run(hidden, mask, layer_head_mask, output_attentions)
+            continue_packed = run is layer
+        if not continue_packed:
+            packing = None  # first_token's output is padded already
         if output_hidden_states:
             all_hidden += (hidden if packing is None else packing.pad(hidden),)
         if output_attentions:

@@ -17,8 +17,9 @@ from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..heads import (EncoderHead, ForMaskedLM, ForMultipleChoice, ForQuestionAnswering, ForSequenceClassification,
                      ForTokenClassification)
-from ..layers import (CausalMasks, Holder, LMPredictionHead, activation, attend, causal_attention, check_inputs,
-                      class_targets, encoder_mask, keys_values, linear_layer, per_layer_head_mask, run_layers)
+from ..layers import (CausalMasks, Holder, LMPredictionHead, Packing, activation, attend, causal_attention,
+                      check_inputs, class_targets, encoder_mask, keys_values, linear_act, linear_layer,
+                      per_layer_head_mask, run_layers)
 from ..logging import get_logger
 from ..modeling import PreTrainedModel
 from ..outputs import (BaseModelOutputWithPoolingAndCrossAttentions, CausalLMOutputWithCrossAttentions,
@@ -115,18 +116,29 @@ class BertLayer(nn.Module):
     def forward(self, x, mask, head_mask=None, output_attentions=False):
         if isinstance(mask, causal.Step):
             return self._decode(x, mask)
-        attn, out = self.attention.self, self.attention.output
+        attn = self.attention.self
         context, weights = attend(attn.query(x), attn.key(x), attn.value(x), mask, self.heads,
                                   self.attention_dropout if self.training else 0.0, output_attentions, head_mask)
-        x = self._residual(out, context, x)
+        x = self._residual(self.attention.output, context, x)
         return self._feed_forward(x), weights
+
+    def first_token(self, x, mask, head_mask=None, output_attentions=False):
+        """The encoder layer's output at the first position alone ([batch, 1, hidden]), all that a pooler reads:
+        keys and values of every token, the query, attention and feed-forward of the first."""
+        if isinstance(mask, Packing):
+            x, mask = mask.pad(x, "x"), mask.additive
+        attn = self.attention.self
+        first = x[:, :1].contiguous()
+        context, weights = attend(attn.query(first), attn.key(x), attn.value(x), mask, self.heads,
+                                  self.attention_dropout if self.training else 0.0, output_attentions, head_mask)
+        return self._feed_forward(self._residual(self.attention.output, context, first)), weights
 
     def _residual(self, block, h, x):
         """`block.LayerNorm(x + block.dense(h))` (dropout on the branch while training)."""
         return block.LayerNorm(F.dropout(block.dense(h), self.dropout, self.training) + x)
 
     def _feed_forward(self, x):
-        return self._residual(self.output, self.act(self.intermediate.dense(x)), x)
+        return self._residual(self.output, linear_act(self.intermediate.dense, x, self.act), x)
 
     def _decode(self, x, step):
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
@@ -168,6 +180,9 @@ class BertModel(BertPreTrainedModel):
     layer_class = BertLayer
     pooler_class = BertPooler
     output_class = BaseModelOutputWithPoolingAndCrossAttentions
+    # Set (for one call) by a head that reads the first position alone (EncoderHead.reads_first_token): the last
+    # layer then computes only that position, and last_hidden_state is [batch, 1, hidden].
+    first_token_only = False
 
     def __init__(self, config, add_pooling_layer: bool = True):
         super().__init__(config)
@@ -199,9 +214,13 @@ class BertModel(BertPreTrainedModel):
             config, a["output_attentions"], a["output_hidden_states"], False, a["return_dict"])
         x = self.embeddings(input_ids=input_ids, token_type_ids=a.get("token_type_ids"),
                             position_ids=a["position_ids"], inputs_embeds=inputs_embeds)
+        first_only = (self.first_token_only and not output_hidden_states and not output_attentions
+                      and type(self.encoder.layer[-1]).forward is BertLayer.forward
+                      and (self.pooler is None or type(self.pooler).forward is BertPooler.forward))
         x, hidden_states, attentions = run_layers(
             self, self.encoder.layer, x, mask=encoder_mask(config, a["attention_mask"], x.dtype),
-            head_mask=a["head_mask"], output_attentions=output_attentions, output_hidden_states=output_hidden_states)
+            head_mask=a["head_mask"], output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            first_token_only=first_only)
         pooled = {} if self.pooler is None else {"pooler_output": self.pooler(x)}
         out = self.output_class(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions, **pooled)
         return out if return_dict else out.to_tuple()
@@ -316,6 +335,7 @@ class BertForNextSentencePrediction(EncoderHead, BertPreTrainedModel):
 
     base_model_class = BertModel
     uses_pooler = True
+    reads_first_token = True
     output_class = NextSentencePredictorOutput
 
     def build_head(self, config):
