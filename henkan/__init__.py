@@ -216,7 +216,7 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
 for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
     _LAZY[_name] = "henkan.quantization"
 # PEFT adapters: the configs add_adapter takes (load_adapter and friends are model methods)
-for _name in ("LoraConfig", "IA3Config", "PeftConfig"):
+for _name in ("LoraConfig", "AdaLoraConfig", "IA3Config", "PeftConfig"):
     _LAZY[_name] = "henkan.adapters"
 # preprocessing: image processors, feature extractors, processors and their Auto classes
 for _module, _names in {
