@@ -173,6 +173,9 @@ def test_adapter_for_another_base_model_is_refused():
     with pytest.raises(ValueError, match=r"another base model[\s\S]*q_proj\.lora_A\.weight"):
         model.load_adapter(os.path.join(ADAPTERS, "lora"))
     assert not model._hf_peft_config_loaded
+    with pytest.raises(ValueError, match=r"another base model[\s\S]*q_proj\.lora_A: adapter \[3, 64\], model \[3, 32\]"):
+        model.load_adapter(os.path.join(ADAPTERS, "adalora"))
+    assert not model._hf_peft_config_loaded
     with pytest.raises(ValueError, match="match no linear layer"):
         base_model("lora-gpt2").load_adapter(os.path.join(ADAPTERS, "lora"))
 

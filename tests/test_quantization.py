@@ -202,6 +202,20 @@ def test_both_bit_widths_at_once_is_an_error():
         henkan.BitsAndBytesConfig(load_in_8bit=True, load_in_4bit=True)
 
 
+def test_bit_width_flags_with_a_quantization_config_is_an_error():
+    with pytest.raises(ValueError, match="either load_in_8bit/load_in_4bit or quantization_config"):
+        henkan.AutoModelForCausalLM.from_pretrained(LLAMA, load_in_4bit=True, quantization_config=INT4["quantization_config"])
+
+
+def test_quantized_config_over_float_weights_is_an_error(tmp_path):
+    folder = shutil.copytree(LLAMA, tmp_path / "llama")
+    config = json.load(open(folder / "config.json"))
+    config["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": 32}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"no tensor ends with '\.qweight'"):
+        henkan.AutoModelForCausalLM.from_pretrained(folder)
+
+
 def test_gptq_checkpoint_missing_qzeros_names_it(tmp_path):
     folder = shutil.copytree(os.path.join(GPTQ, "gptq"), tmp_path / "broken")
     state = load_file(folder / "model.safetensors")
