@@ -19,6 +19,7 @@ from ..generation.logits_process import (LogitsProcessorList, SuppressTokensAtBe
                                          SuppressTokensLogitsProcessor, WhisperTimeStampLogitsProcessor)
 from ..generation.utils import GenerationMixin
 from ..seq2seq import as_encoder_output
+from .whisper_alignment import token_timestamps
 
 _LANGUAGES = {
     "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
@@ -84,7 +85,8 @@ def _average_logprob(scores: list, tokens: torch.Tensor, temperature: float) -> 
         scores = scores[:tokens.shape[0]]
     else:
         tokens = tokens[-scores.shape[0]:]
-    logprobs = F.log_softmax((scores * (temperature if temperature > 0.0 else 1)).float(), dim=-1).to(scores.dtype)
+    scale = temperature if temperature is not None and temperature > 0.0 else 1
+    logprobs = F.log_softmax((scores * scale).float(), dim=-1).to(scores.dtype)
     return logprobs[torch.arange(tokens.shape[0]), tokens].sum() / tokens.shape[0]
 
 
@@ -98,6 +100,13 @@ def _padded(rows: list, pad: int, *, left: bool = False, first: torch.Tensor | N
     width = width if width is not None else max((len(row) for row in rows), default=0)
     out = [F.pad(row, (width - len(row), 0) if left else (0, width - len(row)), value=pad) for row in rows]
     return torch.stack(out) if out else torch.empty(0, 0, dtype=torch.long)
+
+
+def _padded_times(rows: list) -> torch.Tensor:
+    """Stack token-time rows, each padded on the right with its last time (0 for an empty row)."""
+    width = max((len(row) for row in rows), default=0)
+    return torch.stack([F.pad(row, (0, width - len(row)), value=float(row[-1]) if len(row) else 0.0)
+                        for row in rows])
 
 
 class _Segment(dict):
@@ -159,6 +168,14 @@ class WhisperGenerationMixin(GenerationMixin):
             config.task = task
         for name, value in thresholds.items():
             setattr(config, name, value if value is not None else getattr(config, name, None))
+        if config.no_speech_threshold is not None:
+            _require(config, "no_timestamps_token_id", "no_speech_threshold")
+            if config.logprob_threshold is None:
+                raise ValueError("no_speech_threshold needs logprob_threshold too: a window is skipped as silence "
+                                 "when its <|nospeech|> probability is above no_speech_threshold and its average "
+                                 "log-probability below logprob_threshold. Pass logprob_threshold (e.g. -1.0).")
+        if config.logprob_threshold is not None:  # (judging a window reads its scores)
+            config.return_dict_in_generate = config.output_scores = True
         if condition_on_prev_tokens is None:
             condition_on_prev_tokens = getattr(config, "condition_on_prev_tokens", None)
         prompt_condition_type = prompt_condition_type or "first-segment"
@@ -232,9 +249,6 @@ class WhisperGenerationMixin(GenerationMixin):
             config.suppress_tokens = None
         if config.return_timestamps:
             processors.append(WhisperTimeStampLogitsProcessor(config, begin_index=begin))
-        if getattr(config, "no_speech_threshold", None) is not None:
-            raise NotImplementedError("no_speech_threshold (skipping silent windows) is not supported by henkan yet; "
-                                      "leave it unset.")
         return LogitsProcessorList(processors + list(custom or []))
 
     def generate(self, input_features=None, generation_config=None, logits_processor=None, stopping_criteria=None,
@@ -249,9 +263,6 @@ class WhisperGenerationMixin(GenerationMixin):
         `return_dict_in_generate=True`) a dict with `sequences` and each input's `segments`."""
         if "inputs" in kwargs:
             input_features = kwargs.pop("inputs")
-        if return_token_timestamps:
-            raise NotImplementedError("return_token_timestamps (word-level times from cross-attention alignment) "
-                                      "is not supported by henkan yet; return_timestamps=True gives segment times.")
         if kwargs.get("decoder_input_ids") is not None:
             raise ValueError("Whisper builds its own decoder prompt: pass prompt_ids (previous text) instead of "
                              "decoder_input_ids.")
@@ -259,8 +270,13 @@ class WhisperGenerationMixin(GenerationMixin):
         if return_dict_in_generate is not None:
             config.return_dict_in_generate = return_dict_in_generate
         wants_dict = config.return_dict_in_generate
-        if logprob_threshold is not None:  # (the fallback reads the scores)
-            config.return_dict_in_generate = config.output_scores = True
+        if return_token_timestamps:
+            if getattr(config, "alignment_heads", None) is None:
+                raise ValueError("return_token_timestamps needs `alignment_heads` in the generation config: the "
+                                 "[layer, head] pairs of the cross-attention heads that follow the audio. Set "
+                                 "model.generation_config.alignment_heads = [[layer, head], ...] (the original "
+                                 "checkpoint's generation_config.json lists them for each Whisper size).")
+            config.return_dict_in_generate = config.output_attentions = config.output_scores = True
         encoder = self.get_encoder()
         stride = encoder.conv1.stride[0] * encoder.conv2.stride[0]
         window = num_segment_frames or stride * self.config.max_source_positions
@@ -292,10 +308,15 @@ class WhisperGenerationMixin(GenerationMixin):
         else:
             max_frames = torch.full((rows,), frames, dtype=torch.long)
         seek = torch.zeros(rows, dtype=torch.long)
+        # with token timestamps, the frames of real audio (alignment ignores the padding after them)
+        audio_frames = attention_mask.sum(-1).cpu().long() if return_token_timestamps and \
+            attention_mask is not None else None
         copies = config.num_return_sequences or 1
         if copies > 1:  # each returned sequence runs its own transcription
             input_features = input_features.repeat_interleave(copies, dim=0) if input_features is not None else None
             seek, max_frames = seek.repeat_interleave(copies), max_frames.repeat_interleave(copies)
+            if audio_frames is not None:
+                audio_frames = audio_frames.repeat_interleave(copies)
             prompts = prompts.repeat_interleave(copies, dim=0)
             rows, config.num_return_sequences = rows * copies, 1
         condition = [config.condition_on_prev_tokens] * rows
@@ -329,11 +350,18 @@ class WhisperGenerationMixin(GenerationMixin):
             for processor in processors:
                 if hasattr(processor, "set_begin_index"):
                     processor.set_begin_index(decoder_input_ids.shape[-1])
-            tokens, results, output_class = self._generate_with_fallback(
+            alignment = None
+            if return_token_timestamps:
+                alignment = {"frames": None if audio_frames is None else (audio_frames - seek)[active],
+                             "time_precision": time_precision}
+            tokens, results, skip, output_class = self._generate_with_fallback(
                 config, window_input, decoder_input_ids, active, temperatures, condition, processors,
-                stopping_criteria, prefix_allowed_tokens_fn, call_kwargs)
+                stopping_criteria, prefix_allowed_tokens_fn, call_kwargs, prompts.shape[1], alignment)
             last_result = results
             for i, row in enumerate(active):
+                if skip[i]:  # silence: nothing transcribed, on to the next window
+                    seek[row] += lengths[row]
+                    continue
                 found, advance = self._split_segments(tokens[i], results[i], offsets[row], timestamp_begin,
                                                       lengths[row], time_precision, time_precision_features,
                                                       stride, decoder_input_ids.shape[-1])
@@ -347,16 +375,27 @@ class WhisperGenerationMixin(GenerationMixin):
         wants_dict = wants_dict and config.return_dict_in_generate
         if wants_dict and (unique or not config.return_timestamps):
             return self._stacked_results(last_result, output_class, config.pad_token_id)
+        times = None
         if unique:
             sequences = torch.stack([s[0]["result"] if torch.is_tensor(s[0]["result"]) else
                                      s[0]["result"]["sequences"] for s in final])
+            if return_token_timestamps:
+                times = torch.stack([s[0]["result"]["token_timestamps"] for s in final])
         else:
             sequences = _padded([torch.cat([s["tokens"] for s in row]) if row else
                                  torch.empty(0, dtype=torch.long, device=self.device) for row in final],
                                 config.pad_token_id)
+            if return_token_timestamps:  # (seconds from the start of each segment's window)
+                times = _padded_times([torch.cat([s["result"]["token_timestamps"][slice(*s["idxs"])] for s in row])
+                                       if row else torch.empty(0) for row in final])
+        if not (wants_dict or return_segments or return_token_timestamps):
+            return sequences
+        out = {"sequences": sequences}
+        if times is not None:
+            out["token_timestamps"] = times
         if wants_dict or return_segments:
-            return {"sequences": sequences, "segments": final}
-        return sequences
+            out["segments"] = final
+        return out
 
     def _window_prompt(self, config, prompts, segments, active, condition, prompt_ids, timestamp_begin, kwargs):
         """The decoder input of the next window: the special tokens, after the previous text when conditioning on
@@ -379,6 +418,8 @@ class WhisperGenerationMixin(GenerationMixin):
                 previous.append(torch.cat(parts) if parts else torch.empty(0, dtype=torch.long))
             limit = self.config.max_target_positions // 2 - 1
             static = config.cache_implementation == "static"
+            if not static and not any(len(row) for row in previous):
+                first = None  # no previous text in any row: no <|startofprev|> either (4.57 drops it too)
             previous = _padded(previous, config.pad_token_id, left=True, first=first, keep_last=limit,
                                width=(limit + 1) if static else None)
             decoder_input_ids = torch.cat([previous.to(prompts.device), prompts], dim=-1)
@@ -399,13 +440,18 @@ class WhisperGenerationMixin(GenerationMixin):
                              f"max_target_positions ({limit}). Shorten the prompt or lower max_new_tokens.")
 
     def _generate_with_fallback(self, config, window_input, decoder_input_ids, active, temperatures, condition,
-                                processors, stopping_criteria, prefix_allowed_tokens_fn, kwargs):
+                                processors, stopping_criteria, prefix_allowed_tokens_fn, kwargs, prompt_length,
+                                alignment):
         """Decode one window; rows whose output looks hallucinated (too compressible, or too unlikely) are decoded
-        again at the next temperature. Returns each row's new tokens (no prompt, no end token), each row's result
-        and the output class of generate()."""
+        again at the next temperature, unless it looks like silence (then the row is skipped). Returns each row's
+        new tokens (no prompt, no end token), each row's result, whether to skip it, and the output class of
+        generate(). `alignment` (frames, time_precision) asks for token timestamps."""
         rows = decoder_input_ids.shape[0]
-        tokens, results = [None] * rows, [None] * rows
+        tokens, results, skip = [None] * rows, [None] * rows, [False] * rows
         pending = list(range(rows))
+        no_speech = None
+        if config.no_speech_threshold is not None:
+            no_speech = self._no_speech_probs(config, window_input, decoder_input_ids, prompt_length, kwargs)
         for attempt, temperature in enumerate(temperatures):
             config.do_sample = temperature is not None and temperature > 0.0
             config.temperature = temperature if config.do_sample else 1.0
@@ -419,7 +465,16 @@ class WhisperGenerationMixin(GenerationMixin):
                 logits_processor=processors, stopping_criteria=stopping_criteria,
                 prefix_allowed_tokens_fn=prefix_allowed_tokens_fn, synced_gpus=None,
                 decoder_input_ids=decoder_input_ids[pending], use_model_defaults=False, **call)
-            new, split = self._split_rows(out, decoder_input_ids.shape[-1])
+            times = None
+            if alignment is not None:
+                frames = alignment["frames"]
+                times = token_timestamps(out.cross_attentions, config.alignment_heads,
+                                         prompt_length=decoder_input_ids.shape[-1],
+                                         frames=None if frames is None else frames[pending],
+                                         median_width=self.config.median_filter_width,
+                                         time_precision=alignment["time_precision"],
+                                         beam_indices=out.get("beam_indices"))
+            new, split = self._split_rows(out, decoder_input_ids.shape[-1], times)
             retry = []
             for i, row in enumerate(pending):
                 seq = new[i]
@@ -427,7 +482,9 @@ class WhisperGenerationMixin(GenerationMixin):
                     pads = int((seq == config.pad_token_id).sum()) - (config.pad_token_id == config.eos_token_id)
                     if pads:
                         seq = seq[:-pads]
-                if self._needs_fallback(config, seq, split[i], temperature):
+                fallback, skip[row] = self._judge(config, seq, split[i], temperature,
+                                                  None if no_speech is None else float(no_speech[row]))
+                if fallback:
                     retry.append(row)
                 if seq[-1] == config.eos_token_id:
                     seq = seq[:-1]
@@ -437,22 +494,42 @@ class WhisperGenerationMixin(GenerationMixin):
             if not retry or attempt == len(temperatures) - 1:
                 break
             pending = retry
-        return tokens, results, type(out)
+        return tokens, results, skip, type(out)
 
-    def _needs_fallback(self, config, seq, result, temperature) -> bool:
-        threshold = getattr(config, "compression_ratio_threshold", None)
+    def _no_speech_probs(self, config, window_input, decoder_input_ids, prompt_length: int, kwargs) -> torch.Tensor:
+        """Each row's probability of <|nospeech|> (the token before <|notimestamps|>) where the model reads
+        <|startoftranscript|> (after any previous text), from one extra forward over the window's prompt."""
+        inputs = {"input_features": window_input} if window_input is not None else \
+            {"encoder_outputs": kwargs["encoder_outputs"]}
+        mask = kwargs.get("decoder_attention_mask")
+        if mask is not None:
+            positions = mask.long().cumsum(-1) - 1
+            inputs.update(decoder_attention_mask=mask, decoder_position_ids=positions.masked_fill(mask == 0, 1))
+        with torch.no_grad():
+            logits = self(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False).logits
+        # a prompt of <|startoftranscript|> alone is read at the last position (the first step's scores)
+        position = decoder_input_ids.shape[-1] - prompt_length if prompt_length > 1 else -1
+        return logits[:, position].float().softmax(dim=-1)[:, config.no_timestamps_token_id - 1].cpu()
+
+    def _judge(self, config, seq, result, temperature, no_speech_prob) -> tuple[bool, bool]:
+        """(decode again at the next temperature, skip as silence) for one row's output."""
+        fallback = False
+        threshold = config.compression_ratio_threshold
         if threshold is not None and _compression_ratio(seq, self.config.vocab_size) > threshold:
-            return True
-        threshold = getattr(config, "logprob_threshold", None)
-        if threshold is not None:
+            fallback = True
+        if config.logprob_threshold is not None:
             logprob = result["sequences_scores"] if "sequences_scores" in result else \
                 _average_logprob(result["scores"], seq, temperature)
-            return bool(logprob < threshold)
-        return False
+            if logprob < config.logprob_threshold:
+                if no_speech_prob is not None and no_speech_prob > config.no_speech_threshold:
+                    return False, True
+                fallback = True
+        return fallback, False
 
     @staticmethod
-    def _split_rows(out, prompt_length: int):
-        """generate()'s output as each row's new tokens and each row's own result (a tensor, or a dict of its parts)."""
+    def _split_rows(out, prompt_length: int, times: torch.Tensor | None = None):
+        """generate()'s output as each row's new tokens and each row's own result (a tensor, or a dict of its
+        parts, with its `token_timestamps` when `times` are given)."""
         if torch.is_tensor(out):
             return out[:, prompt_length:], list(out)
         sequences = out.sequences
@@ -472,6 +549,8 @@ class WhisperGenerationMixin(GenerationMixin):
                     row[key] = tuple(tuple(layer[i][None].cpu() for layer in step) for step in value)
                 else:
                     row[key] = value[i].cpu()
+            if times is not None:
+                row["token_timestamps"] = times[i]
             rows.append(row)
         return sequences[:, prompt_length:], rows
 
@@ -481,6 +560,13 @@ class WhisperGenerationMixin(GenerationMixin):
         """Cut a window's tokens into segments at each pair of timestamp tokens. Returns the segments and how many
         frames the window advanced: all of it when the output ends in a lone timestamp or holds no pair, else up to
         the last complete segment (what follows is decoded again in the next window)."""
+        times = result.get("token_timestamps") if isinstance(result, dict) else None
+
+        def segment(**fields):
+            if times is not None:  # (the window's token times, shifted to the recording's)
+                fields["token_timestamps"] = times[slice(*fields["idxs"])] + offset
+            return _Segment(**fields, result=result)
+
         is_stamp = seq.ge(timestamp_begin)
         lone_ending = is_stamp[-2:].tolist() == [False, True]
         pair_ends = (torch.where(is_stamp[:-1] & is_stamp[1:])[0] + 1).tolist()
@@ -489,17 +575,17 @@ class WhisperGenerationMixin(GenerationMixin):
             end = int(frames * time_precision_features / time_precision)
             if stamps.numel() and stamps[-1] != timestamp_begin:
                 end = (stamps[-1] - timestamp_begin).double()
-            return [_Segment(start=offset, end=offset + end * time_precision, tokens=seq,
-                             idxs=(prompt_length, prompt_length + len(seq)), result=result)], frames
+            return [segment(start=offset, end=offset + end * time_precision, tokens=seq,
+                            idxs=(prompt_length, prompt_length + len(seq)))], frames
         cuts = pair_ends + [len(seq)] if lone_ending else pair_ends[:-1] + [pair_ends[-1] + 1]
         found, begin = [], 0
         for n, cut in enumerate(cuts):
             piece = seq[begin:cut]
             last = n == len(cuts) - 1
             end_stamp = piece[-1 if not last or lone_ending else -2]
-            found.append(_Segment(start=offset + (piece[0] - timestamp_begin).double() * time_precision,
-                                  end=offset + (end_stamp - timestamp_begin).double() * time_precision,
-                                  tokens=piece, idxs=(prompt_length + begin, prompt_length + cut), result=result))
+            found.append(segment(start=offset + (piece[0] - timestamp_begin).double() * time_precision,
+                                 end=offset + (end_stamp - timestamp_begin).double() * time_precision,
+                                 tokens=piece, idxs=(prompt_length + begin, prompt_length + cut)))
             begin = cut
         if lone_ending:
             return found, frames
@@ -517,4 +603,7 @@ class WhisperGenerationMixin(GenerationMixin):
                 fields[key] = tuple(torch.stack([r[key][t] for r in results]) for t in range(steps))
         if "sequences_scores" in results[0]:
             fields["sequences_scores"] = torch.stack([r["sequences_scores"] for r in results])
+        if "token_timestamps" in results[0]:  # (not a field of generate()'s output classes: a plain dict)
+            fields["token_timestamps"] = torch.stack([r["token_timestamps"] for r in results])
+            return fields
         return output_class(**fields)
