@@ -187,3 +187,44 @@ def test_token_timestamps_need_alignment_heads():
     model.generation_config.alignment_heads = [[5, 0]]
     with pytest.raises(ValueError, match="alignment_heads names decoder layer 5"):
         model.generate(g["input.input_features"], language="en", return_token_timestamps=True)
+
+
+def test_spec_augment_masks_like_the_reference():
+    """SpecAugment's sampler draws from torch's random stream, not the reference's NumPy one, so masks are not the
+    same draw for draw (RNG parity is not a goal); what must agree is how often each position is masked, per row
+    (valid lengths from an attention mask, edges included): 1500 draws here against the reference's frequencies
+    over 4000 (statistical error ~0.013 a position; the tolerance is about four of it)."""
+    from henkan.models.wav2vec2 import spec_augment_mask
+
+    meta, g = golden("whisper")
+    c = json.loads(meta["spec_augment"])
+    torch.manual_seed(0)
+    lengths = torch.tensor(c["lengths"])
+    frequency = torch.stack([spec_augment_mask(c["rows"], c["length"], c["prob"], c["span"], c["min_spans"], lengths)
+                             for _ in range(1500)]).float().mean(0)
+    torch.testing.assert_close(frequency, g["spec_augment.frequency"], atol=0.05, rtol=0)
+    assert not frequency[2, 17:].any() and not frequency[3, 12:].any()
+    with pytest.raises(ValueError, match="config.mask_time_length \\(30\\)"):
+        spec_augment_mask(1, 24, 0.3, 30, 2)
+
+
+def test_spec_augment_trains_and_is_off_in_eval():
+    _, g = golden("whisper")
+    model = henkan.WhisperForConditionalGeneration.from_pretrained(os.path.join(WHISPER, "whisper"))
+    model.config.update(dict(apply_spec_augment=True, mask_time_prob=0.5, mask_time_length=3,
+                             mask_feature_prob=0.5, mask_feature_length=2, mask_feature_min_masks=1))
+    features = g["input.input_features"].clone()
+    seen = []
+    model.model.encoder.conv1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    model.eval()
+    with torch.no_grad():
+        out = model(features, decoder_input_ids=g["input.decoder_input_ids"])
+    close(out.logits, g["output.logits"], "logits in eval with apply_spec_augment")
+    model.train()
+    torch.manual_seed(0)
+    loss = model(features, labels=g["input.labels"]).loss
+    loss.backward()
+    assert torch.isfinite(loss) and model.proj_out.weight.grad is not None
+    masked = seen[-1] == 0
+    assert masked.all(1).any(-1).all() and masked.all(2).any(-1).all()  # frames and mel bins of every row
+    assert torch.equal(features, g["input.input_features"])  # the caller's features are left alone

@@ -24,6 +24,7 @@ from ..outputs import BaseModelOutput, CausalLMOutputWithCrossAttentions, Sequen
 from ..seq2seq import EncoderDecoderBase, Seq2SeqLM, as_encoder_output
 from .bart import (_ATTRIBUTE_MAP, BartDecoder, BartEncoderLayer, BartPreTrainedModel, Layout, SinusoidalPositions,
                    _BartLikeConfig, _final_norm)
+from .wav2vec2 import spec_augment_mask
 from .whisper_generation import WhisperGenerationMixin
 
 
@@ -148,10 +149,27 @@ class WhisperModel(EncoderDecoderBase, WhisperPreTrainedModel):
                 head_mask=None, decoder_head_mask=None, cross_attn_head_mask=None, encoder_outputs=None,
                 past_key_values=None, decoder_inputs_embeds=None, decoder_position_ids=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None, **kwargs):
-        if self.config.apply_spec_augment and self.training:
-            raise NotImplementedError("SpecAugment (config.apply_spec_augment) is not supported by henkan yet; set "
-                                      "it to False to fine-tune.")
+        if input_features is not None and encoder_outputs is None:
+            input_features = self._spec_augment(input_features, attention_mask)
         return self.encode_decode(locals())
+
+    def _spec_augment(self, features: torch.Tensor, attention_mask=None) -> torch.Tensor:
+        """SpecAugment while training (`config.apply_spec_augment`): random spans of frames (`mask_time_*`, within
+        each row's `attention_mask`) and of mel bins (`mask_feature_*`) set to zero; the input is left as is."""
+        config = self.config
+        if not (config.apply_spec_augment and self.training):
+            return features
+        rows, bins, frames = features.shape
+        if config.mask_time_prob > 0:
+            lengths = attention_mask.sum(-1) if attention_mask is not None else None
+            spans = spec_augment_mask(rows, frames, config.mask_time_prob, config.mask_time_length,
+                                      config.mask_time_min_masks, lengths, device=features.device)
+            features = features.masked_fill(spans[:, None, :], 0.0)
+        if config.mask_feature_prob > 0:
+            spans = spec_augment_mask(rows, bins, config.mask_feature_prob, config.mask_feature_length,
+                                      config.mask_feature_min_masks, device=features.device, name="mask_feature_length")
+            features = features.masked_fill(spans[:, :, None], 0.0)
+        return features
 
 
 class WhisperForConditionalGeneration(WhisperGenerationMixin, Seq2SeqLM, WhisperPreTrainedModel):
