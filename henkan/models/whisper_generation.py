@@ -260,7 +260,11 @@ class WhisperGenerationMixin(GenerationMixin):
                  return_dict_in_generate=None, force_unique_generate_call=None, monitor_progress=None, **kwargs):
         """Transcribe (or translate) `input_features`: returns the generated tokens of each input, without the
         special-token prompt, padded with pad_token_id; with `return_segments=True` (or timestamps and
-        `return_dict_in_generate=True`) a dict with `sequences` and each input's `segments`."""
+        `return_dict_in_generate=True`) a dict with `sequences` and each input's `segments`. With
+        `return_token_timestamps=True` the dict also has `token_timestamps`: each token's time in seconds from the
+        start of its window (each segment carries its own, from the recording's start), aligned by
+        `generation_config.alignment_heads`. With `no_speech_threshold` (and `logprob_threshold`), windows that
+        look silent are skipped."""
         if "inputs" in kwargs:
             input_features = kwargs.pop("inputs")
         if kwargs.get("decoder_input_ids") is not None:
