@@ -66,7 +66,8 @@ def token_timestamps(cross_attentions, alignment_heads, *, prompt_length: int, f
         if not 0 <= layer < layers:
             raise ValueError(f"generation_config.alignment_heads names decoder layer {layer}, but the model has "
                              f"{layers} layers.")
-    per_layer = [torch.cat([step[layer] for step in cross_attentions], dim=2) for layer in range(layers)]
+    per_layer = {layer: torch.cat([step[layer] for step in cross_attentions], dim=2)
+                 for layer in {layer for layer, _ in alignment_heads}}
     weights = torch.stack([per_layer[layer][:, head] for layer, head in alignment_heads], dim=1)
     length = weights.shape[2]
     if beam_indices is not None:
