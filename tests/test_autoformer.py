@@ -110,7 +110,14 @@ def test_training_mode_matches_the_reference():
     for i, param in enumerate(out.params):
         torch.testing.assert_close(param, data[f"train.params.{i}"], atol=1e-4, rtol=0)
     out.loss.backward()
-    assert model.model.encoder.layers[0].self_attn.q_proj.weight.grad is not None
+    weight = model.model.decoder.layers[0].self_attn.q_proj.weight
+    grad = weight.grad.clone()
+    model.zero_grad()
+    model.gradient_checkpointing_enable()
+    out = model(**inputs)
+    torch.testing.assert_close(out.loss, data["train.loss"], atol=1e-6, rtol=0)
+    out.loss.backward()
+    torch.testing.assert_close(weight.grad, grad)
 
 
 HEADS = {"student_t": time_series.StudentTOutput, "normal": time_series.NormalOutput,

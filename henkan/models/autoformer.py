@@ -21,6 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import (BOOL, COUNT, POSITIVE, SIZE, Kind, PretrainedConfig, any_of, choice, list_of)
 from ..layers import Attention, Holder, activation, linear_layer, per_layer_head_mask, run_layers
@@ -275,8 +276,11 @@ class AutoformerDecoder(_Stack):
                 states += (x,)
             if self.training and self.layerdrop and torch.rand([]) < self.layerdrop:
                 continue
-            x, layer_trend, self_weights, cross_weights = layer(x, encoder_hidden_states, layer_head_mask,
-                                                                cross_mask, output_attentions)
+            args = (x, encoder_hidden_states, layer_head_mask, cross_mask, output_attentions)
+            if self.gradient_checkpointing and self.training:
+                x, layer_trend, self_weights, cross_weights = checkpoint(layer, *args, **self._checkpoint_kwargs)
+            else:
+                x, layer_trend, self_weights, cross_weights = layer(*args)
             trend = trend + layer_trend
             if output_attentions:
                 self_attns += (self_weights,)
