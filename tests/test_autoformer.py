@@ -300,10 +300,11 @@ def test_unusable_configs_fail_when_the_model_is_built(kwargs, error):
 
 
 def test_reference_module_paths_resolve():
-    from henkan.models.autoformer.modeling_autoformer import AutoformerForPrediction
+    from henkan.models.autoformer.modeling_autoformer import AutoformerForPrediction, AutoformerStdScaler, nll
     from henkan.modeling_outputs import SampleTSPredictionOutput, Seq2SeqTSPredictionOutput
     from henkan.time_series_utils import NegativeBinomialOutput, NormalOutput, StudentTOutput
 
     assert AutoformerForPrediction is henkan.AutoformerForPrediction
+    assert AutoformerStdScaler is time_series.StdScaler and nll is time_series.nll
     assert StudentTOutput is time_series.StudentTOutput and NormalOutput and NegativeBinomialOutput
     assert SampleTSPredictionOutput and Seq2SeqTSPredictionOutput

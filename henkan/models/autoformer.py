@@ -28,9 +28,13 @@ from ..layers import Attention, Holder, activation, linear_layer, per_layer_head
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutput, SampleTSPredictionOutput, Seq2SeqTSPredictionOutput, declare_output
 from ..seq2seq import as_encoder_output
-from ..time_series import (DISTRIBUTION_OUTPUTS, FeatureEmbedder, check_series_inputs, lagged_subsequences,
-                           network_inputs, nll, scaler_for, weighted_average)
+from ..time_series import (DISTRIBUTION_OUTPUTS, FeatureEmbedder, MeanScaler, NOPScaler, StdScaler,
+                           check_series_inputs, lagged_subsequences, network_inputs, nll, scaler_for, weighted_average)
 from .bart import SinusoidalPositions
+
+# the reference's names of the shared blocks (same constructors), for code importing them from modeling_autoformer
+AutoformerMeanScaler, AutoformerStdScaler, AutoformerNOPScaler = MeanScaler, StdScaler, NOPScaler
+AutoformerFeatureEmbedder = FeatureEmbedder
 
 AutoformerModelOutput = declare_output(
     "AutoformerModelOutput", "last_hidden_state", "trend", "past_key_values", "decoder_hidden_states",
