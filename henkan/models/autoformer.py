@@ -137,7 +137,7 @@ class AutoCorrelation(Attention):
         states = x if states is None else states
         q = self._heads(self.q_proj(x)).reshape(rows, length, dim)
         k, v = (t.reshape(rows, -1, dim) for t in self.project_kv(states))
-        if length > k.shape[1]:
+        if length > k.shape[1]:  # keys and values zero-padded to the queries' length (queries cut: module doc)
             q = q[:, :length - k.shape[1]]
             zeros = torch.zeros_like(q)
             k, v = torch.cat([k, zeros], dim=1), torch.cat([v, zeros], dim=1)
@@ -157,6 +157,7 @@ class AutoCorrelation(Attention):
             weights = mean.gather(1, delays)
         else:
             weights, delays = mean.topk(top_k, dim=1)
+        # tiled, not interleaved, over the [batch * heads] rows (module docstring)
         weights = weights.softmax(dim=-1).repeat(self.num_heads, 1)
         steps = torch.arange(length, device=v.device)[None, :, None]
         index = (steps + delays.repeat(self.num_heads, 1)[:, None]) % length  # [rows, length, top_k]
