@@ -245,7 +245,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision", "quantization", "adapters"}
+               "training", "processing", "vision", "quantization", "adapters", "onnx"}
 
 
 def __getattr__(name: str):

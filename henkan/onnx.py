@@ -687,13 +687,23 @@ def _check_model(model) -> None:
                                   f" in Python; a traced graph would keep the example's. henkan cannot export it.")
 
 
+def _preferred(features: list[str]) -> str:
+    """The feature exported when none is named: a language model's with its cache, else the first (its base)."""
+    with_past = [f for f in features if f.endswith("-with-past")]
+    return with_past[0] if with_past else features[0]
+
+
+def _default_feature(model_type: str) -> str:
+    """The feature a family is exported as when none is named (the CLI's default)."""
+    return _preferred(list(FeaturesManager.get_supported_features_for_model_type(model_type)))
+
+
 def _infer_feature(model) -> str:
     features = _features_of(model)
     if not features:
         raise ValueError(f"henkan finds no ONNX task for a {type(model).__name__}; pass task=... (one of "
                          f"{', '.join(FeaturesManager.AVAILABLE_FEATURES)}).")
-    with_past = [f for f in features if f.endswith("-with-past")]
-    return with_past[0] if with_past else features[0]
+    return _preferred(features)
 
 
 def export(model, path, task: str | None = None, *, opset: int | None = None, atol: float | None = None,
@@ -750,10 +760,15 @@ def _trace(model, role, inputs, outputs, example: dict, target: Path, opset: int
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        with torch.no_grad(), export_mode():
-            torch.onnx.export(graph, tuple(example[name] for name in inputs), str(target), dynamo=False,
-                              input_names=list(inputs), output_names=list(outputs), dynamic_axes=axes,
-                              opset_version=opset, do_constant_folding=True)
+        try:
+            with torch.no_grad(), export_mode():
+                torch.onnx.export(graph, tuple(example[name] for name in inputs), str(target), dynamo=False,
+                                  input_names=list(inputs), output_names=list(outputs), dynamic_axes=axes,
+                                  opset_version=opset, do_constant_folding=True)
+        except (RuntimeError, AssertionError) as e:  # (torch.onnx.errors.OnnxExporterError is a RuntimeError)
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RuntimeError(f"torch.onnx could not write {target.name} for {type(model).__name__} ({reason}); "
+                               f"henkan cannot export this family yet.") from e
 
 
 def _check(ort, model, role, target: Path, outputs, inputs: dict, atol: float) -> float:
