@@ -70,7 +70,8 @@ _CACHED_TASKS = ("causal-lm", "seq2seq-lm")  # the ones with a "-with-past" vari
 # families whose inputs are not token ids (or not only): not exported
 _NOT_TEXT = {"ForCTC", "SpeechSeq2Seq", "ForAudioClassification", "ForImageClassification",
              "ZeroShotImageClassification", "ModelWithProjection"}
-_NO_TEXT_FAMILIES = {"bros", "encoder-decoder"}  # layout boxes as inputs; a composite of two configs
+# inputs other than a vocabulary's ids (layout boxes; Unicode code points, hashed), or a composite of two configs
+_NO_TEXT_FAMILIES = {"bros", "canine", "encoder-decoder"}
 
 
 def _family(model_type: str) -> str | None:
@@ -303,9 +304,10 @@ class OnnxConfigWithPast(OnnxConfig):
             raise ValueError(f'direction must be "inputs" or "outputs", not {direction!r}.')
         name, length = ("past_key_values", "past_sequence") if direction == "inputs" else \
             ("present", "past_sequence + sequence")
-        for i in range(self.num_layers):
-            inputs_or_outputs[f"{name}.{i}.key"] = {0: "batch", 2: length}
-            inputs_or_outputs[f"{name}.{i}.value"] = {0: "batch", 1 if inverted_values_shape else 2: length}
+        inputs_or_outputs.update(_cache_axes(name, self.num_layers, [("", length)]))
+        if inverted_values_shape:
+            for i in range(self.num_layers):
+                inputs_or_outputs[f"{name}.{i}.value"] = {0: "batch", 1: length}
 
     def flatten_output_collection_property(self, name: str, field) -> dict:
         if name not in ("present", "past_key_values"):
@@ -360,21 +362,16 @@ class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
                          OrderedDict(last_hidden_state={0: batch, 1: encoder}))
         decoder_inputs = OrderedDict(input_ids={0: batch, 1: decoder}, encoder_attention_mask={0: batch, 1: encoder},
                                      encoder_hidden_states={0: batch, 1: encoder})
-        decoder_outputs = OrderedDict(logits={0: batch, 1: decoder})
+        logits = OrderedDict(logits={0: batch, 1: decoder})
         if not self.use_past:
-            return [encoder_graph, ("decoder_model.onnx", "decoder", decoder_inputs, decoder_outputs)]
-        first = copy.deepcopy(decoder_outputs)
-        for i in range(self.num_layers[1]):
-            for part, length in (("decoder", decoder), ("encoder", encoder)):
-                for what in ("key", "value"):
-                    first[f"present.{i}.{part}.{what}"] = {0: batch, 2: length}
+            return [encoder_graph, ("decoder_model.onnx", "decoder", decoder_inputs, logits)]
+        layers = self.num_layers[1]
+        first = OrderedDict(logits, **_cache_axes("present", layers, [(".decoder", decoder), (".encoder", encoder)]))
         with_past_inputs = OrderedDict(input_ids={0: batch, 1: decoder},
                                        encoder_attention_mask={0: batch, 1: encoder})
         self.fill_with_past_key_values_(with_past_inputs, direction="inputs")
-        with_past_outputs = copy.deepcopy(decoder_outputs)
-        for i in range(self.num_layers[1]):
-            for what in ("key", "value"):
-                with_past_outputs[f"present.{i}.decoder.{what}"] = {0: batch, 2: "past_decoder_sequence + sequence"}
+        with_past_outputs = OrderedDict(logits, **_cache_axes("present", layers, [
+            (".decoder", "past_decoder_sequence + sequence")]))  # (the encoder's part does not change)
         return [encoder_graph, ("decoder_model.onnx", "decoder", decoder_inputs, first),
                 ("decoder_with_past_model.onnx", "decoder", with_past_inputs, with_past_outputs)]
 
@@ -383,10 +380,8 @@ class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
             raise ValueError(f'direction must be "inputs" or "outputs", not {direction!r}.')
         name = "past_key_values" if direction == "inputs" else "present"
         decoder = "past_decoder_sequence" if direction == "inputs" else "past_decoder_sequence + sequence"
-        for i in range(self.num_layers[1]):
-            for part, length in (("decoder", decoder), ("encoder", "past_encoder_sequence")):
-                for what in ("key", "value"):
-                    inputs_or_outputs[f"{name}.{i}.{part}.{what}"] = {0: "batch", 2: length}
+        inputs_or_outputs.update(_cache_axes(name, self.num_layers[1], [(".decoder", decoder),
+                                                                          (".encoder", "past_encoder_sequence")]))
 
     def flatten_output_collection_property(self, name: str, field) -> dict:
         if name not in ("present", "past_key_values"):
@@ -396,6 +391,13 @@ class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
             for offset, key in enumerate(("decoder.key", "decoder.value", "encoder.key", "encoder.value")):
                 flat[f"{name}.{index}.{key}"] = layer[offset]
         return flat
+
+
+def _cache_axes(name: str, layers: int, parts) -> dict:
+    """`{name}.{layer}{part}.key/value` -> their axes, for each layer and each (part, sequence axis name) of `parts`
+    (part "" for a decoder's cache, ".decoder" / ".encoder" for an encoder-decoder's)."""
+    return {f"{name}.{i}{part}.{what}": {0: "batch", 2: length} for i in range(layers) for part, length in parts
+            for what in ("key", "value")}
 
 
 def _takes_position_ids(config) -> bool:
@@ -411,7 +413,6 @@ class FeaturesManager:
     """Which export features (tasks, with "-with-past" where the cache is exported) each family supports, and the
     `OnnxConfig` and model class of each."""
 
-    _TASKS_TO_AUTOMODELS = _TASK_AUTO
     AVAILABLE_FEATURES = sorted(set(_TASK_SUFFIX) | {f"{task}-with-past" for task in _CACHED_TASKS})
 
     @staticmethod
@@ -466,11 +467,13 @@ class FeaturesManager:
         head for it or the model is not the class of that head."""
         model_type = model.config.model_type
         factory = _check_feature(model_type, feature)
-        head = family_class(model_type, _TASK_SUFFIX[_split_feature(feature)[0]])
+        task = _split_feature(feature)[0]
+        head = family_class(_family(model_type), _TASK_SUFFIX[task])
         if not isinstance(model, head):
-            raise ValueError(f"{type(model).__name__} has no {_split_feature(feature)[0]} head to export; load the "
-                             f"model with {_TASK_AUTO[_split_feature(feature)[0]]} (a {head.__name__}), or export "
-                             f"it as one of {', '.join(_features_of(model))}.")
+            others = _features_of(model)
+            raise ValueError(f"{type(model).__name__} has no {task} head to export; load the model with "
+                             f"{_TASK_AUTO[task]} (a {head.__name__})"
+                             + (f", or export it as one of {', '.join(others)}." if others else "."))
         return model_type, factory
 
     @staticmethod
@@ -498,8 +501,9 @@ def _check_feature(model_type: str, feature: str):
 def _features_of(model) -> list[str]:
     """The features whose head `model` is."""
     model_type = model.config.model_type
+    family = _family(model_type)
     return [feature for feature in FeaturesManager.get_supported_features_for_model_type(model_type)
-            if isinstance(model, family_class(model_type, _TASK_SUFFIX[_split_feature(feature)[0]]))]
+            if isinstance(model, family_class(family, _TASK_SUFFIX[_split_feature(feature)[0]]))]
 
 
 # running a graph --------------------------------------------------------------------------------------------------
