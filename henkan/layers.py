@@ -462,7 +462,8 @@ class PerHeadLayerNorm(nn.Module):
 
     def forward(self, x):
         weight = torch.stack([norm.weight for norm in self.norms])[:, None, :]  # [heads, 1, head_dim]
-        return F.layer_norm(x, x.shape[-1:], eps=self.eps) * weight.to(x.dtype)
+        # (the shape from the module, not from x: an ONNX trace needs it constant)
+        return F.layer_norm(x, self.norms[0].normalized_shape, eps=self.eps) * weight.to(x.dtype)
 
 
 # mixture of experts -----------------------------------------------------------------------------------------------

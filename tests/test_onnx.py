@@ -162,7 +162,7 @@ def test_decoder_with_past_names_and_steps(out_root, family):
         past = as_past(got)
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "stablelm-2"])  # (StableLM 2: per-head q/k norms)
 def test_greedy_decoding_through_onnxruntime_equals_generate(out_root, family):
     model, sessions, (graph,) = exported(out_root, os.path.join(DECODERS, family), "AutoModelForCausalLM",
                                          "causal-lm-with-past")
