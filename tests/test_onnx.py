@@ -287,6 +287,12 @@ def test_onnx_configs_and_features_manager():
                                                                                   "distilbert-forsequenceclassification"))
     model_type, factory = FeaturesManager.check_supported_model_or_raise(model, feature="sequence-classification")
     assert model_type == "distilbert" and list(factory(model.config).outputs) == ["logits"]
+    # the seed's dummy inputs: the tokenizer's encoding of unknown tokens, batch 2 x sequence 8 by default
+    folder = os.path.join(FIXTURES, "text_pipelines", "bert-cls")
+    tokenizer = henkan.AutoTokenizer.from_pretrained(folder)
+    dummy = OnnxConfig(henkan.AutoConfig.from_pretrained(folder)).generate_dummy_inputs(tokenizer)
+    assert list(dummy) == ["input_ids", "attention_mask", "token_type_ids"]
+    assert dummy["input_ids"].shape == (2, 8) and set(dummy["input_ids"][0, 1:-1].tolist()) == {tokenizer.unk_token_id}
 
 
 # the command ------------------------------------------------------------------------------------------------------
