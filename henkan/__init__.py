@@ -246,7 +246,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision", "quantization", "adapters", "time_series"}
+               "training", "processing", "vision", "quantization", "adapters", "time_series", "onnx"}
 
 
 def __getattr__(name: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -215,8 +216,9 @@ class Holder(nn.Module):
 
 
 def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """A [batch, 1, 1, keys] additive mask from a 0/1 mask, or None when nothing is masked (SDPA's fast path)."""
-    if attention_mask is None or bool(attention_mask.all()):
+    """A [batch, 1, 1, keys] additive mask from a 0/1 mask, or None when nothing is masked (SDPA's fast path; not
+    taken while compiling or exporting, where the graph must serve every mask)."""
+    if attention_mask is None or (not compiling() and bool(attention_mask.all())):
         return None
     if attention_mask.dim() == 2:
         attention_mask = attention_mask[:, None, None, :]
@@ -327,10 +329,28 @@ _TORCH = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[
 _SDPA_GQA = _TORCH >= (2, 5)  # scaled_dot_product_attention(enable_gqa=...)
 
 
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
+_EXPORTING = False  # set by `export_mode`
+
+
 def compiling() -> bool:
-    """Whether torch.compile is tracing this code (data-dependent checks must be skipped then)."""
-    check = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
-    return check()
+    """Whether torch.compile or an exporter is tracing this code: data-dependent checks and fast paths (e.g. "no
+    padding: no mask") must be skipped then, since the graph has to serve every input."""
+    return _EXPORTING or _is_compiling()
+
+
+@contextlib.contextmanager
+def export_mode():
+    """While tracing a graph for another runtime (ONNX): `compiling()` holds, and only ops every exporter knows are
+    used (PyTorch's matmul rather than oneDNN's, kv heads repeated rather than SDPA's grouped-query flag). It swaps
+    module globals, so runs outside it pay nothing for it."""
+    global _EXPORTING, _onednn, _SDPA_GQA
+    kept = _EXPORTING, _onednn, _SDPA_GQA
+    _EXPORTING, _onednn, _SDPA_GQA = True, _no_onednn, False
+    try:
+        yield
+    finally:
+        _EXPORTING, _onednn, _SDPA_GQA = kept
 
 
 def _rms_norm(x, eps: float):
@@ -442,7 +462,8 @@ class PerHeadLayerNorm(nn.Module):
 
     def forward(self, x):
         weight = torch.stack([norm.weight for norm in self.norms])[:, None, :]  # [heads, 1, head_dim]
-        return F.layer_norm(x, x.shape[-1:], eps=self.eps) * weight.to(x.dtype)
+        # (the shape from the module, not from x: an ONNX trace needs it constant)
+        return F.layer_norm(x, self.norms[0].normalized_shape, eps=self.eps) * weight.to(x.dtype)
 
 
 # mixture of experts -----------------------------------------------------------------------------------------------
