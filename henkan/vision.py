@@ -284,8 +284,9 @@ def window_position_index(grid: tuple[int, int]) -> torch.Tensor:
     """[n, n] indices into a (2h - 1)(2w - 1) table of relative position biases, for every pair of the n = h * w
     positions of a grid (a Swin window, BEiT's patches): the row offset, then the column offset, each made
     non-negative."""
-    height, width = grid
-    coords = torch.stack(torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")).flatten(1)
+    height, width = grid  # (on the CPU even while a model is built on the meta device: the result is cached)
+    coords = torch.stack(torch.meshgrid(torch.arange(height, device="cpu"), torch.arange(width, device="cpu"),
+                                        indexing="ij")).flatten(1)
     offsets = coords[:, :, None] - coords[:, None, :]
     return (offsets[0] + height - 1) * (2 * width - 1) + offsets[1] + width - 1
 
@@ -295,7 +296,7 @@ def window_position_index(grid: tuple[int, int]) -> torch.Tensor:
 def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
     """[windows, window^2, window^2]: 0 between positions of a cyclically shifted map that came from the same region
     before the shift, -100 between the others (the wrapped-around pixels must not attend to each other)."""
-    regions = torch.zeros(height, width)
+    regions = torch.zeros(height, width, device="cpu")
     bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
     for i, rows in enumerate(bounds):
         for j, cols in enumerate(bounds):
@@ -358,18 +359,15 @@ class WindowAttention(nn.Module):
         return context.transpose(2, 3).reshape(x.shape), weights
 
 
-class SwinLayer(nn.Module):
-    """A pre-LayerNorm Swin layer on a [batch, height * width, dim] map: attention within window x window windows
-    (shifted by `shift` pixels, cyclically, in every other layer) and an MLP, under Swin's checkpoint names
-    (`attention.self`, `attention.output.dense`, `intermediate.dense`, `output.dense`, `layernorm_before/after`).
-    A map no larger than the window is one unshifted window."""
+class StageLayer(nn.Module):
+    """The pre-LayerNorm layer of the hierarchical transformers (Swin's windows, DiNAT's neighbourhoods) under their
+    checkpoint names: `layernorm_before`, the family's `attention.self` and `attention.output.dense`,
+    `layernorm_after`, and the MLP `intermediate.dense` / `output.dense`, config.mlp_ratio times wider."""
 
-    def __init__(self, config, dim: int, num_heads: int, shift: int, drop_path_rate: float = 0.0):
+    def __init__(self, config, dim: int, attention: nn.Module, drop_path_rate: float = 0.0):
         super().__init__()
-        self.window, self.shift = config.window_size, shift
         self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
-        self.attention = Holder(self=WindowAttention(config, dim, num_heads, self.window),
-                                output=Holder(dense=linear_layer(dim, dim)))
+        self.attention = Holder(self=attention, output=Holder(dense=linear_layer(dim, dim)))
         self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         hidden = int(config.mlp_ratio * dim)
         self.intermediate = Holder(dense=linear_layer(dim, hidden))
@@ -377,6 +375,22 @@ class SwinLayer(nn.Module):
         self.act = activation(config.hidden_act)
         self.drop_path_rate = drop_path_rate
         self.dropout, self.attention_dropout = config.hidden_dropout_prob, config.attention_probs_dropout_prob
+
+    def attention_output(self, context):
+        return F.dropout(self.attention.output.dense(context), self.attention_dropout, self.training)
+
+    def feed_forward(self, x):
+        y = self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x))))
+        return F.dropout(y, self.dropout, self.training)
+
+
+class SwinLayer(StageLayer):
+    """A Swin layer on a [batch, height * width, dim] map: attention within window x window windows, shifted by
+    `shift` pixels (cyclically) in every other layer. A map no larger than the window is one unshifted window."""
+
+    def __init__(self, config, dim: int, num_heads: int, shift: int, drop_path_rate: float = 0.0):
+        super().__init__(config, dim, WindowAttention(config, dim, num_heads, config.window_size), drop_path_rate)
+        self.window, self.shift = config.window_size, shift
 
     def forward(self, x, dims: tuple[int, int], output_attentions: bool = False):
         height, width = dims
@@ -395,14 +409,12 @@ class SwinLayer(nn.Module):
             h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
         mask = shifted_window_mask(*padded, window, shift).to(x.device) if shift else None
         context, weights = self.attention.self(window_partition(h, window), batch, mask, output_attentions)
-        y = F.dropout(self.attention.output.dense(context), self.attention_dropout, self.training)
-        y = window_merge(y, window, *padded)
+        y = window_merge(self.attention_output(context), window, *padded)
         if shift:
             y = torch.roll(y, shifts=(shift, shift), dims=(1, 2))
         x = x + drop_path(y[:, :height, :width].reshape(batch, height * width, dim), self.drop_path_rate,
                           self.training)
-        y = self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x))))
-        return x + F.dropout(y, self.dropout, self.training), weights
+        return x + self.feed_forward(x), weights
 
 
 class PatchMerging(nn.Module):
