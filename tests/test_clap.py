@@ -41,6 +41,8 @@ def _inputs(g):
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_model_matches_the_reference(folder):
+    """(get_text_features / get_audio_features return the normalised embeddings as a tensor, as 4.57 does; 5.x
+    returns the tower's output with them as its pooler_output.)"""
     g = golden(folder)
     path = os.path.join(CLAP, folder)
     model = henkan.AutoModel.from_pretrained(path).eval()
