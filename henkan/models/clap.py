@@ -349,10 +349,9 @@ class ClapPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.relative_position_bias_table)
 
     def _flags(self, output_attentions, output_hidden_states, return_dict):
-        config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        return output_attentions, output_hidden_states, config.use_return_dict if return_dict is None else return_dict
+        output_attentions, output_hidden_states, _, return_dict = causal.flags(
+            self.config, output_attentions, output_hidden_states, False, return_dict)
+        return output_attentions, output_hidden_states, return_dict
 
 
 class ClapTextModel(ClapPreTrainedModel, RobertaModel):
