@@ -197,9 +197,9 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
     `chunk_length_s` cuts long audio into overlapping windows (`stride_length_s` seconds of context on each side,
     by default a sixth of the window) that are batched together; CTC logits are cut to each window's middle and
     joined, Whisper's texts are stitched where the windows overlap. `return_timestamps`: "char" or "word" for CTC,
-    True (segments) for Whisper. Other keywords (or `generate_kwargs`) go to Whisper's generate(); by default the
-    pipeline generates with `max_new_tokens=256, num_beams=5` unless the checkpoint's generation config says
-    otherwise."""
+    True (segments) or "word" (words timed by cross-attention alignment) for Whisper. Other keywords (or
+    `generate_kwargs`) go to Whisper's generate(); by default the pipeline generates with `max_new_tokens=256,
+    num_beams=5` unless the checkpoint's generation config says otherwise."""
 
     default_generation = {"max_new_tokens": 256, "num_beams": 5}
     _side_keys = ("stride", "extra")
@@ -261,12 +261,8 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
                 raise ValueError("CTC models give character or word timestamps: set return_timestamps='char' or "
                                  "'word'.")
             if self.type == "seq2seq_whisper" and return_timestamps == "char":
-                raise ValueError("Whisper cannot return 'char' timestamps, only segment timestamps: use "
-                                 "return_timestamps=True.")
-            if self.type == "seq2seq_whisper" and return_timestamps == "word":
-                raise NotImplementedError("Word-level timestamps for Whisper (return_timestamps='word', from "
-                                          "cross-attention alignment) are not supported by henkan yet; "
-                                          "return_timestamps=True gives segment timestamps.")
+                raise ValueError("Whisper cannot return 'char' timestamps, only word or segment timestamps: use "
+                                 "return_timestamps='word' or return_timestamps=True.")
             fwd["return_timestamps"] = post["return_timestamps"] = return_timestamps
         return pre, fwd, post
 
@@ -317,19 +313,31 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
             return {"tokens": logits.argmax(-1)}
         if return_timestamps:
             generate_kwargs["return_timestamps"] = bool(return_timestamps)
+        if return_timestamps == "word":
+            generate_kwargs.update(return_token_timestamps=True, return_segments=True)
         generate_kwargs.setdefault("generation_config", self.generation_config)
         inputs = batch.get("input_features", batch.get("input_values"))
-        return {"tokens": self.model.generate(inputs, attention_mask=attention_mask, **generate_kwargs)}
+        out = self.model.generate(inputs, attention_mask=attention_mask, **generate_kwargs)
+        if return_timestamps != "word":
+            return {"tokens": out}
+        # each row's token times, shifted to the recording's time, segment after segment
+        times = [torch.cat([s["token_timestamps"] for s in found]) if found else torch.zeros(0)
+                 for found in out["segments"]]
+        return {"tokens": out["sequences"], "token_timestamps": times}
 
     def _row(self, outputs: dict, row: int, item) -> dict:
-        return {"tokens": outputs["tokens"][row:row + 1].cpu()}
+        out = {"tokens": outputs["tokens"][row:row + 1].cpu()}
+        if "token_timestamps" in outputs:
+            out["token_timestamps"] = outputs["token_timestamps"][row][None].cpu()
+        return out
 
     def postprocess(self, rows: list[dict], return_timestamps=None, return_language=None):
         optional = {}
         if self.type == "seq2seq_whisper":
             rate = self.feature_extractor.sampling_rate
-            outputs = [{"tokens": row["tokens"], **({"stride": tuple(s / rate for s in row["stride"])}
-                                                    if row["stride"] is not None else {})} for row in rows]
+            outputs = [{key: row[key] for key in ("tokens", "token_timestamps") if key in row} |
+                       ({"stride": tuple(s / rate for s in row["stride"])} if row["stride"] is not None else {})
+                       for row in rows]
             precision = self.feature_extractor.chunk_length / self.model.config.max_source_positions
             text, optional = self.tokenizer._decode_asr(outputs, return_timestamps=return_timestamps,
                                                         return_language=return_language, time_precision=precision)

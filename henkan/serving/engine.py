@@ -514,7 +514,7 @@ class Engine:
             self.cache.free(last)
             request = s.request
             request.unfinished -= 1
-            if request.unfinished == 0:  # counted before its client can see the end, so stats() agrees with it
+            if request.unfinished == 0:  # counted before its load is released: an idle engine has counted it
                 if request.cancelled:
                     self.cancelled += 1
                 else:
