@@ -64,6 +64,7 @@ _LAZY: dict[str, str] = {
     "ZeroShotImageClassificationPipeline": "henkan.pipelines",
     "AutomaticSpeechRecognitionPipeline": "henkan.pipelines",
     "AudioClassificationPipeline": "henkan.pipelines",
+    "ZeroShotAudioClassificationPipeline": "henkan.pipelines",
     "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
@@ -124,6 +125,9 @@ _DECODER_NAMES = {
     "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
                                         "TextModel", "VisionModel", "Output")],
     "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
+    "clap": ["Clap" + s for s in ("Config", "TextConfig", "AudioConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "TextModelWithProjection", "AudioModel", "AudioModelWithProjection", "Output",
+                                  "TextModelOutput", "AudioModelOutput")],
     "align": ["Align" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
                                     "VisionModel", "Output")],
     "autoformer": ["Autoformer" + s for s in ("Config", "PreTrainedModel", "Model", "ForPrediction")],

@@ -74,6 +74,7 @@ FAMILIES = {
     "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
     "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
     "align": ("align", "Align", ("Model", "ZeroShotImageClassification")),
+    "clap": ("clap", "Clap", ("Model",)),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),

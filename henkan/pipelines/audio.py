@@ -1,4 +1,5 @@
-"""Audio pipelines: automatic-speech-recognition (CTC models and Whisper) and audio-classification.
+"""Audio pipelines: automatic-speech-recognition (CTC models and Whisper), audio-classification and
+zero-shot-audio-classification.
 
 Audio is a file path, an http(s) URL or the bytes of an audio file (decoded with `soundfile`, channels averaged,
 resampled to the feature extractor's rate), a 1-D array or tensor already at that rate, or a dict
@@ -16,6 +17,7 @@ import torch
 
 from ..logging import get_logger
 from .base import ChunkPipeline, GenerationPipeline, Pipeline
+from .zero_shot import ContrastiveZeroShot
 
 logger = get_logger(__name__)
 
@@ -154,6 +156,31 @@ class AudioClassificationPipeline(AudioPipeline):
         best, ids = scores.topk(top_k)
         labels = self.model.config.id2label
         return [{"score": score, "label": labels[i]} for score, i in zip(best.tolist(), ids.tolist())]
+
+
+class ZeroShotAudioClassificationPipeline(ContrastiveZeroShot, AudioPipeline):
+    """`[{"score", "label"}]` per recording, best first: each of `candidate_labels` becomes the text
+    `hypothesis_template.format(label)` ("This is a sound of {}."), and the audio-text model's (CLAP's)
+    `logits_per_audio` are a softmax over the labels. Recordings are mono; each is cut or padded by the feature
+    extractor on its own, as the reference does (with "fusion" truncation, a lone short clip counts as longer)."""
+
+    input_keys = ("input_features", "is_longer")
+    logits_name = "logits_per_audio"
+    default_template = "This is a sound of {}."
+
+    def __init__(self, model, feature_extractor=None, tokenizer=None, **kwargs):
+        self._require_tokenizer(tokenizer, kwargs.get("task"))
+        super().__init__(model, feature_extractor=feature_extractor, tokenizer=tokenizer, **kwargs)
+
+    def preprocess(self, inputs, candidate_labels=None, hypothesis_template=None, timeout=None,
+                   tokenizer_kwargs=None):
+        labels = self.encode_labels(candidate_labels, hypothesis_template, tokenizer_kwargs)
+        waveform, rate, _, _ = _waveform(inputs, self, timeout)
+        if waveform.ndim != 1:
+            raise ValueError(f"zero-shot-audio-classification takes mono audio: got an array of shape "
+                             f"{list(waveform.shape)}. Average the channels first, or pass the file's path.")
+        features = self.feature_extractor([waveform], sampling_rate=rate, return_tensors="pt")
+        return {key: features[key] for key in self.input_keys if key in features} | labels
 
 
 def _rescale_stride(stride: tuple, ratio: float) -> tuple[int, int, int]:
