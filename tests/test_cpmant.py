@@ -198,6 +198,8 @@ def test_bad_model_inputs(model):
             model(ids[:, -1:], past_key_values=cache)
     with pytest.raises(TypeError, match="unexpected keyword argument.*token_type_ids"):
         model(ids, token_type_ids=ids)
+    with pytest.raises(NotImplementedError, match="DynamicCache only, not a StaticCache"):
+        model.generate(ids, max_new_tokens=2, cache_implementation="static")
 
 
 @pytest.mark.parametrize("key, value", [("prompt_types", 2), ("segment_types", 1), ("dim_head", 0), ("eps", -1.0)])

@@ -20,15 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
+from ..cache import DynamicCache
 from ..causal import CausalLM, Step
 from ..config import COUNT, EPSILON, NUMBER, PROBABILITY, SIZE, PretrainedConfig, integer
 from ..generation.utils import GenerationMixin
 from ..layers import Holder, RMSNorm, activation, causal_attention, check_inputs, linear_layer, relative_position_bucket
-from ..logging import get_logger
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
-
-logger = get_logger(__name__)
 
 TEXT_SEGMENT = 2  # the segment of every text token (the prompt slots are segment 0, and so is padding)
 
@@ -157,16 +155,16 @@ class CpmAntModel(CpmAntPreTrainedModel):
     def forward(self, input_ids=None, output_attentions=None, output_hidden_states=None, past_key_values=None,
                 use_cache=None, return_dict=None, cache_position=None, attention_mask=None, **kwargs):
         """`input_ids`: the whole sequence so far (see the module docstring); `attention_mask` and `cache_position`
-        are accepted and not used (padding is id 0; the cache knows its length)."""
+        are accepted and not used (padding is id 0; the cache knows its length). With a cache and more than one new
+        position, each gets its own segment's embedding (the reference adds the last one's to all of them; its
+        generation feeds one new position at a time, where the two agree)."""
         config = self.config
-        causal.reject_unknown(self, kwargs)
-        output_attentions, output_hidden_states, use_cache, return_dict = causal.flags(
-            config, output_attentions, output_hidden_states, use_cache, return_dict)
-        if self.gradient_checkpointing and self.training and use_cache:
-            logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting "
-                                "`use_cache=False`.")
-            use_cache = False
-        cache = causal.prepare_cache(past_key_values, use_cache)
+        cache, output_attentions, output_hidden_states, use_cache, return_dict = causal.settle(
+            self, kwargs, past_key_values, use_cache, output_attentions, output_hidden_states, return_dict)
+        if cache is not None and not isinstance(cache, DynamicCache):
+            raise NotImplementedError(f"CPM-Ant decodes with a DynamicCache only, not a {type(cache).__name__} (its "
+                                      f"prompt slots and attention bias do not fit a fixed-size cache); drop "
+                                      f"cache_implementation= or pass past_key_values=DynamicCache().")
         past = cache.get_seq_length() if cache is not None else 0
         batch, length = check_inputs(config, input_ids, None, check_ids=past == 0)
         prompt = config.prompt_length
