@@ -202,6 +202,22 @@ def test_bad_model_inputs(model):
         model.generate(ids, max_new_tokens=2, cache_implementation="static")
 
 
+def test_a_head_in_the_layout_of_transformers_5_is_explained(tmp_path):
+    from safetensors.torch import save_file
+
+    model = henkan.CpmAntForCausalLM.from_pretrained(CPMANT)
+    model.save_pretrained(tmp_path)
+    state = load_file(os.path.join(tmp_path, "model.safetensors"))
+    state["lm_head.weight"] = state["cpmant.input_embedding.weight"][:model.config.vocab_size].clone()
+    save_file(state, os.path.join(tmp_path, "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(RuntimeError, match=r"lm_head.weight: checkpoint \[90, 32\].*untied head of transformers 5"):
+        henkan.CpmAntForCausalLM.from_pretrained(tmp_path)
+    tied = henkan.CpmAntForCausalLM.from_pretrained(tmp_path, ignore_mismatched_sizes=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(tied(GOLDEN["input.left.input_ids"]).logits, GOLDEN["output.left.logits"],
+                                   atol=ATOL, rtol=0)
+
+
 @pytest.mark.parametrize("key, value", [("prompt_types", 2), ("segment_types", 1), ("dim_head", 0), ("eps", -1.0)])
 def test_bad_config_values(key, value):
     with pytest.raises(ValueError, match=key):

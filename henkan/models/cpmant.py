@@ -213,6 +213,13 @@ class CpmAntForCausalLM(GenerationMixin, CausalLM, CpmAntPreTrainedModel):
     def _generated_vocab_size(self) -> int:
         return self.config.vocab_size
 
+    def _explain_mismatch(self, key: str, shape: tuple) -> str:
+        if key == "lm_head.weight" and shape[0] == self.config.vocab_size:
+            return (" (the untied head of transformers 5.x, which saves vocab_size rows; 4.57 and the Hub's "
+                    "checkpoints tie the head to the whole input_embedding, as henkan does: with "
+                    "ignore_mismatched_sizes=True the tied head is used and this tensor is not)")
+        return ""
+
     def build_head(self, config) -> None:
         self.lm_head = linear_layer(config.hidden_size, config.vocab_size + config.prompt_types * config.prompt_length,
                                     bias=False)
