@@ -127,6 +127,7 @@ _DECODER_NAMES = {
     "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
     "align": ["Align" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
                                     "VisionModel", "Output")],
+    "autoformer": ["Autoformer" + s for s in ("Config", "PreTrainedModel", "Model", "ForPrediction")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
@@ -246,7 +247,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision", "quantization", "adapters"}
+               "training", "processing", "vision", "quantization", "adapters", "time_series"}
 
 
 def __getattr__(name: str):

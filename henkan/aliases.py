@@ -36,6 +36,7 @@ MODULES = {
     "henkan.training_args": "henkan.training",
     "henkan.utils.logging": "henkan.logging",
     "henkan.models.auto": "henkan.auto",
+    "henkan.time_series_utils": "henkan.time_series",
 }
 # real modules that are the parent of alias paths
 _PARENTS = ("henkan.utils", "henkan.auto")

@@ -86,6 +86,7 @@ FAMILIES = {
     "bit": ("bit", "Bit", _IMAGE_TASKS),
     "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
     "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
+    "autoformer": ("autoformer", "Autoformer", ("Model", "ForPrediction")),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",

@@ -388,6 +388,27 @@ class Conv1D(nn.Module):
         return f"nf={self.nf}, nx={self.weight.shape[0]}"
 
 
+class FeedForward(nn.Module):
+    """down(act(up(x))), with dropout on the result: the two-projection feed-forward block of GPT-2-style decoders
+    and CLIP-style encoders. `names` spell the two projections as the family's checkpoint keys do (`fc1`/`fc2`,
+    `c_fc`/`c_proj`, `dense_h_to_4h`/`dense_4h_to_h`, ...); `project(in, out, bias)` makes them (GPT-2 passes its
+    Conv1D)."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, act, *, names=("fc1", "fc2"), bias: bool = True,
+                 dropout: float = 0.0, project=linear_layer):
+        super().__init__()
+        self.names = names
+        self.add_module(names[0], project(hidden_size, intermediate_size, bias))
+        self.add_module(names[1], project(intermediate_size, hidden_size, bias))
+        self.act = activation(act)
+        self.dropout = dropout
+
+    def forward(self, x):
+        up, down = self.names
+        x = self._modules[down](self.act(self._modules[up](x)))
+        return F.dropout(x, self.dropout, True) if self.training and self.dropout else x
+
+
 class GatedMLP(nn.Module):
     """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders. With `fused` the gate and up
     projections are one `gate_up_proj` (Phi-3's checkpoint layout: the gate rows first), one matmul instead of two."""
