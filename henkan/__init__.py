@@ -90,6 +90,7 @@ _DECODER_NAMES = {
     "gpt_neo": ["GPTNeoConfig", "GPTNeoPreTrainedModel", "GPTNeoModel", "GPTNeoForCausalLM",
                 "GPTNeoForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
+    "cpmant": ["CpmAntConfig", "CpmAntPreTrainedModel", "CpmAntModel", "CpmAntForCausalLM"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
                 "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],
     "bart": [p + s for p, heads in (
@@ -202,7 +203,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
               "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
               "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
-              "BigBirdTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
+              "BigBirdTokenizerFast", "CpmAntTokenizer", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",

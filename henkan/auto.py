@@ -53,6 +53,7 @@ FAMILIES = {
     "phi": ("phi", "Phi", _DECODER_TASKS),
     "falcon": ("falcon", "Falcon", _DECODER_TASKS),
     "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_TASKS),
+    "cpmant": ("cpmant", "CpmAnt", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),

@@ -703,6 +703,25 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor,
 # causal masks -----------------------------------------------------------------------------------------------------
 
 
+def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32,
+                             max_distance: int = 128) -> torch.Tensor:
+    """The bucket of each (key position - query position), as T5 and CPM-Ant read their relative-position tables.
+    Half of the buckets (of each direction, when bidirectional) hold one distance each, the rest log-spaced distances
+    up to `max_distance`, the last everything beyond. Causal buckets count keys before the query only (later keys
+    fall in bucket 0)."""
+    buckets = 0
+    if bidirectional:
+        num_buckets //= 2
+        buckets = (relative_position > 0).long() * num_buckets
+        distance = relative_position.abs()
+    else:
+        distance = (-relative_position).clamp(min=0)
+    exact = num_buckets // 2
+    far = exact + (torch.log(distance.clamp(min=exact).float() / exact) / math.log(max_distance / exact)
+                   * (num_buckets - exact)).long()
+    return buckets + torch.where(distance < exact, distance, far.clamp(max=num_buckets - 1))
+
+
 class RowLayout:
     """How a forward's sequences sit in a cache that holds several independent ones (`SlotCache`), for the masks.
 
