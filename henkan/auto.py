@@ -53,6 +53,7 @@ FAMILIES = {
     "phi": ("phi", "Phi", _DECODER_TASKS),
     "falcon": ("falcon", "Falcon", _DECODER_TASKS),
     "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_TASKS),
+    "cpmant": ("cpmant", "CpmAnt", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
@@ -74,6 +75,7 @@ FAMILIES = {
     "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
     "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
     "align": ("align", "Align", ("Model", "ZeroShotImageClassification")),
+    "clap": ("clap", "Clap", ("Model",)),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
@@ -85,6 +87,7 @@ FAMILIES = {
     "bit": ("bit", "Bit", _IMAGE_TASKS),
     "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
     "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
+    "autoformer": ("autoformer", "Autoformer", ("Model", "ForPrediction")),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
