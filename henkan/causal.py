@@ -428,6 +428,7 @@ class DecoderSpanHead:
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
+    head_input_size = CausalLM.head_input_size
     classifier_name = "score"
     answers_spans = False  # True: the question-answering head
 
@@ -435,13 +436,14 @@ class DecoderSpanHead:
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
+        width = getattr(config, self.head_input_size)
         if self.answers_spans:
-            self.qa_outputs = linear_layer(config.hidden_size, 2)
+            self.qa_outputs = linear_layer(width, 2)
         else:
             dropout = next((d for d in (getattr(config, "classifier_dropout", None),
                                         getattr(config, "hidden_dropout", None)) if d is not None), 0.1)
             self.dropout = torch.nn.Dropout(dropout)
-            setattr(self, self.classifier_name, linear_layer(config.hidden_size, config.num_labels))
+            setattr(self, self.classifier_name, linear_layer(width, config.num_labels))
         self.post_init()
 
     def _run(self, arguments: dict):

@@ -1,5 +1,5 @@
-"""Heads added to existing families: token classification and question answering on GPT-2, Llama, Mistral, Qwen2
-and BLOOM, BERT's pretraining and next-sentence heads, GPT2DoubleHeadsModel. The reference's checkpoints load key for key and give its
+"""Heads added to existing families: token classification and question answering on the decoders (where the
+reference maps them), BERT's pretraining and next-sentence heads, GPT2DoubleHeadsModel. The reference's checkpoints load key for key and give its
 outputs (fixtures: fixtures/make_heads.py)."""
 
 import os
@@ -35,6 +35,26 @@ def test_parity_with_the_reference(folder, tmp_path):
             torch.testing.assert_close(out[key.removeprefix("output.")], expected, atol=1e-5, rtol=1e-5, msg=key)
     model.save_pretrained(tmp_path)  # the reference's key names on the way out too
     assert set(load_file(str(tmp_path / "model.safetensors"))) == set(load_file(os.path.join(path, "model.safetensors")))
+
+
+def test_decoder_span_heads_are_those_the_reference_maps():
+    """A decoder has exactly the token-classification and question-answering heads the reference's Auto classes map
+    (the fixtures hold one folder per mapped head): OPT and GPT-J answer spans only, Phi, Phi-3, Gemma and StableLM
+    classify tokens only, and the Auto class refuses the missing one by name."""
+    from henkan.auto import FAMILIES
+
+    span = {"fortokenclassification": "ForTokenClassification", "forquestionanswering": "ForQuestionAnswering"}
+    fixtures = {}
+    for folder in FOLDERS:
+        family, head = folder.rsplit("-", 1)
+        if head in span:
+            fixtures.setdefault(family, set()).add(span[head])
+    assert "opt" in fixtures and "phi3" in fixtures
+    for family, heads in fixtures.items():
+        assert set(FAMILIES[family][2]) & set(span.values()) == heads, family
+    config = henkan.OPTConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, ffn_dim=8)
+    with pytest.raises(ValueError, match="model type 'opt' has no such model"):
+        henkan.AutoModelForTokenClassification.from_config(config)
 
 
 def test_labels_out_of_range_are_refused_before_the_forward():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import Attention, CausalMasks, activation, linear_layer, per_layer_head_mask
@@ -192,3 +192,15 @@ class OPTForSequenceClassification(LastTokenClassification, OPTPreTrainedModel):
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 position_ids=None, **kwargs):
         return self.classify(locals())
+
+
+class OPTForQuestionAnswering(DecoderSpanHead, OPTPreTrainedModel):
+    base_model_class = OPTModel
+    base_inputs = _OPT_INPUTS
+    head_input_size = "word_embed_proj_dim"
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, head_mask=None, past_key_values=None, inputs_embeds=None,
+                start_positions=None, end_positions=None, use_cache=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, position_ids=None, **kwargs):
+        return self.answer_span(locals())
