@@ -198,7 +198,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
               "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer", "WhisperTokenizerFast",
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
-              "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
+              "BertJapaneseTokenizer", "BertweetTokenizer", "BioGptTokenizer", "CTRLTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
               "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
               "BigBirdTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
