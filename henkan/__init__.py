@@ -89,6 +89,8 @@ _DECODER_NAMES = {
                "FalconForSequenceClassification", "FalconForTokenClassification", "FalconForQuestionAnswering"],
     "gpt_neo": ["GPTNeoConfig", "GPTNeoPreTrainedModel", "GPTNeoModel", "GPTNeoForCausalLM",
                 "GPTNeoForSequenceClassification", "GPTNeoForTokenClassification", "GPTNeoForQuestionAnswering"],
+    "biogpt": ["BioGptConfig", "BioGptPreTrainedModel", "BioGptModel", "BioGptForCausalLM",
+               "BioGptForTokenClassification", "BioGptForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification",
             "OPTForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",

@@ -55,6 +55,7 @@ FAMILIES = {
     "phi": ("phi", "Phi", _DECODER_TOKEN_TASKS),
     "falcon": ("falcon", "Falcon", _DECODER_SPAN_TASKS),
     "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_SPAN_TASKS),
+    "biogpt": ("biogpt", "BioGpt", _DECODER_TOKEN_TASKS),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),

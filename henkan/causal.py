@@ -151,11 +151,12 @@ def run_layers(model, layers, hidden, step: Step, layerdrop: float = 0.0):
     return hidden, all_hidden, all_attn
 
 
-def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
-    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output
-    (with `fields` the family adds, such as BERT's pooler output)."""
+def finish(step: Step, x, hidden_states, attentions, output_class, collected=None, **fields):
+    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones (or
+    `collected`, for a family that collects the state before its final norm); the output (with `fields` the family
+    adds, such as BERT's pooler output)."""
     if hidden_states is not None:
-        hidden_states += (x,)
+        hidden_states += (x if collected is None else collected,)
     cross = {} if step.cross is None else {"cross_attentions": step.cross.attentions}
     out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
                        hidden_states=hidden_states, attentions=attentions, **cross, **fields)
@@ -431,6 +432,7 @@ class DecoderSpanHead:
     head_input_size = CausalLM.head_input_size
     classifier_name = "score"
     answers_spans = False  # True: the question-answering head
+    masks_padding_labels = False  # True: labels where attention_mask is 0 do not count (BioGPT's way)
 
     def __init__(self, config):
         super().__init__(config)
@@ -440,8 +442,9 @@ class DecoderSpanHead:
         if self.answers_spans:
             self.qa_outputs = linear_layer(width, 2)
         else:
-            dropout = next((d for d in (getattr(config, "classifier_dropout", None),
-                                        getattr(config, "hidden_dropout", None)) if d is not None), 0.1)
+            dropout = next((getattr(config, name) for name in ("classifier_dropout", "hidden_dropout",
+                                                               "hidden_dropout_prob")
+                            if getattr(config, name, None) is not None), 0.1)
             self.dropout = torch.nn.Dropout(dropout)
             setattr(self, self.classifier_name, linear_layer(width, config.num_labels))
         self.post_init()
@@ -463,7 +466,11 @@ class DecoderSpanHead:
         logits = getattr(self, self.classifier_name)(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1))
+            labels = labels.to(logits.device)
+            mask = arguments.get("attention_mask")
+            if self.masks_padding_labels and mask is not None:
+                labels = labels.masked_fill(mask.to(labels.device) != 1, -100)
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
         return self._returned(arguments, TokenClassifierOutput(loss=loss, logits=logits,
                                                                hidden_states=outputs.hidden_states,
                                                                attentions=outputs.attentions))

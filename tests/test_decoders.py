@@ -19,7 +19,7 @@ DECODERS = os.path.join(FIXTURES, "decoders")
 FOLDERS = sorted(f for f in os.listdir(DECODERS) if os.path.isdir(os.path.join(DECODERS, f)))
 CAUSAL = [f for f in FOLDERS if not f.endswith("forsequenceclassification")]
 CHAT = ["phi3", "phi3-longrope", "gemma", "gemma2", "stablelm", "stablelm-2", "mixtral", "opt", "opt-350m", "gptj",
-        "gpt_neox", "phi", "falcon", "falcon-new", "falcon-rw", "gpt_neo"]
+        "gpt_neox", "phi", "falcon", "falcon-new", "falcon-rw", "gpt_neo", "biogpt"]
 GENERATES = ["gpt2", "llama", "mistral", "qwen2", "bloom"] + CHAT
 LENGTH_DEPENDENT = ("llama-rope-dynamic", "llama-rope-longrope", "phi3-longrope")  # angles that change past a length
 ATOL = 1e-5

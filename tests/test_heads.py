@@ -69,3 +69,18 @@ def test_bert_pretraining_ties_and_checks_labels():
     ids = torch.tensor([[5, 6, 7]])
     with pytest.raises(ValueError, match="labels hold 2, outside the 2 classes .*next-sentence classes"):
         model(input_ids=ids, labels=torch.tensor([[-100, 6, -100]]), next_sentence_label=torch.tensor([2]))
+
+
+def test_biogpt_sequence_classification_pools_the_last_real_token_under_left_padding():
+    """4.57's BioGPT pools the token at index (real tokens - 1), not the last real one, when rows are left-padded;
+    5.x fixed it and henkan does as 5.x: a left-padded row scores as its right-padded twin (the goldens' batch)."""
+    path = os.path.join(HEADS, "biogpt-forsequenceclassification")
+    golden = load_file(os.path.join(path, "golden.safetensors"))
+    model = henkan.AutoModelForSequenceClassification.from_pretrained(path)
+    ids, mask = golden["input.input_ids"], golden["input.attention_mask"]
+    pad = mask.shape[1] - int(mask[1].sum())
+    left_ids, left_mask = ids.clone(), mask.clone()
+    left_ids[1], left_mask[1] = ids[1].roll(pad), mask[1].roll(pad)
+    with torch.no_grad():
+        logits = model(input_ids=left_ids, attention_mask=left_mask).logits
+    torch.testing.assert_close(logits, golden["output.logits"], atol=1e-5, rtol=1e-5)
