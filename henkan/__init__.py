@@ -91,6 +91,7 @@ _DECODER_NAMES = {
                 "GPTNeoForSequenceClassification", "GPTNeoForTokenClassification", "GPTNeoForQuestionAnswering"],
     "biogpt": ["BioGptConfig", "BioGptPreTrainedModel", "BioGptModel", "BioGptForCausalLM",
                "BioGptForTokenClassification", "BioGptForSequenceClassification"],
+    "ctrl": ["CTRLConfig", "CTRLPreTrainedModel", "CTRLModel", "CTRLLMHeadModel", "CTRLForSequenceClassification"],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification",
             "OPTForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",

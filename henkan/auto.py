@@ -56,6 +56,7 @@ FAMILIES = {
     "falcon": ("falcon", "Falcon", _DECODER_SPAN_TASKS),
     "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_SPAN_TASKS),
     "biogpt": ("biogpt", "BioGpt", _DECODER_TOKEN_TASKS),
+    "ctrl": ("ctrl", "CTRL", _DECODER_TASKS),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
@@ -90,7 +91,7 @@ FAMILIES = {
     "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
-CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("ctrl", "ForCausalLM"): "CTRLLMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",

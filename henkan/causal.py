@@ -379,18 +379,21 @@ class CausalLM:
 
 
 class LastTokenClassification:
-    """Sequence classification over a decoder: `score` on the hidden state of each row's last non-padding token
-    (the last token when there is no pad_token_id, or with inputs_embeds)."""
+    """Sequence classification over a decoder: `score` (or the family's `classifier_name`) on the hidden state of
+    each row's last non-padding token (the last token when there is no pad_token_id, or with inputs_embeds)."""
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
     head_input_size = CausalLM.head_input_size
+    classifier_name = "score"
+    output_class = SequenceClassifierOutputWithPast  # (CTRL's has no past_key_values)
 
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
-        self.score = linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False)
+        setattr(self, self.classifier_name,
+                linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False))
         self.post_init()
 
     def classify(self, arguments: dict):
@@ -412,11 +415,13 @@ class LastTokenClassification:
             logger.warning_once(f"{type(self).__name__} will not detect padding tokens in `inputs_embeds`. Results "
                                 f"may be unexpected if using padding tokens in conjunction with `inputs_embeds.`")
             last = torch.full((batch,), -1, dtype=torch.long, device=hidden.device)
-        logits = self.score(hidden[torch.arange(batch, device=hidden.device), last])
+        logits = getattr(self, self.classifier_name)(hidden[torch.arange(batch, device=hidden.device), last])
         labels = arguments.get("labels")
         loss = classification_loss(logits, labels.to(logits.device), self.config) if labels is not None else None
-        result = SequenceClassifierOutputWithPast(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                                  hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        fields = dict(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        if "past_key_values" in self.output_class.__dataclass_fields__:
+            fields["past_key_values"] = outputs.past_key_values
+        result = self.output_class(**fields)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
 
