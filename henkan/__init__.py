@@ -92,6 +92,8 @@ _DECODER_NAMES = {
     "biogpt": ["BioGptConfig", "BioGptPreTrainedModel", "BioGptModel", "BioGptForCausalLM",
                "BioGptForTokenClassification", "BioGptForSequenceClassification"],
     "ctrl": ["CTRLConfig", "CTRLPreTrainedModel", "CTRLModel", "CTRLLMHeadModel", "CTRLForSequenceClassification"],
+    "decision_transformer": ["DecisionTransformer" + s for s in (
+        "Config", "PreTrainedModel", "Model", "GPT2PreTrainedModel", "GPT2Model")],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification",
             "OPTForQuestionAnswering"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",

@@ -57,6 +57,7 @@ FAMILIES = {
     "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_SPAN_TASKS),
     "biogpt": ("biogpt", "BioGpt", _DECODER_TOKEN_TASKS),
     "ctrl": ("ctrl", "CTRL", _DECODER_TASKS),
+    "decision_transformer": ("decision_transformer", "DecisionTransformer", ("Model",)),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
