@@ -377,6 +377,10 @@ def test_bad_inputs_raise_clear_errors():
         gpt2(input_ids=torch.ones(1, 1, dtype=torch.long), past_key_values=out.past_key_values)
     with pytest.raises(ValueError, match="max_position_embeddings"):
         codegen(input_ids=torch.ones(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="positions for 32 only"):  # CTRL's sinusoidal table has n_positions rows
+        model_for("ctrl")(input_ids=torch.ones(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="positions for 64 only"):  # BioGPT's learned table
+        model_for("biogpt")(input_ids=torch.ones(1, 65, dtype=torch.long))
     with pytest.raises(TypeError, match="past_key_values"):
         llama(input_ids=torch.tensor([[1, 2]]), past_key_values="nope")
     classifier = model_for("llama-forsequenceclassification")

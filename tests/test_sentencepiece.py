@@ -239,7 +239,7 @@ def test_missing_sentencepiece_package(monkeypatch):
 def test_biogpt_without_sacremoses_names_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "sacremoses", None)
     with pytest.raises(ModuleNotFoundError, match=r"BioGptTokenizer.*needs the `sacremoses` package: pip install "
-                                                  r"sacremoses"):
+                                                  r"sacremoses \(or pip install .henkan\[moses\].\)"):
         AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "biogpt"))
 
 

@@ -30,12 +30,12 @@ from .families import _BERT_LAYOUT, _ROBERTA_LAYOUT, _SPECIALS_ROBERTA, _SlowDec
 _MECAB_DICTIONARIES = {"unidic_lite": "unidic-lite", "ipadic": "ipadic", "unidic": "unidic"}
 
 
-def _require(module: str, package: str, purpose: str):
+def _require(module: str, package: str, purpose: str, extra: str = "ja"):
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
         raise ModuleNotFoundError(f"{purpose} needs the `{package}` package: pip install {package} (or pip install "
-                                  f"'henkan[ja]').") from error
+                                  f"'henkan[{extra}]').") from error
 
 
 def mecab_tagger(mecab_dic: str | None = "unidic_lite", mecab_option: str | None = None):
@@ -168,7 +168,8 @@ class _TweetNormalizer:
     then span the whole text)."""
 
     def __init__(self):
-        tweet_tokenizer = _require("nltk.tokenize", "nltk", "BERTweet's tweet normalization").TweetTokenizer
+        tweet_tokenizer = _require("nltk.tokenize", "nltk", "BERTweet's tweet normalization",
+                                   "tweets").TweetTokenizer
         self.words = tweet_tokenizer().tokenize
         try:
             from emoji import demojize
@@ -387,7 +388,7 @@ class BioGptTokenizer(_SpelledPieces, _CustomBackend, _SlowDecoding, PreTrainedT
     _post_processor = classmethod(_template_processor)
 
     def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
-        sacremoses = _require("sacremoses", "sacremoses", "BioGptTokenizer's Moses tokenization")
+        sacremoses = _require("sacremoses", "sacremoses", "BioGptTokenizer's Moses tokenization", "moses")
         self._moses_detokenizer = sacremoses.MosesDetokenizer(lang="en")
         backend = Tokenizer(models.WordLevel(_read_vocab_json(files["vocab_file"]), unk_token=str(kwargs["unk_token"])))
         self._words = _WordBPE(_read_merges(files["merges_file"], slice(None, -1), slice(None, 2)), word_end=True)
