@@ -1,5 +1,5 @@
-"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, OPT, BLOOM, CodeGen) and the
-KV caches against reference goldens.
+"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, OPT, BLOOM, CodeGen, GPT-J,
+GPT-Neo, GPT-NeoX, Phi, Falcon, BioGPT, CTRL) and the KV caches against reference goldens.
 
 The fixtures come from tests/fixtures/make_decoders.py (see its docstring)."""
 
