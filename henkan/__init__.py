@@ -64,6 +64,7 @@ _LAZY: dict[str, str] = {
     "ZeroShotImageClassificationPipeline": "henkan.pipelines",
     "AutomaticSpeechRecognitionPipeline": "henkan.pipelines",
     "AudioClassificationPipeline": "henkan.pipelines",
+    "ZeroShotAudioClassificationPipeline": "henkan.pipelines",
     "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
@@ -96,6 +97,7 @@ _DECODER_NAMES = {
         "Config", "PreTrainedModel", "Model", "GPT2PreTrainedModel", "GPT2Model")],
     "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification",
             "OPTForQuestionAnswering"],
+    "cpmant": ["CpmAntConfig", "CpmAntPreTrainedModel", "CpmAntModel", "CpmAntForCausalLM"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
                 "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification",
                 "GPTJForQuestionAnswering"],
@@ -132,8 +134,12 @@ _DECODER_NAMES = {
     "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
                                         "TextModel", "VisionModel", "Output")],
     "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
+    "clap": ["Clap" + s for s in ("Config", "TextConfig", "AudioConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "TextModelWithProjection", "AudioModel", "AudioModelWithProjection", "Output",
+                                  "TextModelOutput", "AudioModelOutput")],
     "align": ["Align" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
                                     "VisionModel", "Output")],
+    "autoformer": ["Autoformer" + s for s in ("Config", "PreTrainedModel", "Model", "ForPrediction")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
@@ -205,7 +211,7 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
               "BertJapaneseTokenizer", "BertweetTokenizer", "BioGptTokenizer", "CTRLTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
               "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
-              "BigBirdTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
+              "BigBirdTokenizerFast", "CpmAntTokenizer", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -253,7 +259,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision", "quantization", "adapters"}
+               "training", "processing", "vision", "quantization", "adapters", "time_series", "onnx"}
 
 
 def __getattr__(name: str):

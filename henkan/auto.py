@@ -58,6 +58,7 @@ FAMILIES = {
     "biogpt": ("biogpt", "BioGpt", _DECODER_TOKEN_TASKS),
     "ctrl": ("ctrl", "CTRL", _DECODER_TASKS),
     "decision_transformer": ("decision_transformer", "DecisionTransformer", ("Model",)),
+    "cpmant": ("cpmant", "CpmAnt", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
@@ -79,6 +80,7 @@ FAMILIES = {
     "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
     "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
     "align": ("align", "Align", ("Model", "ZeroShotImageClassification")),
+    "clap": ("clap", "Clap", ("Model",)),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
@@ -90,6 +92,7 @@ FAMILIES = {
     "bit": ("bit", "Bit", _IMAGE_TASKS),
     "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
     "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
+    "autoformer": ("autoformer", "Autoformer", ("Model", "ForPrediction")),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
 CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("ctrl", "ForCausalLM"): "CTRLLMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",

@@ -76,14 +76,10 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
     `max_positions` is the family's hard limit on positions (a learned position table), checked when positions are
     known without reading tensors. With `encoder_hidden_states` (a decoder with cross-attention) the step carries
     them, with their padding mask, as `step.cross`."""
-    reject_unknown(model, kwargs)
     config = model.config
-    output_attentions, output_hidden_states, use_cache, return_dict = flags(
-        config, output_attentions, output_hidden_states, use_cache, return_dict)
-    if model.gradient_checkpointing and model.training and use_cache:
-        logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
-        use_cache = False
-    cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
+    cache, output_attentions, output_hidden_states, use_cache, return_dict = settle(
+        model, kwargs, past_key_values, use_cache, output_attentions, output_hidden_states, return_dict,
+        cross=encoder_hidden_states is not None)
     past = None
     # the fill of any cache but a static one (that one would be read from its buffer: a host sync)
     if cache is not None and (cache_position is None or not cache.is_compileable):
@@ -110,6 +106,21 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
 
         step.cross = Cross(encoder_hidden_states, encoder_attention_mask, cache)
     return step, batch, length
+
+
+def settle(model, kwargs: dict, past_key_values, use_cache, output_attentions, output_hidden_states, return_dict,
+           cross: bool = False) -> tuple[Cache | None, bool, bool, bool, bool]:
+    """The first part of `start`, for a family that finds its positions itself: unknown keyword arguments refused,
+    the per-call flags settled (no cache while training with gradient checkpointing), the cache ready. Returns
+    (cache, output_attentions, output_hidden_states, use_cache, return_dict)."""
+    reject_unknown(model, kwargs)
+    output_attentions, output_hidden_states, use_cache, return_dict = flags(
+        model.config, output_attentions, output_hidden_states, use_cache, return_dict)
+    if model.gradient_checkpointing and model.training and use_cache:
+        logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
+        use_cache = False
+    cache = prepare_cache(past_key_values, use_cache, cross=cross)
+    return cache, output_attentions, output_hidden_states, use_cache, return_dict
 
 
 def kv_length(step: Step, length: int) -> int:

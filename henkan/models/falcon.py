@@ -21,7 +21,7 @@ from torch import nn
 from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import RotaryEmbedding, activation, linear_layer, per_layer_head_mask, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, per_layer_head_mask, rope_type
 from ..modeling import PreTrainedModel
 from .bloom import alibi_with_mask
 
@@ -97,23 +97,13 @@ class FalconAttention(RotaryAttention):
         return self.dense(out), weights
 
 
-class FalconMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.dense_h_to_4h = linear_layer(config.hidden_size, config.ffn_hidden_size, bias=config.bias)
-        self.act = activation(config.activation)
-        self.dense_4h_to_h = linear_layer(config.ffn_hidden_size, config.hidden_size, bias=config.bias)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
-
-
 class FalconDecoderLayer(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
         hidden, eps = config.hidden_size, config.layer_norm_epsilon
         self.self_attention = FalconAttention(config, layer_idx)
-        self.mlp = FalconMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.ffn_hidden_size, config.activation, bias=config.bias,
+                               names=("dense_h_to_4h", "dense_4h_to_h"))
         self.new = config.new_decoder_architecture
         self.two_norms = config.parallel_attn and (config.num_ln_in_parallel_attn or (2 if self.new else 1)) == 2
         self.parallel = self.new or config.parallel_attn

@@ -13,8 +13,8 @@ from .. import causal
 from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, causal_lm_loss, reject_unknown
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, Conv1D, activation, causal_attention, check_tensor, class_targets, linear_layer,
-                      per_layer_head_mask)
+from ..layers import (CausalMasks, Conv1D, FeedForward, activation, causal_attention, check_tensor, class_targets,
+                      linear_layer, per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions, declare_output
 
@@ -83,16 +83,8 @@ class GPT2Attention(nn.Module):
         return F.dropout(self.c_proj(out), self.resid_dropout, self.training), weights
 
 
-class GPT2MLP(nn.Module):
-    def __init__(self, inner: int, config):
-        super().__init__()
-        self.c_fc = Conv1D(inner, config.hidden_size)
-        self.c_proj = Conv1D(config.hidden_size, inner)
-        self.act = activation(config.activation_function)
-        self.dropout = config.resid_pdrop
-
-    def forward(self, x):
-        return F.dropout(self.c_proj(self.act(self.c_fc(x))), self.dropout, self.training)
+def _conv1d(in_features: int, out_features: int, bias: bool = True) -> Conv1D:
+    return Conv1D(out_features, in_features)
 
 
 class GPT2Block(nn.Module):
@@ -106,7 +98,9 @@ class GPT2Block(nn.Module):
         if config.add_cross_attention:
             self.crossattention = GPT2Attention(config, layer_idx, is_cross_attention=True)
             self.ln_cross_attn = nn.LayerNorm(hidden, eps=eps)
-        self.mlp = GPT2MLP(config.n_inner if config.n_inner is not None else 4 * hidden, config)
+        inner = config.n_inner if config.n_inner is not None else 4 * hidden
+        self.mlp = FeedForward(hidden, inner, config.activation_function, names=("c_fc", "c_proj"),
+                               dropout=config.resid_pdrop, project=_conv1d)
 
     def forward(self, x, step):
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
@@ -132,7 +126,7 @@ class GPT2PreTrainedModel(PreTrainedModel):
         if isinstance(module, Conv1D):
             nn.init.normal_(module.weight, std=std)
             nn.init.zeros_(module.bias)
-        if isinstance(module, (GPT2Attention, GPT2MLP)):  # residual projections: scaled by depth
+        if isinstance(module, (GPT2Attention, FeedForward)):  # residual projections: scaled by depth
             nn.init.normal_(module.c_proj.weight, std=std / math.sqrt(2 * self.config.n_layer))
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import RotaryEmbedding, activation, linear_layer, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
 from ..modeling import PreTrainedModel
 
 
@@ -52,17 +52,6 @@ class GPTNeoXAttention(RotaryAttention):
         return self.dense(out), weights
 
 
-class GPTNeoXMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.dense_h_to_4h = linear_layer(config.hidden_size, config.intermediate_size)
-        self.dense_4h_to_h = linear_layer(config.intermediate_size, config.hidden_size)
-        self.act = activation(config.hidden_act)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
-
-
 class GPTNeoXLayer(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
@@ -71,7 +60,8 @@ class GPTNeoXLayer(nn.Module):
         self.input_layernorm = nn.LayerNorm(hidden, eps=eps)
         self.post_attention_layernorm = nn.LayerNorm(hidden, eps=eps)
         self.attention = GPTNeoXAttention(config, layer_idx)
-        self.mlp = GPTNeoXMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
+                               names=("dense_h_to_4h", "dense_4h_to_h"))
         self.dropout = config.hidden_dropout
 
     def forward(self, x, step):

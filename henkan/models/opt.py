@@ -5,7 +5,6 @@ of the hidden size. The LM head is tied to the token embeddings."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

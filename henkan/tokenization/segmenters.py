@@ -1,13 +1,14 @@
 """Tokenizers whose words are found by a Python segmenter before the vocabulary is applied: BERT-Japanese (MeCab
 through `fugashi`, with the `unidic-lite` or `ipadic` dictionary), BERTweet (tweet normalisation through
 `nltk`'s TweetTokenizer and `emoji`, then fastBPE-style subwords), BioGPT (Moses' English tokenizer through
-`sacremoses`, then BPE) and CTRL (BPE over the whitespace-separated words).
+`sacremoses`, then BPE), CTRL (BPE over the whitespace-separated words) and CPM-Ant (jieba's Chinese words through
+`rjieba`, then the longest vocabulary entries).
 
-The BPE of the last three runs in the Python pre-tokenizer, not in the `tokenizers` BPE model: that model needs
-every merge's result in the vocabulary, while these fastBPE-made vocabularies are pruned by frequency (the pieces a
-merge passes through may be missing; the reference merges by spelling and maps a missing final piece to <unk>),
-and `tokenize()` must spell an unknown piece as the reference does, not as <unk>. The vocabulary lookup is then a
-WordLevel model over the spelled pieces.
+The BPE of BERTweet, BioGPT and CTRL runs in the Python pre-tokenizer, not in the `tokenizers` BPE model: that
+model needs every merge's result in the vocabulary, while these fastBPE-made vocabularies are pruned by frequency
+(the pieces a merge passes through may be missing; the reference merges by spelling and maps a missing final piece
+to <unk>), and `tokenize()` must spell an unknown piece as the reference does, not as <unk>. The vocabulary lookup
+is then a WordLevel model over the spelled pieces.
 
 The segmenter runs inside the Rust tokenizer as a custom normalizer / pre-tokenizer, so added tokens, offsets,
 padding and truncation work as for every other tokenizer. Such a tokenizer cannot be written to tokenizer.json (the
@@ -439,4 +440,94 @@ class CTRLTokenizer(_SpelledPieces, _CustomBackend, _SlowDecoding, PreTrainedTok
     _tokens_to_text = BertweetTokenizer._tokens_to_text
 
 
-__all__ = ["BertJapaneseTokenizer", "BertweetTokenizer", "BioGptTokenizer", "CTRLTokenizer"]
+# ---------------------------------------------------------------------------------------------------- CPM-Ant
+
+
+class _LongestPieces:
+    """Custom pre-tokenizer: the words jieba cuts the text into (its dictionary only, no HMM, as the reference
+    cuts), each cut from the left into the longest entries of the vocabulary; a character that begins none stands
+    alone (and becomes the unknown token), as does a word longer than `longest_word` characters."""
+
+    longest_word = 200
+
+    def __init__(self, cut, vocab: dict[str, int]):
+        self.cut, self.vocab = cut, vocab
+
+    def _pieces(self, _, normalized):
+        text, out, position = str(normalized), [], 0
+        for word in self.cut(text, False):
+            start = text.index(word, position)
+            position = start + len(word)
+            if len(word) > self.longest_word:
+                out.append(normalized[start:position])
+                continue
+            i = 0
+            while i < len(word):
+                end = next((end for end in range(len(word), i, -1) if word[i:end] in self.vocab), i + 1)
+                out.append(normalized[start + i:start + end])
+                i = end
+        return out
+
+    def pre_tokenize(self, pretokenized):
+        pretokenized.split(self._pieces)
+
+
+class CpmAntTokenizer(_CustomBackend, _SlowDecoding, PreTrainedTokenizer):
+    """CPM-Ant's tokenizer: jieba's words (`rjieba`, the Rust port the reference uses), each split into the longest
+    entries of vocab.txt, whose `space_token` and `line_token` lines stand for " " and "\n". `<s>` starts every
+    sequence (and the second of a pair); padding goes on the left. Decoding joins the tokens as they are, leaving out
+    padding, `<s>` and `</s>`."""
+
+    vocab_files_names = {"vocab_file": "vocab.txt"}
+    model_input_names = ["input_ids", "attention_mask"]
+    padding_side = "left"
+    _defaults = dict(bod_token="<d>", eod_token="</d>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                     unk_token="<unk>", line_token="</n>", space_token="</_>")
+    _template = ("bos $A", "bos $A bos $B")
+    _post_processor = classmethod(_template_processor)
+
+    def _build_backend(self, files: dict, kwargs: dict) -> Tokenizer:
+        cut = _require("rjieba", "rjieba", "CpmAntTokenizer's Chinese word cut (jieba)", extra="zh").cut
+        path = files["vocab_file"]
+        with open(path, encoding="utf-8") as f:
+            vocab = {line.rstrip("\n"): index for index, line in enumerate(f)}
+        for char, name in ((" ", "space_token"), ("\n", "line_token")):
+            token = str(kwargs[name])
+            if token not in vocab:
+                raise ValueError(f"{path} has no line {token!r}, the {name} that stands for {char!r}; pass "
+                                 f"{name}= with the entry the vocabulary uses.")
+            vocab[char] = vocab.pop(token)
+        backend = Tokenizer(models.WordLevel(vocab, unk_token=str(kwargs["unk_token"])))
+        backend.pre_tokenizer = PreTokenizer.custom(_LongestPieces(cut, vocab))
+        backend.post_processor = self._post_processor(backend, kwargs)
+        return backend
+
+    @property
+    def bod_token_id(self) -> int:
+        return self.convert_tokens_to_ids(self.bod_token)
+
+    @property
+    def eod_token_id(self) -> int:
+        return self.convert_tokens_to_ids(self.eod_token)
+
+    @property
+    def newline_id(self) -> int:
+        return self.convert_tokens_to_ids("\n")
+
+    def decode(self, token_ids, *args, **kwargs) -> str:
+        if hasattr(token_ids, "tolist"):
+            token_ids = token_ids.tolist()
+        if isinstance(token_ids, (list, tuple)):  # (negative ids, e.g. -100 label padding, are left out too)
+            dropped = {self.pad_token_id, self.eos_token_id, self.bos_token_id}
+            token_ids = [i for i in token_ids if not (isinstance(i, int) and (i < 0 or i in dropped))]
+        return super().decode(token_ids, *args, **kwargs)
+
+    def _id_to_token(self, index: int) -> str:
+        token = self._tokenizer.id_to_token(index)
+        return str(self.unk_token) if token is None else token
+
+    def _tokens_to_text(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+
+__all__ = ["BertJapaneseTokenizer", "BertweetTokenizer", "BioGptTokenizer", "CTRLTokenizer", "CpmAntTokenizer"]
