@@ -246,7 +246,7 @@ class _Stepper:
         self.needs_sequences = self.custom_prepare or not self.use_cache or self.recompute_at is not None
         self.pass_return_dict = "return_dict" in names
         self.pass_logits_to_keep = "logits_to_keep" in names
-        self.pass_position_ids = self.positions_name in names
+        self.pass_position_ids = self.positions_name in names and model._positions_from_mask
         self.pass_cache_position = "cache_position" in names
         self.forward = model.__call__
         self.compiled = None
@@ -398,6 +398,9 @@ class GenerationMixin:
     # an encoder-decoder's decoder_input_ids get the start token put first unless a row begins with it (False: the
     # family's decoder prompts are complete as given, e.g. Whisper's previous-text prompts)
     _prepend_decoder_start = True
+    # a decoder-only model gets position_ids counted over the attention mask (False: the family's reference passes
+    # none during generation, so a left-padded row's positions start at the padding: CTRL)
+    _positions_from_mask = True
 
     # ---------------------------------------------------------------------------------------------------------
     def _cache_invalid_after(self) -> int | None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, FeedForward, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
@@ -207,3 +207,14 @@ class GPTJForSequenceClassification(LastTokenClassification, GPTJPreTrainedModel
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPTJForQuestionAnswering(DecoderSpanHead, GPTJPreTrainedModel):
+    base_model_class = GPTJModel
+    base_inputs = _GPTJ_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import FeedForward, RotaryEmbedding, linear_layer, per_layer_head_mask, rope_type
@@ -186,3 +186,24 @@ class FalconForSequenceClassification(LastTokenClassification, FalconPreTrainedM
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 **kwargs):
         return self.classify(locals())
+
+
+class FalconForTokenClassification(DecoderSpanHead, FalconPreTrainedModel):
+    base_model_class = FalconModel
+    base_inputs = _INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, head_mask=None, inputs_embeds=None,
+                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        return self.classify_tokens(locals())
+
+
+class FalconForQuestionAnswering(DecoderSpanHead, FalconPreTrainedModel):
+    base_model_class = FalconModel
+    base_inputs = _INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, start_positions=None,
+                end_positions=None, output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

@@ -142,6 +142,11 @@ class GPT2Model(GPT2PreTrainedModel):
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
         self.post_init()
 
+    def masks(self, step, attention_mask, length: int, dtype):
+        """The self-attention masks of this forward (`step.masks`)."""
+        return CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length), dtype,
+                           step.past_length, stacked=True, layout=step.layout)
+
     def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
                 token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None,
                 encoder_hidden_states=None, encoder_attention_mask=None, use_cache=None, output_attentions=None,
@@ -166,8 +171,7 @@ class GPT2Model(GPT2PreTrainedModel):
         if token_type_ids is not None:
             x = x + self.wte(token_type_ids.view(-1, length))
         x = self.drop(x)
-        step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 x.dtype, step.past_length, stacked=True, layout=step.layout)
+        step.masks = self.masks(step, attention_mask, length, x.dtype)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)

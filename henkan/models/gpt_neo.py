@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import FeedForward, CausalMasks, causal_attention, linear_layer, per_layer_head_mask
@@ -177,3 +177,25 @@ class GPTNeoForSequenceClassification(LastTokenClassification, GPTNeoPreTrainedM
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPTNeoForTokenClassification(DecoderSpanHead, GPTNeoPreTrainedModel):
+    base_model_class = GPTNeoModel
+    base_inputs = _INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPTNeoForQuestionAnswering(DecoderSpanHead, GPTNeoPreTrainedModel):
+    base_model_class = GPTNeoModel
+    base_inputs = _INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

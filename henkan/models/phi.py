@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
@@ -122,3 +122,12 @@ class PhiForSequenceClassification(LastTokenClassification, PhiPreTrainedModel):
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class PhiForTokenClassification(DecoderSpanHead, PhiPreTrainedModel):
+    base_model_class = PhiModel
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
