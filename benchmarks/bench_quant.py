@@ -4,7 +4,9 @@ memory, and how close its logits stay to float32, on the 125M Llama shape (bench
     PYTHONPATH=. python benchmarks/bench_quant.py [--quick]
 
 The checkpoint is random (written by henkan to a temporary folder). 2 threads, 16-token prompts, 32 greedy tokens;
-the variants run alternately over several rounds and each keeps its best time (the machine may be shared). Memory is
+the variants run alternately over several rounds and each keeps its best time (the machine may be shared).
+`int4-mixed` keeps the sensitive layers in int8 (`keep_sensitive_in_8bit`: output layer, attention v/o, first and
+last blocks). Memory is
 measured in a fresh process per variant: resident set size after loading and one generate() over the same process
 before loading (but after a tiny checkpoint went through the same load and generate, so that imports are not
 counted; the model's own pages, file-mapped ones included), and the process's peak while loading over that baseline.
@@ -24,8 +26,9 @@ import torch
 
 THREADS, PROMPT, NEW = 2, 16, 32
 VARIANTS = {"fp32": {}, "int8": {"load_in_8bit": True}, "int4-g128": {"group_size": 128},
-            "int4-g64": {"group_size": 64}, "int4-g32": {"group_size": 32}}
-TIMED = ("fp32", "int8", "int4-g128")  # the group size changes memory and accuracy, hardly speed
+            "int4-g64": {"group_size": 64}, "int4-g32": {"group_size": 32},
+            "int4-mixed": {"group_size": 128, "keep_sensitive_in_8bit": True}}
+TIMED = ("fp32", "int8", "int4-g128", "int4-mixed")  # the group size changes memory and accuracy, hardly speed
 
 
 def load(path: str, variant: str):
@@ -33,7 +36,7 @@ def load(path: str, variant: str):
 
     options = dict(VARIANTS[variant])
     if "group_size" in options:
-        options = {"quantization_config": henkan.TorchAoConfig("int4_weight_only", group_size=options["group_size"])}
+        options = {"quantization_config": henkan.TorchAoConfig("int4_weight_only", **options)}
     return henkan.AutoModelForCausalLM.from_pretrained(path, **options).eval()
 
 
@@ -106,7 +109,7 @@ def main() -> None:
                     model.generate(ids, **settings)
                     times[variant] = min(times[variant], time.perf_counter() - start)
     base = mem["fp32"]
-    print(f"llama-125m-gqa, {args.threads} thread(s), load {os.getloadavg()[0]:.1f}")
+    print(f"llama-125m-gqa, {args.threads} thread(s), load {os.getloadavg()[0]:.1f} (1-minute average at the end)")
     for variant in VARIANTS:
         if variant not in TIMED:
             print(f"{variant:9s} resident {mem[variant]['resident'] / 2**20:6.1f} MiB "

@@ -64,6 +64,7 @@ _LAZY: dict[str, str] = {
     "ZeroShotImageClassificationPipeline": "henkan.pipelines",
     "AutomaticSpeechRecognitionPipeline": "henkan.pipelines",
     "AudioClassificationPipeline": "henkan.pipelines",
+    "ZeroShotAudioClassificationPipeline": "henkan.pipelines",
     "SquadExample": "henkan.pipelines",
     "set_seed": "henkan.utils",
 }
@@ -82,15 +83,24 @@ _DECODER_NAMES = {
     "bloom": ["BloomConfig", "BloomPreTrainedModel", "BloomModel", "BloomForCausalLM",
               "BloomForSequenceClassification", "BloomForTokenClassification", "BloomForQuestionAnswering"],
     "gpt_neox": ["GPTNeoXConfig", "GPTNeoXPreTrainedModel", "GPTNeoXModel", "GPTNeoXForCausalLM",
-                 "GPTNeoXForSequenceClassification"],
-    "phi": ["PhiConfig", "PhiPreTrainedModel", "PhiModel", "PhiForCausalLM", "PhiForSequenceClassification"],
+                 "GPTNeoXForSequenceClassification", "GPTNeoXForTokenClassification", "GPTNeoXForQuestionAnswering"],
+    "phi": ["PhiConfig", "PhiPreTrainedModel", "PhiModel", "PhiForCausalLM", "PhiForSequenceClassification",
+            "PhiForTokenClassification"],
     "falcon": ["FalconConfig", "FalconPreTrainedModel", "FalconModel", "FalconForCausalLM",
-               "FalconForSequenceClassification"],
+               "FalconForSequenceClassification", "FalconForTokenClassification", "FalconForQuestionAnswering"],
     "gpt_neo": ["GPTNeoConfig", "GPTNeoPreTrainedModel", "GPTNeoModel", "GPTNeoForCausalLM",
-                "GPTNeoForSequenceClassification"],
-    "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification"],
+                "GPTNeoForSequenceClassification", "GPTNeoForTokenClassification", "GPTNeoForQuestionAnswering"],
+    "biogpt": ["BioGptConfig", "BioGptPreTrainedModel", "BioGptModel", "BioGptForCausalLM",
+               "BioGptForTokenClassification", "BioGptForSequenceClassification"],
+    "ctrl": ["CTRLConfig", "CTRLPreTrainedModel", "CTRLModel", "CTRLLMHeadModel", "CTRLForSequenceClassification"],
+    "decision_transformer": ["DecisionTransformer" + s for s in (
+        "Config", "PreTrainedModel", "Model", "GPT2PreTrainedModel", "GPT2Model")],
+    "opt": ["OPTConfig", "OPTPreTrainedModel", "OPTModel", "OPTForCausalLM", "OPTForSequenceClassification",
+            "OPTForQuestionAnswering"],
+    "cpmant": ["CpmAntConfig", "CpmAntPreTrainedModel", "CpmAntModel", "CpmAntForCausalLM"],
     "codegen": ["CodeGenConfig", "CodeGenPreTrainedModel", "CodeGenModel", "CodeGenForCausalLM", "GPTJConfig",
-                "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification"],
+                "GPTJPreTrainedModel", "GPTJModel", "GPTJForCausalLM", "GPTJForSequenceClassification",
+                "GPTJForQuestionAnswering"],
     "bart": [p + s for p, heads in (
         ("Bart", 4), ("MBart", 4), ("Marian", 2), ("Pegasus", 2), ("Blenderbot", 2), ("BlenderbotSmall", 2))
         for s in ("Config", "PreTrainedModel", "Model", "ForConditionalGeneration", "ForCausalLM",
@@ -124,8 +134,12 @@ _DECODER_NAMES = {
     "altclip": ["AltCLIP" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model",
                                         "TextModel", "VisionModel", "Output")],
     "audio_spectrogram_transformer": ["ASTConfig", "ASTPreTrainedModel", "ASTModel", "ASTForAudioClassification"],
+    "clap": ["Clap" + s for s in ("Config", "TextConfig", "AudioConfig", "PreTrainedModel", "Model", "TextModel",
+                                  "TextModelWithProjection", "AudioModel", "AudioModelWithProjection", "Output",
+                                  "TextModelOutput", "AudioModelOutput")],
     "align": ["Align" + s for s in ("Config", "TextConfig", "VisionConfig", "PreTrainedModel", "Model", "TextModel",
                                     "VisionModel", "Output")],
+    "autoformer": ["Autoformer" + s for s in ("Config", "PreTrainedModel", "Model", "ForPrediction")],
     "whisper": ["Whisper" + s for s in ("Config", "PreTrainedModel", "Model", "Encoder", "Decoder",
                                         "ForConditionalGeneration", "ForCausalLM", "ForAudioClassification")],
 }
@@ -195,9 +209,9 @@ for _name in ("PreTrainedTokenizerBase", "PreTrainedTokenizerFast", "PreTrainedT
               "BarthezTokenizer", "BarthezTokenizerFast", "BartphoTokenizer", "BertGenerationTokenizer",
               "CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "WhisperTokenizer", "WhisperTokenizerFast",
               "DebertaTokenizer", "DebertaTokenizerFast", "DebertaV2Tokenizer", "DebertaV2TokenizerFast",
-              "BertJapaneseTokenizer", "BertweetTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
+              "BertJapaneseTokenizer", "BertweetTokenizer", "BioGptTokenizer", "CTRLTokenizer", "ConvBertTokenizer", "ConvBertTokenizerFast",
               "XLNetTokenizer", "XLNetTokenizerFast", "CpmTokenizer", "CpmTokenizerFast", "BigBirdTokenizer",
-              "BigBirdTokenizerFast", "BasicTokenizer", "WordpieceTokenizer"):
+              "BigBirdTokenizerFast", "CpmAntTokenizer", "BasicTokenizer", "WordpieceTokenizer"):
     _LAZY[_name] = "henkan.tokenization"
 # training: arguments, Trainer, callbacks, collators, optimizers and schedules (set_seed stays in henkan.utils)
 for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2SeqTrainer", "TrainerCallback",
@@ -216,7 +230,7 @@ for _name in ("TrainingArguments", "Seq2SeqTrainingArguments", "Trainer", "Seq2S
 for _name in ("BitsAndBytesConfig", "GPTQConfig", "TorchAoConfig", "AwqConfig", "QuantizationConfigMixin"):
     _LAZY[_name] = "henkan.quantization"
 # PEFT adapters: the configs add_adapter takes (load_adapter and friends are model methods)
-for _name in ("LoraConfig", "IA3Config", "PeftConfig"):
+for _name in ("LoraConfig", "AdaLoraConfig", "IA3Config", "PeftConfig"):
     _LAZY[_name] = "henkan.adapters"
 # preprocessing: image processors, feature extractors, processors and their Auto classes
 for _module, _names in {
@@ -245,7 +259,7 @@ for _name in ("CONFIG_MAPPING", "CONFIG_MAPPING_NAMES", "MODEL_MAPPING", "MODEL_
         _LAZY[_name + "_NAMES"] = "henkan.auto"
 _SUBMODULES = {"logging", "hub", "config", "modeling", "outputs", "auto", "layers", "heads", "models", "cache",
                "generation", "seq2seq", "sparse_attention", "causal", "tokenization", "sentence", "utils", "cli",
-               "training", "processing", "vision", "quantization", "adapters"}
+               "training", "processing", "vision", "quantization", "adapters", "time_series", "onnx"}
 
 
 def __getattr__(name: str):

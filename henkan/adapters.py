@@ -1,12 +1,16 @@
-"""PEFT adapters (LoRA, IA3) in PEFT's file format, without the `peft` package.
+"""PEFT adapters (LoRA, AdaLoRA, IA3) in PEFT's file format, without the `peft` package.
 
 An adapter folder is `adapter_config.json` + `adapter_model.safetensors`, keys `base_model.model.<module>.lora_A.weight`
-(`lora_B`, `ia3_l`; a `modules_to_save` module's own keys). Attached to a model, each adapted linear layer gains
-`lora_A.<adapter>` / `lora_B.<adapter>` / `ia3_l.<adapter>` (and `modules_to_save.<adapter>` copies), the names PEFT
-gives them in memory, and its forward adds the active adapters' terms:
+(`lora_B`, `ia3_l`; AdaLoRA's bare `lora_A` / `lora_E` / `lora_B` matrices; a `modules_to_save` module's own keys).
+Attached to a model, each adapted linear layer gains `lora_A.<adapter>` / `lora_B.<adapter>` / `lora_E.<adapter>` /
+`ia3_l.<adapter>` (and `modules_to_save.<adapter>` copies), the names PEFT gives them in memory, and its forward adds
+the active adapters' terms:
 
-    LoRA: y = base(x) + lora_B(lora_A(dropout(x))) * scaling,  scaling = lora_alpha / r  (/ sqrt(r) with rslora)
-    IA3:  y = base(x) * l  (or base(x * l) for `feedforward_modules`)
+    LoRA:    y = base(x) + lora_B(lora_A(dropout(x))) * scaling,  scaling = lora_alpha / r  (/ sqrt(r) with rslora)
+    AdaLoRA: y = base(x) + dropout(x) @ (A * E).T @ B.T * scaling / (init_r + 1e-5),  scaling = lora_alpha (or the
+             rank when lora_alpha is 0); the rank of a layer is init_r, or the count of True in its `rank_pattern`
+             mask (the file then holds only the kept singular triplets)
+    IA3:     y = base(x) * l  (or base(x * l) for `feedforward_modules`)
 
 The base layers keep their own names and classes, so the base checkpoint keys do not change.
 """
@@ -62,6 +66,15 @@ class LoraConfig(PeftConfig):
                     layers_pattern=None, task_type=None, base_model_name_or_path=None, inference_mode=False)
 
 
+class AdaLoraConfig(PeftConfig):
+    """AdaLoRA: LoRA in SVD form whose ranks were pruned during training. henkan loads, runs, merges and saves such
+    adapters; it does not run the rank allocation itself (a fresh one trains at its initial rank)."""
+
+    peft_type = "ADALORA"
+    defaults = dict(LoraConfig.defaults, r=8, rank_pattern=None, target_r=8, init_r=12, tinit=0, tfinal=0, deltaT=1,
+                    beta1=0.85, beta2=0.85, orth_reg_weight=0.5, total_step=None)
+
+
 class IA3Config(PeftConfig):
     peft_type = "IA3"
     defaults = dict(target_modules=None, exclude_modules=None, feedforward_modules=None, modules_to_save=None,
@@ -69,7 +82,7 @@ class IA3Config(PeftConfig):
                     inference_mode=False)
 
 
-_CONFIGS = {cls.peft_type: cls for cls in (LoraConfig, IA3Config)}
+_CONFIGS = {cls.peft_type: cls for cls in (LoraConfig, AdaLoraConfig, IA3Config)}
 
 
 def as_adapter_config(config, where: str = "adapter_config") -> PeftConfig:
@@ -78,7 +91,7 @@ def as_adapter_config(config, where: str = "adapter_config") -> PeftConfig:
         return config
     if not isinstance(config, dict):
         if not hasattr(config, "to_dict"):
-            raise TypeError(f"{where} must be a LoraConfig, an IA3Config or a dict, not {type(config).__name__}.")
+            raise TypeError(f"{where} must be a LoraConfig, an AdaLoraConfig, an IA3Config or a dict, not {type(config).__name__}.")
         config = config.to_dict()
     kind = config.get("peft_type")
     kind = getattr(kind, "value", kind)
@@ -90,6 +103,17 @@ def as_adapter_config(config, where: str = "adapter_config") -> PeftConfig:
     if getattr(out, "layers_to_transform", None) is not None:
         raise ValueError(f"{where} sets layers_to_transform, which henkan does not support yet; list the target "
                          f"modules by name instead.")
+    if kind == "ADALORA":
+        init_r = out.init_r
+        if not isinstance(init_r, int) or isinstance(init_r, bool) or init_r < 0:
+            raise ValueError(f"{where} has init_r {init_r!r}; AdaLoRA's initial rank is a non-negative integer.")
+        pattern = out.rank_pattern or {}
+        if not isinstance(pattern, dict):
+            raise ValueError(f"{where} has a rank_pattern that is not a dict of masks: {pattern!r}.")
+        for key, mask in pattern.items():
+            if not isinstance(mask, list) or len(mask) != init_r or not all(isinstance(b, bool) for b in mask):
+                raise ValueError(f"{where}: rank_pattern[{key!r}] must be a list of {init_r} true/false values (one "
+                                 f"per initial rank), not {mask!r}.")
     return out
 
 
@@ -105,6 +129,11 @@ def _matches(config: PeftConfig, name: str) -> bool:
     if isinstance(targets, str):
         return re.fullmatch(targets, name) is not None
     return name in targets or any(name.endswith("." + t) for t in targets)
+
+
+def _adalora_module(key: str, adapter_name: str) -> str:
+    """The module an AdaLoRA rank_pattern key names: `<module>.lora_E`, with the adapter's name after it in memory."""
+    return key.removesuffix(f".{adapter_name}").removesuffix(".lora_E")
 
 
 def _pattern(patterns: dict, name: str, default):
@@ -149,8 +178,15 @@ def _adapted_forward(layer, base, x):
     if scale is not None and not layer._ia3_feedforward:
         result = result * scale
     lora_a = getattr(layer, "lora_A", None)
+    svd = "lora_E" in layer._modules
     for name in switch.active if lora_a is not None else ():
-        if name in lora_a:
+        if name not in lora_a:
+            continue
+        if svd:
+            alpha, rank = layer.lora_scaling[name]
+            low = layer.lora_dropout[name](x) @ (lora_a[name] * layer.lora_E[name]).T
+            result = result + (low @ layer.lora_B[name].T) * alpha / rank
+        else:
             result = result + layer.lora_B[name](lora_a[name](layer.lora_dropout[name](x))) * layer.lora_scaling[name]
     return result
 
@@ -211,12 +247,26 @@ class PeftAdapterMixin:
         if self._hf_peft_config_loaded and adapter_name in self.peft_config:
             raise ValueError(f"Adapter with name {adapter_name} already exists. Please use a different name.")
         targets = self._adapter_targets(config)
+        if config.peft_type == "ADALORA":
+            stray = [k for k in config.rank_pattern or {} if _adalora_module(k, adapter_name) not in targets]
+            if stray:
+                raise ValueError(f"The AdaLoRA rank_pattern names {stray[:3]}, which are not among the layers its "
+                                 f"target_modules adapt in {type(self).__name__}; the adapter was made for another "
+                                 f"base model.")
+        for name, layer in targets.items():
+            held = "lora_E" in layer._modules, "lora_A" in layer._modules and "lora_E" not in layer._modules
+            if (config.peft_type == "LORA" and held[0]) or (config.peft_type == "ADALORA" and held[1]):
+                kinds = ("AdaLoRA", "LoRA") if held[0] else ("LoRA", "AdaLoRA")
+                raise ValueError(f"{name} already holds a {kinds[0]} adapter; henkan keeps {kinds[0]} and {kinds[1]} "
+                                 f"adapters on different layers (delete_adapter the {kinds[0]} one first).")
         if not self._hf_peft_config_loaded:
             self.peft_config, self._adapter_switch_state = {}, _Switch()
             self._hf_peft_config_loaded = True
         switch = self._adapter_switch_state
         for name, layer in targets.items():
-            (self._attach_lora if config.peft_type == "LORA" else self._attach_ia3)(name, layer, config, adapter_name)
+            attach = {"LORA": self._attach_lora, "ADALORA": self._attach_adalora}.get(config.peft_type,
+                                                                                      self._attach_ia3)
+            attach(name, layer, config, adapter_name)
             _wrap(layer, _adapted_forward, switch)
         for module_name in config.modules_to_save or ():
             for name, module in list(self.named_modules()):
@@ -251,6 +301,34 @@ class PeftAdapterMixin:
             nn.init.zeros_(layer.lora_B[adapter_name].weight)
         layer.lora_dropout[adapter_name] = nn.Dropout(config.lora_dropout) if config.lora_dropout else nn.Identity()
         layer.lora_scaling[adapter_name] = alpha / (math.sqrt(rank) if config.use_rslora else rank)
+
+    def _attach_adalora(self, name: str, layer: nn.Module, config: AdaLoraConfig, adapter_name: str) -> None:
+        width, outputs = _linear_shape(layer)
+        masks = {_adalora_module(key, adapter_name): mask for key, mask in (config.rank_pattern or {}).items()}
+        rank = sum(masks[name]) if name in masks else config.init_r
+        like = next((p for p in layer.parameters() if p.is_floating_point()), None)
+        options = {"dtype": like.dtype if like is not None else torch.float32,
+                   "device": like.device if like is not None else None}
+        for attr in ("lora_A", "lora_E", "lora_B"):
+            if attr not in layer._modules:
+                setattr(layer, attr, nn.ParameterDict())
+        if "lora_dropout" not in layer._modules:
+            layer.lora_dropout = nn.ModuleDict()
+        if "lora_scaling" not in layer.__dict__:
+            layer.lora_scaling = {}
+        layer.lora_A[adapter_name] = nn.Parameter(torch.empty(rank, width, **options))
+        layer.lora_E[adapter_name] = nn.Parameter(torch.empty(rank, 1, **options))
+        layer.lora_B[adapter_name] = nn.Parameter(torch.empty(outputs, rank, **options))
+        for attr in ("lora_A", "lora_B"):
+            nn.init.normal_(getattr(layer, attr)[adapter_name], std=0.02 if config.init_lora_weights else 1.0)
+        if config.init_lora_weights:
+            nn.init.zeros_(layer.lora_E[adapter_name])
+        else:
+            nn.init.normal_(layer.lora_E[adapter_name])
+        layer.lora_dropout[adapter_name] = nn.Dropout(config.lora_dropout) if config.lora_dropout else nn.Identity()
+        # the triplets scale by the rank the adapter started at (not its pruned rank): 1e-5 as PEFT adds it
+        alpha = config.lora_alpha if config.lora_alpha > 0 else float(rank)
+        layer.lora_scaling[adapter_name] = (alpha, config.init_r + 1e-5)
 
     def _attach_ia3(self, name: str, layer: nn.Module, config: IA3Config, adapter_name: str) -> None:
         width, outputs = _linear_shape(layer)
@@ -344,8 +422,9 @@ class PeftAdapterMixin:
 
     def _adapter_parameters(self, adapter_name: str) -> dict[str, nn.Parameter]:
         marks = (f".lora_A.{adapter_name}.", f".lora_B.{adapter_name}.", f".modules_to_save.{adapter_name}.")
+        ends = tuple(f".{attr}.{adapter_name}" for attr in ("ia3_l", "lora_A", "lora_E", "lora_B"))
         return {k: p for k, p in self.named_parameters(remove_duplicate=False)
-                if any(m in k for m in marks) or k.endswith(f".ia3_l.{adapter_name}")}
+                if any(m in k for m in marks) or k.endswith(ends)}
 
     def _require_adapters(self) -> None:
         if not self._hf_peft_config_loaded:
@@ -388,7 +467,7 @@ class PeftAdapterMixin:
         if missing:
             raise ValueError(f"Adapter(s) {missing} not found; the loaded adapters are {list(self.peft_config)}.")
         for module in list(self.modules()):
-            for attr in ("lora_A", "lora_B", "lora_dropout", "ia3_l", "modules_to_save"):
+            for attr in ("lora_A", "lora_B", "lora_E", "lora_dropout", "ia3_l", "modules_to_save"):
                 holder = module._modules.get(attr)
                 for name in names if holder is not None else ():
                     if name in holder:
@@ -440,7 +519,12 @@ class PeftAdapterMixin:
         transposed = isinstance(layer, Conv1D)
         new = weight.data.float().clone()
         for adapter in names:
-            if "lora_A" in layer._modules and adapter in layer.lora_A:
+            if "lora_E" in layer._modules and adapter in layer.lora_E:
+                alpha, rank = layer.lora_scaling[adapter]
+                delta = layer.lora_B[adapter].float() @ (layer.lora_A[adapter] * layer.lora_E[adapter]).float()
+                delta = delta * alpha / rank
+                new += delta.T if transposed else delta
+            elif "lora_A" in layer._modules and adapter in layer.lora_A:
                 delta = (layer.lora_B[adapter].weight.float() @ layer.lora_A[adapter].weight.float()) * \
                     layer.lora_scaling[adapter]
                 new += delta.T if transposed else delta

@@ -16,6 +16,8 @@ _ENCODER_TASKS = ("Model", "ForSequenceClassification", "ForTokenClassification"
                   "ForMaskedLM", "ForMultipleChoice")
 _DECODER_TASKS = ("Model", "ForCausalLM", "ForSequenceClassification")
 _DECODER_SPAN_TASKS = _DECODER_TASKS + ("ForTokenClassification", "ForQuestionAnswering")
+_DECODER_TOKEN_TASKS = _DECODER_TASKS + ("ForTokenClassification",)  # (where the reference has no span head)
+_DECODER_QA_TASKS = _DECODER_TASKS + ("ForQuestionAnswering",)  # (where it has no token head)
 _SEQ2SEQ_TASKS = ("Model", "ForConditionalGeneration", "ForCausalLM")
 _BART_TASKS = _SEQ2SEQ_TASKS + ("ForSequenceClassification", "ForQuestionAnswering")
 _T5_TASKS = ("Model", "ForConditionalGeneration", "ForSequenceClassification", "ForTokenClassification",
@@ -41,18 +43,22 @@ FAMILIES = {
     "qwen2": ("llama", "Qwen2", _DECODER_SPAN_TASKS),
     "gpt2": ("gpt2", "GPT2", _DECODER_SPAN_TASKS),
     "bloom": ("bloom", "Bloom", _DECODER_SPAN_TASKS),
-    "phi3": ("llama", "Phi3", _DECODER_TASKS),
-    "gemma": ("llama", "Gemma", _DECODER_TASKS),
-    "gemma2": ("llama", "Gemma2", _DECODER_TASKS),
-    "stablelm": ("llama", "StableLm", _DECODER_TASKS),
+    "phi3": ("llama", "Phi3", _DECODER_TOKEN_TASKS),
+    "gemma": ("llama", "Gemma", _DECODER_TOKEN_TASKS),
+    "gemma2": ("llama", "Gemma2", _DECODER_TOKEN_TASKS),
+    "stablelm": ("llama", "StableLm", _DECODER_TOKEN_TASKS),
     "mixtral": ("llama", "Mixtral", _DECODER_SPAN_TASKS),
     "codegen": ("codegen", "CodeGen", ("Model", "ForCausalLM")),
-    "opt": ("opt", "OPT", _DECODER_TASKS),
-    "gptj": ("codegen", "GPTJ", _DECODER_TASKS),
-    "gpt_neox": ("gpt_neox", "GPTNeoX", _DECODER_TASKS),
-    "phi": ("phi", "Phi", _DECODER_TASKS),
-    "falcon": ("falcon", "Falcon", _DECODER_TASKS),
-    "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_TASKS),
+    "opt": ("opt", "OPT", _DECODER_QA_TASKS),
+    "gptj": ("codegen", "GPTJ", _DECODER_QA_TASKS),
+    "gpt_neox": ("gpt_neox", "GPTNeoX", _DECODER_SPAN_TASKS),
+    "phi": ("phi", "Phi", _DECODER_TOKEN_TASKS),
+    "falcon": ("falcon", "Falcon", _DECODER_SPAN_TASKS),
+    "gpt_neo": ("gpt_neo", "GPTNeo", _DECODER_SPAN_TASKS),
+    "biogpt": ("biogpt", "BioGpt", _DECODER_TOKEN_TASKS),
+    "ctrl": ("ctrl", "CTRL", _DECODER_TASKS),
+    "decision_transformer": ("decision_transformer", "DecisionTransformer", ("Model",)),
+    "cpmant": ("cpmant", "CpmAnt", ("Model", "ForCausalLM")),
     "bart": ("bart", "Bart", _BART_TASKS),
     "mbart": ("bart", "MBart", _BART_TASKS),
     "marian": ("bart", "Marian", _SEQ2SEQ_TASKS),
@@ -74,6 +80,7 @@ FAMILIES = {
     "chinese_clip": ("chinese_clip", "ChineseCLIP", ("Model", "ZeroShotImageClassification")),
     "altclip": ("altclip", "AltCLIP", ("Model", "ZeroShotImageClassification")),
     "align": ("align", "Align", ("Model", "ZeroShotImageClassification")),
+    "clap": ("clap", "Clap", ("Model",)),
     "clip_text_model": ("clip", "CLIPText", ("Model", "ModelWithProjection")),
     "clip_vision_model": ("clip", "CLIPVision", ("Model", "ModelWithProjection")),
     "vit": ("vit", "ViT", _IMAGE_TASKS + ("ForMaskedImageModeling",)),
@@ -85,9 +92,10 @@ FAMILIES = {
     "bit": ("bit", "Bit", _IMAGE_TASKS),
     "cvt": ("cvt", "Cvt", _IMAGE_TASKS),
     "dinat": ("dinat", "Dinat", _IMAGE_TASKS),
+    "autoformer": ("autoformer", "Autoformer", ("Model", "ForPrediction")),
 }
 # (model_type, suffix) -> class name, where a family's class does not follow `<Prefix><Suffix>`
-CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
+CLASS_NAMES = {("gpt2", "ForCausalLM"): "GPT2LMHeadModel", ("ctrl", "ForCausalLM"): "CTRLLMHeadModel", ("marian", "ForConditionalGeneration"): "MarianMTModel",
                ("bert", "ForCausalLM"): "BertLMHeadModel", ("bert-generation", "Model"): "BertGenerationEncoder",
                ("bert-generation", "ForCausalLM"): "BertGenerationDecoder",
                ("encoder-decoder", "ForConditionalGeneration"): "EncoderDecoderModel",

@@ -76,14 +76,10 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
     `max_positions` is the family's hard limit on positions (a learned position table), checked when positions are
     known without reading tensors. With `encoder_hidden_states` (a decoder with cross-attention) the step carries
     them, with their padding mask, as `step.cross`."""
-    reject_unknown(model, kwargs)
     config = model.config
-    output_attentions, output_hidden_states, use_cache, return_dict = flags(
-        config, output_attentions, output_hidden_states, use_cache, return_dict)
-    if model.gradient_checkpointing and model.training and use_cache:
-        logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
-        use_cache = False
-    cache = prepare_cache(past_key_values, use_cache, cross=encoder_hidden_states is not None)
+    cache, output_attentions, output_hidden_states, use_cache, return_dict = settle(
+        model, kwargs, past_key_values, use_cache, output_attentions, output_hidden_states, return_dict,
+        cross=encoder_hidden_states is not None)
     past = None
     # the fill of any cache but a static one (that one would be read from its buffer: a host sync)
     if cache is not None and (cache_position is None or not cache.is_compileable):
@@ -110,6 +106,21 @@ def start(model, input_ids, inputs_embeds, past_key_values, cache_position, kwar
 
         step.cross = Cross(encoder_hidden_states, encoder_attention_mask, cache)
     return step, batch, length
+
+
+def settle(model, kwargs: dict, past_key_values, use_cache, output_attentions, output_hidden_states, return_dict,
+           cross: bool = False) -> tuple[Cache | None, bool, bool, bool, bool]:
+    """The first part of `start`, for a family that finds its positions itself: unknown keyword arguments refused,
+    the per-call flags settled (no cache while training with gradient checkpointing), the cache ready. Returns
+    (cache, output_attentions, output_hidden_states, use_cache, return_dict)."""
+    reject_unknown(model, kwargs)
+    output_attentions, output_hidden_states, use_cache, return_dict = flags(
+        model.config, output_attentions, output_hidden_states, use_cache, return_dict)
+    if model.gradient_checkpointing and model.training and use_cache:
+        logger.warning_once("`use_cache=True` is incompatible with gradient checkpointing. Setting `use_cache=False`.")
+        use_cache = False
+    cache = prepare_cache(past_key_values, use_cache, cross=cross)
+    return cache, output_attentions, output_hidden_states, use_cache, return_dict
 
 
 def kv_length(step: Step, length: int) -> int:
@@ -151,11 +162,12 @@ def run_layers(model, layers, hidden, step: Step, layerdrop: float = 0.0):
     return hidden, all_hidden, all_attn
 
 
-def finish(step: Step, x, hidden_states, attentions, output_class, **fields):
-    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones; the output
-    (with `fields` the family adds, such as BERT's pooler output)."""
+def finish(step: Step, x, hidden_states, attentions, output_class, collected=None, **fields):
+    """The end of a decoder's base forward: the final (normed) hidden state joins the collected ones (or
+    `collected`, for a family that collects the state before its final norm); the output (with `fields` the family
+    adds, such as BERT's pooler output)."""
     if hidden_states is not None:
-        hidden_states += (x,)
+        hidden_states += (x if collected is None else collected,)
     cross = {} if step.cross is None else {"cross_attentions": step.cross.attentions}
     out = output_class(last_hidden_state=x, past_key_values=step.cache if step.use_cache else None,
                        hidden_states=hidden_states, attentions=attentions, **cross, **fields)
@@ -378,18 +390,21 @@ class CausalLM:
 
 
 class LastTokenClassification:
-    """Sequence classification over a decoder: `score` on the hidden state of each row's last non-padding token
-    (the last token when there is no pad_token_id, or with inputs_embeds)."""
+    """Sequence classification over a decoder: `score` (or the family's `classifier_name`) on the hidden state of
+    each row's last non-padding token (the last token when there is no pad_token_id, or with inputs_embeds)."""
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
     head_input_size = CausalLM.head_input_size
+    classifier_name = "score"
+    output_class = SequenceClassifierOutputWithPast  # (CTRL's has no past_key_values)
 
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
-        self.score = linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False)
+        setattr(self, self.classifier_name,
+                linear_layer(getattr(config, self.head_input_size), config.num_labels, bias=False))
         self.post_init()
 
     def classify(self, arguments: dict):
@@ -411,11 +426,13 @@ class LastTokenClassification:
             logger.warning_once(f"{type(self).__name__} will not detect padding tokens in `inputs_embeds`. Results "
                                 f"may be unexpected if using padding tokens in conjunction with `inputs_embeds.`")
             last = torch.full((batch,), -1, dtype=torch.long, device=hidden.device)
-        logits = self.score(hidden[torch.arange(batch, device=hidden.device), last])
+        logits = getattr(self, self.classifier_name)(hidden[torch.arange(batch, device=hidden.device), last])
         labels = arguments.get("labels")
         loss = classification_loss(logits, labels.to(logits.device), self.config) if labels is not None else None
-        result = SequenceClassifierOutputWithPast(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                                  hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        fields = dict(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        if "past_key_values" in self.output_class.__dataclass_fields__:
+            fields["past_key_values"] = outputs.past_key_values
+        result = self.output_class(**fields)
         return_dict = arguments.get("return_dict")
         return result if (self.config.use_return_dict if return_dict is None else return_dict) else result.to_tuple()
 
@@ -428,20 +445,24 @@ class DecoderSpanHead:
 
     base_model_class: type = None
     base_inputs = CausalLM.base_inputs
+    head_input_size = CausalLM.head_input_size
     classifier_name = "score"
     answers_spans = False  # True: the question-answering head
+    masks_padding_labels = False  # True: labels where attention_mask is 0 do not count (BioGPT's way)
 
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = config.num_labels
         setattr(self, self.base_model_prefix, self.base_model_class(config))
+        width = getattr(config, self.head_input_size)
         if self.answers_spans:
-            self.qa_outputs = linear_layer(config.hidden_size, 2)
+            self.qa_outputs = linear_layer(width, 2)
         else:
-            dropout = next((d for d in (getattr(config, "classifier_dropout", None),
-                                        getattr(config, "hidden_dropout", None)) if d is not None), 0.1)
+            dropout = next((getattr(config, name) for name in ("classifier_dropout", "hidden_dropout",
+                                                               "hidden_dropout_prob")
+                            if getattr(config, name, None) is not None), 0.1)
             self.dropout = torch.nn.Dropout(dropout)
-            setattr(self, self.classifier_name, linear_layer(config.hidden_size, config.num_labels))
+            setattr(self, self.classifier_name, linear_layer(width, config.num_labels))
         self.post_init()
 
     def _run(self, arguments: dict):
@@ -461,7 +482,11 @@ class DecoderSpanHead:
         logits = getattr(self, self.classifier_name)(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.to(logits.device).reshape(-1))
+            labels = labels.to(logits.device)
+            mask = arguments.get("attention_mask")
+            if self.masks_padding_labels and mask is not None:
+                labels = labels.masked_fill(mask.to(labels.device) != 1, -100)
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1))
         return self._returned(arguments, TokenClassifierOutput(loss=loss, logits=logits,
                                                                hidden_states=outputs.hidden_states,
                                                                attentions=outputs.attentions))

@@ -354,6 +354,41 @@ def _serve(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    """`henkan export onnx MODEL OUT_DIR --task T`: load MODEL with the task's head, export, check, report."""
+    try:
+        from . import onnx
+        from .auto import AutoConfig
+
+        onnx._require_runtime()
+        folder = onnx._output_folder(args.output)
+        config = AutoConfig.from_pretrained(args.model)
+        task = args.task or onnx._default_feature(config.model_type)
+        model = onnx.FeaturesManager.get_model_from_feature(task, args.model)
+        graphs = onnx.export(model, folder, task=task, opset=args.opset, atol=args.atol)
+    except (OSError, ValueError, KeyError, TypeError, NotImplementedError, ImportError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"henkan export: {message}", file=sys.stderr)
+        return 1
+    _copy_preprocessor(args.model, folder)
+    for graph in graphs:
+        print(f"{graph.path}: checked with onnxruntime, max difference {graph.max_difference:.2e} "
+              f"(inputs: {', '.join(graph.inputs)})")
+    return 0
+
+
+def _copy_preprocessor(model: str, folder) -> None:
+    """The tokenizer's files next to the graphs, when the model has a tokenizer (what ONNX Runtime users load)."""
+    from .tokenization import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError):
+        print(f"henkan export: {model} has no tokenizer to save next to the graphs.", file=sys.stderr)
+        return
+    tokenizer.save_pretrained(folder)
+
+
 def _at_least(low: int):
     def parse(text: str) -> int:
         value = int(text)
@@ -464,6 +499,21 @@ def _main(argv: list[str] | None) -> int:
                        help="requests (choices) that may wait for a free slot before the server answers 503 "
                             "(default 4 x --max-batch-size)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    export = commands.add_parser("export", help="export a model to another format (onnx)")
+    formats = export.add_subparsers(dest="format", required=True)
+    to_onnx = formats.add_parser(
+        "onnx", help="ONNX graphs with dynamic batch and sequence axes, checked with onnxruntime",
+        description="Write MODEL's graphs for TASK into OUT_DIR (model.onnx; encoder_model.onnx, decoder_model.onnx "
+                    "and decoder_with_past_model.onnx for encoder-decoders) with its config and tokenizer, and check "
+                    "each against the PyTorch model with onnxruntime.")
+    to_onnx.add_argument("model", help="a model folder or Hub id")
+    to_onnx.add_argument("output", metavar="OUT_DIR", help="the folder to write (created when missing)")
+    to_onnx.add_argument("--task", default=None,
+                         help="e.g. sequence-classification, causal-lm-with-past, seq2seq-lm-with-past (default: "
+                              "the language-model head with the cache, else the base model)")
+    to_onnx.add_argument("--opset", type=int, default=None, help="ONNX opset, 14 to 17 (default 17)")
+    to_onnx.add_argument("--atol", type=float, default=None,
+                         help="largest difference allowed between onnxruntime and PyTorch (default 1e-4)")
     args, extra = parser.parse_known_args(argv)
     if args.command == "run":  # texts may come after the options too
         args.texts += [item for item in extra if not item.startswith("-")]
@@ -472,6 +522,8 @@ def _main(argv: list[str] | None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "run":
         return _run(args)
     if args.command == "env":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -236,8 +237,9 @@ class Holder(nn.Module):
 
 
 def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """A [batch, 1, 1, keys] additive mask from a 0/1 mask, or None when nothing is masked (SDPA's fast path)."""
-    if attention_mask is None or bool(attention_mask.all()):
+    """A [batch, 1, 1, keys] additive mask from a 0/1 mask, or None when nothing is masked (SDPA's fast path; not
+    taken while compiling or exporting, where the graph must serve every mask)."""
+    if attention_mask is None or (not compiling() and bool(attention_mask.all())):
         return None
     if attention_mask.dim() == 2:
         attention_mask = attention_mask[:, None, None, :]
@@ -370,10 +372,28 @@ _TORCH = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[
 _SDPA_GQA = _TORCH >= (2, 5)  # scaled_dot_product_attention(enable_gqa=...)
 
 
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
+_EXPORTING = False  # set by `export_mode`
+
+
 def compiling() -> bool:
-    """Whether torch.compile is tracing this code (data-dependent checks must be skipped then)."""
-    check = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
-    return check()
+    """Whether torch.compile or an exporter is tracing this code: data-dependent checks and fast paths (e.g. "no
+    padding: no mask") must be skipped then, since the graph has to serve every input."""
+    return _EXPORTING or _is_compiling()
+
+
+@contextlib.contextmanager
+def export_mode():
+    """While tracing a graph for another runtime (ONNX): `compiling()` holds, and only ops every exporter knows are
+    used (PyTorch's matmul rather than oneDNN's, kv heads repeated rather than SDPA's grouped-query flag). It swaps
+    module globals, so runs outside it pay nothing for it."""
+    global _EXPORTING, _onednn, _SDPA_GQA
+    kept = _EXPORTING, _onednn, _SDPA_GQA
+    _EXPORTING, _onednn, _SDPA_GQA = True, _no_onednn, False
+    try:
+        yield
+    finally:
+        _EXPORTING, _onednn, _SDPA_GQA = kept
 
 
 def _rms_norm(x, eps: float):
@@ -431,6 +451,27 @@ class Conv1D(nn.Module):
         return f"nf={self.nf}, nx={self.weight.shape[0]}"
 
 
+class FeedForward(nn.Module):
+    """down(act(up(x))), with dropout on the result: the two-projection feed-forward block of GPT-2-style decoders
+    and CLIP-style encoders. `names` spell the two projections as the family's checkpoint keys do (`fc1`/`fc2`,
+    `c_fc`/`c_proj`, `dense_h_to_4h`/`dense_4h_to_h`, ...); `project(in, out, bias)` makes them (GPT-2 passes its
+    Conv1D)."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, act, *, names=("fc1", "fc2"), bias: bool = True,
+                 dropout: float = 0.0, project=linear_layer):
+        super().__init__()
+        self.names = names
+        self.add_module(names[0], project(hidden_size, intermediate_size, bias))
+        self.add_module(names[1], project(intermediate_size, hidden_size, bias))
+        self.act = activation(act)
+        self.dropout = dropout
+
+    def forward(self, x):
+        up, down = self.names
+        x = self._modules[down](self.act(self._modules[up](x)))
+        return F.dropout(x, self.dropout, True) if self.training and self.dropout else x
+
+
 class GatedMLP(nn.Module):
     """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders. With `fused` the gate and up
     projections are one `gate_up_proj` (Phi-3's checkpoint layout: the gate rows first), one matmul instead of two."""
@@ -464,7 +505,8 @@ class PerHeadLayerNorm(nn.Module):
 
     def forward(self, x):
         weight = torch.stack([norm.weight for norm in self.norms])[:, None, :]  # [heads, 1, head_dim]
-        return F.layer_norm(x, x.shape[-1:], eps=self.eps) * weight.to(x.dtype)
+        # (the shape from the module, not from x: an ONNX trace needs it constant)
+        return F.layer_norm(x, self.norms[0].normalized_shape, eps=self.eps) * weight.to(x.dtype)
 
 
 # mixture of experts -----------------------------------------------------------------------------------------------
@@ -702,6 +744,25 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor,
 
 
 # causal masks -----------------------------------------------------------------------------------------------------
+
+
+def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32,
+                             max_distance: int = 128) -> torch.Tensor:
+    """The bucket of each (key position - query position), as T5 and CPM-Ant read their relative-position tables.
+    Half of the buckets (of each direction, when bidirectional) hold one distance each, the rest log-spaced distances
+    up to `max_distance`, the last everything beyond. Causal buckets count keys before the query only (later keys
+    fall in bucket 0)."""
+    buckets = 0
+    if bidirectional:
+        num_buckets //= 2
+        buckets = (relative_position > 0).long() * num_buckets
+        distance = relative_position.abs()
+    else:
+        distance = (-relative_position).clamp(min=0)
+    exact = num_buckets // 2
+    far = exact + (torch.log(distance.clamp(min=exact).float() / exact) / math.log(max_distance / exact)
+                   * (num_buckets - exact)).long()
+    return buckets + torch.where(distance < exact, distance, far.clamp(max=num_buckets - 1))
 
 
 class RowLayout:

@@ -143,3 +143,10 @@ ImageClassifierOutputWithNoAttention = declare_output("ImageClassifierOutputWith
                                                       "hidden_states")
 MaskedImageModelingOutput = declare_output("MaskedImageModelingOutput", "loss", "reconstruction", *_ENC)
 SemanticSegmenterOutput = declare_output("SemanticSegmenterOutput", "loss", "logits", *_ENC)
+
+# time-series forecasting outputs: the decoder's fields, the encoder's, then how the series were scaled
+_TS = ("loc", "scale", "static_features")
+Seq2SeqTSModelOutput = declare_output("Seq2SeqTSModelOutput", "last_hidden_state", *_SEQ2SEQ, *_TS)
+Seq2SeqTSPredictionOutput = declare_output("Seq2SeqTSPredictionOutput", "loss", "params", *_SEQ2SEQ, *_TS)
+SampleTSPredictionOutput = declare_output("SampleTSPredictionOutput", "sequences",
+                                          doc="Forecasts sampled by generate(): [batch, samples, steps(, input_size)].")

@@ -7,6 +7,8 @@ A family's base model takes `pixel_values` [batch, channels, height, width]; its
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -271,6 +273,161 @@ class PatchEncoder:
         out = self.output_class(last_hidden_state=x, pooler_output=None if self.pooler is None else self.pooler(x),
                                 hidden_states=hidden_states, attentions=attentions)
         return out if return_dict else out.to_tuple()
+
+
+# shifted-window attention (Swin) ----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+@torch.inference_mode(False)  # (cached: a tensor made under inference mode could not be used with autograd later)
+def window_position_index(grid: tuple[int, int]) -> torch.Tensor:
+    """[n, n] indices into a (2h - 1)(2w - 1) table of relative position biases, for every pair of the n = h * w
+    positions of a grid (a Swin window, BEiT's patches): the row offset, then the column offset, each made
+    non-negative."""
+    height, width = grid  # (on the CPU even while a model is built on the meta device: the result is cached)
+    coords = torch.stack(torch.meshgrid(torch.arange(height, device="cpu"), torch.arange(width, device="cpu"),
+                                        indexing="ij")).flatten(1)
+    offsets = coords[:, :, None] - coords[:, None, :]
+    return (offsets[0] + height - 1) * (2 * width - 1) + offsets[1] + width - 1
+
+
+@functools.lru_cache(maxsize=16)
+@torch.inference_mode(False)
+def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
+    """[windows, window^2, window^2]: 0 between positions of a cyclically shifted map that came from the same region
+    before the shift, -100 between the others (the wrapped-around pixels must not attend to each other)."""
+    regions = torch.zeros(height, width, device="cpu")
+    bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for i, rows in enumerate(bounds):
+        for j, cols in enumerate(bounds):
+            regions[rows, cols] = 3 * i + j
+    labels = window_partition(regions[None, :, :, None], window)[..., 0]
+    return (labels[:, None, :] != labels[:, :, None]).float() * -100.0
+
+
+def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """[batch, height, width, channels] -> [batch * windows, window * window, channels], windows row by row."""
+    batch, height, width, channels = x.shape
+    x = x.view(batch, height // window, window, width // window, window, channels)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, channels)
+
+
+def window_merge(windows: torch.Tensor, window: int, height: int, width: int) -> torch.Tensor:
+    """The inverse of `window_partition`: [batch * windows, window * window, channels] -> [batch, height, width,
+    channels]."""
+    channels = windows.shape[-1]
+    x = windows.view(-1, height // window, width // window, window, window, channels)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, channels)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head attention inside each window (`query`, `key`, `value`) plus a learned bias per head for each
+    relative position (`relative_position_bias_table`; `relative_position_index` is stored with it, as the
+    checkpoints hold it)."""
+
+    def __init__(self, config, dim: int, num_heads: int, window: int):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"The hidden size ({dim}) is not a multiple of the number of attention heads "
+                             f"({num_heads})")
+        self.heads, self.window = num_heads, window
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, num_heads))
+        self.register_buffer("relative_position_index", window_position_index((window, window)).clone())
+        self.query = linear_layer(dim, dim, bias=config.qkv_bias)
+        self.key = linear_layer(dim, dim, bias=config.qkv_bias)
+        self.value = linear_layer(dim, dim, bias=config.qkv_bias)
+        self.dropout = config.attention_probs_dropout_prob
+
+    def forward(self, x, batch: int, mask=None, output_attentions: bool = False):
+        """`x` [batch * windows, window^2, dim]; `mask` [windows, window^2, window^2] (shifted windows) or None.
+        Returns the context (shaped as `x`) and, when asked, the weights [batch * windows, heads, n, n]."""
+        n, dim = x.shape[1:]
+        q, k, v = (t.view(batch, -1, n, self.heads, dim // self.heads).transpose(2, 3)
+                   for t in (self.query(x), self.key(x), self.value(x)))
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(n, n, -1)
+        bias = bias.permute(2, 0, 1)
+        if mask is not None:
+            bias = bias + mask[:, None].to(bias.dtype)
+        # (explicit rather than SDPA: with a bias per window, PyTorch's CPU kernels take twice as long)
+        weights = (q @ k.transpose(-1, -2) * (dim // self.heads) ** -0.5 + bias).softmax(-1)
+        context = F.dropout(weights, self.dropout, self.training) @ v
+        weights = weights.flatten(0, 1) if output_attentions else None
+        return context.transpose(2, 3).reshape(x.shape), weights
+
+
+class StageLayer(nn.Module):
+    """The pre-LayerNorm layer of the hierarchical transformers (Swin's windows, DiNAT's neighbourhoods) under their
+    checkpoint names: `layernorm_before`, the family's `attention.self` and `attention.output.dense`,
+    `layernorm_after`, and the MLP `intermediate.dense` / `output.dense`, config.mlp_ratio times wider."""
+
+    def __init__(self, config, dim: int, attention: nn.Module, drop_path_rate: float = 0.0):
+        super().__init__()
+        self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.attention = Holder(self=attention, output=Holder(dense=linear_layer(dim, dim)))
+        self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        hidden = int(config.mlp_ratio * dim)
+        self.intermediate = Holder(dense=linear_layer(dim, hidden))
+        self.output = Holder(dense=linear_layer(hidden, dim))
+        self.act = activation(config.hidden_act)
+        self.drop_path_rate = drop_path_rate
+        self.dropout, self.attention_dropout = config.hidden_dropout_prob, config.attention_probs_dropout_prob
+
+    def attention_output(self, context):
+        return F.dropout(self.attention.output.dense(context), self.attention_dropout, self.training)
+
+    def feed_forward(self, x):
+        y = self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x))))
+        return F.dropout(y, self.dropout, self.training)
+
+
+class SwinLayer(StageLayer):
+    """A Swin layer on a [batch, height * width, dim] map: attention within window x window windows, shifted by
+    `shift` pixels (cyclically) in every other layer. A map no larger than the window is one unshifted window."""
+
+    def __init__(self, config, dim: int, num_heads: int, shift: int, drop_path_rate: float = 0.0):
+        super().__init__(config, dim, WindowAttention(config, dim, num_heads, config.window_size), drop_path_rate)
+        self.window, self.shift = config.window_size, shift
+
+    def forward(self, x, dims: tuple[int, int], output_attentions: bool = False):
+        height, width = dims
+        batch, _, dim = x.shape
+        window, shift = self.window, self.shift
+        if min(dims) <= window:
+            window, shift = min(dims), 0
+        if window != self.window:
+            raise ValueError(f"A {height}x{width} map is smaller than the attention window ({self.window}, "
+                             f"config.window_size): give the model larger inputs or use a smaller window_size.")
+        h = self.layernorm_before(x).view(batch, height, width, dim)
+        pad_h, pad_w = -height % window, -width % window
+        h = F.pad(h, (0, 0, 0, pad_w, 0, pad_h))
+        padded = h.shape[1:3]
+        if shift:
+            h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
+        mask = shifted_window_mask(*padded, window, shift).to(x.device) if shift else None
+        context, weights = self.attention.self(window_partition(h, window), batch, mask, output_attentions)
+        y = window_merge(self.attention_output(context), window, *padded)
+        if shift:
+            y = torch.roll(y, shifts=(shift, shift), dims=(1, 2))
+        x = x + drop_path(y[:, :height, :width].reshape(batch, height * width, dim), self.drop_path_rate,
+                          self.training)
+        return x + self.feed_forward(x), weights
+
+
+class PatchMerging(nn.Module):
+    """Halves a [batch, height * width, dim] map's resolution: each 2x2 block's four vectors concatenated (odd sizes
+    padded), `norm`ed and mapped to 2 * dim by `reduction`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.reduction = linear_layer(4 * dim, 2 * dim, bias=False)
+        self.norm = nn.LayerNorm(4 * dim)
+
+    def forward(self, x, dims: tuple[int, int]):
+        height, width = dims
+        batch, _, dim = x.shape
+        x = F.pad(x.view(batch, height, width, dim), (0, 0, 0, width % 2, 0, height % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+        return self.reduction(self.norm(x.view(batch, -1, 4 * dim)))
 
 
 # base class and heads ---------------------------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from safetensors.torch import load_file
 
 import henkan
 from conftest import FIXTURES
-from henkan.adapters import IA3Config, LoraConfig
+from henkan.adapters import AdaLoraConfig, IA3Config, LoraConfig
 
 ADAPTERS = os.path.join(FIXTURES, "adapters")
 ROOT = os.path.dirname(os.path.dirname(FIXTURES))
 AUTO = {"lora-cls": henkan.AutoModelForSequenceClassification}
-NAMES = ["lora", "lora-rslora", "lora-gpt2", "lora-cls", "ia3", "henkan-lora"]
+NAMES = ["lora", "lora-rslora", "lora-gpt2", "lora-cls", "ia3", "adalora", "adalora-gpt2", "henkan-lora", "henkan-adalora"]
 ATOL = 1e-5
 
 
@@ -81,6 +81,32 @@ def test_save_writes_the_adapter_only_in_peft_layout(tmp_path):
     reloaded.load_adapter(tmp_path)
     expected = golden("lora")
     torch.testing.assert_close(logits(reloaded, expected["input_ids"]), expected["logits"], atol=ATOL, rtol=0)
+
+
+def test_adalora_saves_the_files_peft_wrote(tmp_path):
+    """The pruned ranks (rank_pattern masks, a layer left with rank 0 included) survive a henkan load and save."""
+    model = base_model("adalora")
+    model.load_adapter(os.path.join(ADAPTERS, "adalora"))
+    layer = model.model.layers[0].self_attn
+    assert layer.q_proj.lora_A["default"].shape == (3, 64) and layer.v_proj.lora_E["default"].shape == (0, 1)
+    model.save_pretrained(tmp_path)
+    with safe_open(tmp_path / "adapter_model.safetensors", "pt") as ours, \
+            safe_open(os.path.join(ADAPTERS, "adalora", "adapter_model.safetensors"), "pt") as theirs:
+        assert sorted(ours.keys()) == sorted(theirs.keys())
+        assert all(torch.equal(ours.get_tensor(k), theirs.get_tensor(k)) for k in ours.keys())
+    saved = json.load(open(tmp_path / "adapter_config.json"))
+    peft_wrote = json.load(open(os.path.join(ADAPTERS, "adalora", "adapter_config.json")))
+    assert saved["peft_type"] == "ADALORA" and saved["rank_pattern"] == peft_wrote["rank_pattern"]
+    assert saved["init_r"] == 4
+
+
+def test_fresh_adalora_adapter_starts_as_the_base_model():
+    model = base_model("lora")
+    model.add_adapter(AdaLoraConfig(init_r=2, target_r=1, total_step=5, target_modules=["q_proj", "v_proj"]))
+    expected = golden("lora")
+    torch.testing.assert_close(logits(model, expected["input_ids"]), expected["logits.disabled"], atol=0, rtol=0)
+    trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(k.rsplit(".", 2)[-2] in ("lora_A", "lora_E", "lora_B") for k in trainable)
 
 
 def test_switching_and_deleting_adapters():
@@ -147,18 +173,35 @@ def test_adapter_for_another_base_model_is_refused():
     with pytest.raises(ValueError, match=r"another base model[\s\S]*q_proj\.lora_A\.weight"):
         model.load_adapter(os.path.join(ADAPTERS, "lora"))
     assert not model._hf_peft_config_loaded
+    with pytest.raises(ValueError, match=r"another base model[\s\S]*q_proj\.lora_A: adapter \[3, 64\], model \[3, 32\]"):
+        model.load_adapter(os.path.join(ADAPTERS, "adalora"))
+    assert not model._hf_peft_config_loaded
     with pytest.raises(ValueError, match="match no linear layer"):
         base_model("lora-gpt2").load_adapter(os.path.join(ADAPTERS, "lora"))
 
 
-@pytest.mark.parametrize("change,match", [({"peft_type": "PROMPT_TUNING"}, "peft_type 'PROMPT_TUNING'"),
-                                          ({"use_dora": True}, "DoRA")])
-def test_unsupported_adapter_configs_say_why(change, match, tmp_path):
-    folder = shutil.copytree(os.path.join(ADAPTERS, "lora"), tmp_path / "lora")
+@pytest.mark.parametrize("name,change,match", [
+    ("lora", {"peft_type": "PROMPT_TUNING"}, "peft_type 'PROMPT_TUNING'"),
+    ("lora", {"use_dora": True}, "DoRA"),
+    ("adalora", {"rank_pattern": {"model.layers.0.self_attn.q_proj.lora_E": [True, False]}},
+     r"rank_pattern\['model\.layers\.0\.self_attn\.q_proj\.lora_E'\] must be a list of 4"),
+    ("adalora", {"rank_pattern": {"model.layers.9.self_attn.q_proj.lora_E": [True] * 4}},
+     r"rank_pattern names \['model\.layers\.9\.self_attn\.q_proj\.lora_E'\].*another base model"),
+])
+def test_unsupported_adapter_configs_say_why(name, change, match, tmp_path):
+    folder = shutil.copytree(os.path.join(ADAPTERS, name), tmp_path / name)
     config = {**json.load(open(folder / "adapter_config.json")), **change}
     (folder / "adapter_config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=match):
-        base_model("lora").load_adapter(folder)
+        base_model(name).load_adapter(folder)
+
+
+def test_lora_and_adalora_on_one_layer_is_refused():
+    model = base_model("lora")
+    model.load_adapter(os.path.join(ADAPTERS, "lora"))
+    with pytest.raises(ValueError, match=r"q_proj already holds a LoRA adapter"):
+        model.load_adapter(os.path.join(ADAPTERS, "adalora"), adapter_name="svd")
+    assert list(model.peft_config) == ["default"]
 
 
 def test_folder_without_adapter_config(tmp_path):

@@ -138,8 +138,11 @@ def test_bad_inputs(monkeypatch):
     whisper = _pipe("automatic-speech-recognition", "whisper/whisper-asr")
     with pytest.raises(ValueError, match="'char' timestamps"):
         whisper(np.ones(1600, dtype=np.float32), return_timestamps="char")
-    with pytest.raises(NotImplementedError, match="Word-level timestamps"):
-        whisper(np.ones(1600, dtype=np.float32), return_timestamps="word")
+    unaligned = pipeline("automatic-speech-recognition", model=str(FIXTURES / "whisper/whisper-asr"))
+    del unaligned.model.generation_config.alignment_heads
+    del unaligned.generation_config.alignment_heads
+    with pytest.raises(ValueError, match="alignment_heads"):
+        unaligned(np.ones(1600, dtype=np.float32), return_timestamps="word")
     with pytest.raises(ValueError, match="chunk_length_s"):
         ctc(np.ones(16000, dtype=np.float32), chunk_length_s=0.1, stride_length_s=0.1)
     import builtins

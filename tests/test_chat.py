@@ -91,6 +91,23 @@ def test_phi3_seed_example():
     assert prompt == seed["expected"][: -len("<|endoftext|>")] + "<|assistant|>\n"
 
 
+@pytest.mark.parametrize("case", GOLDEN["phi3_tokenizer"], ids=[c["name"] for c in GOLDEN["phi3_tokenizer"]])
+def test_phi3_tokenizer_folder_matches_reference(case):
+    """The seed's Phi-3 template in a tokenizer folder laid out as Phi-3-mini-4k-instruct's (its role markers strip
+    the newline after them): the rendered text, the ids and the decoded text are the reference's, with and without
+    the generation prompt, with and without a system message, over several turns."""
+    from henkan import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(os.path.join(CHAT, "phi3-mini-4k-instruct"))
+    assert tokenizer.chat_template == GOLDEN["phi3_seed"]["template"]
+    options = {"add_generation_prompt": case["add_generation_prompt"]}
+    assert tokenizer.apply_chat_template(case["messages"], tokenize=False, **options) == case["text"]
+    ids = tokenizer.apply_chat_template(case["messages"], **options)
+    assert ids == case["ids"]
+    assert tokenizer.decode(ids) == case["decoded"]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == case["decoded_plain"]
+
+
 def test_template_is_compiled_once():
     source = "{{ messages | length }}-" + str(id(object()))
     assert compile_chat_template(source) is compile_chat_template(source)

@@ -1,5 +1,5 @@
-"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, OPT, BLOOM, CodeGen) and the
-KV caches against reference goldens.
+"""Decoder families (GPT-2, Llama/Mistral/Qwen2, Phi-3, Gemma, Gemma 2, StableLM, Mixtral, OPT, BLOOM, CodeGen, GPT-J,
+GPT-Neo, GPT-NeoX, Phi, Falcon, BioGPT, CTRL) and the KV caches against reference goldens.
 
 The fixtures come from tests/fixtures/make_decoders.py (see its docstring)."""
 
@@ -19,7 +19,7 @@ DECODERS = os.path.join(FIXTURES, "decoders")
 FOLDERS = sorted(f for f in os.listdir(DECODERS) if os.path.isdir(os.path.join(DECODERS, f)))
 CAUSAL = [f for f in FOLDERS if not f.endswith("forsequenceclassification")]
 CHAT = ["phi3", "phi3-longrope", "gemma", "gemma2", "stablelm", "stablelm-2", "mixtral", "opt", "opt-350m", "gptj",
-        "gpt_neox", "phi", "falcon", "falcon-new", "falcon-rw", "gpt_neo"]
+        "gpt_neox", "phi", "falcon", "falcon-new", "falcon-rw", "gpt_neo", "biogpt", "ctrl"]
 GENERATES = ["gpt2", "llama", "mistral", "qwen2", "bloom"] + CHAT
 LENGTH_DEPENDENT = ("llama-rope-dynamic", "llama-rope-longrope", "phi3-longrope")  # angles that change past a length
 ATOL = 1e-5
@@ -99,7 +99,8 @@ def test_auto_classes(folder):
 
 
 def greedy(model, input_ids, attention_mask, new_tokens, cache=None, static=False):
-    """A minimal greedy loop over the model's forward (no GenerationMixin): prefill, then one token per step."""
+    """A minimal greedy loop over the model's forward (no GenerationMixin): prefill, then one token per step
+    (positions counted over the mask, or, for a family whose reference generates without them (CTRL), none)."""
     config = model.config
     mask = attention_mask
     if static:
@@ -111,6 +112,8 @@ def greedy(model, input_ids, attention_mask, new_tokens, cache=None, static=Fals
     steps = []
     for _ in range(new_tokens):
         positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)[:, -ids.shape[1]:]
+        if not model._positions_from_mask:
+            positions = None
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=True, cache_position=position if static else None, logits_to_keep=1)
         cache = out.past_key_values
@@ -374,6 +377,10 @@ def test_bad_inputs_raise_clear_errors():
         gpt2(input_ids=torch.ones(1, 1, dtype=torch.long), past_key_values=out.past_key_values)
     with pytest.raises(ValueError, match="max_position_embeddings"):
         codegen(input_ids=torch.ones(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="positions for 32 only"):  # CTRL's sinusoidal table has n_positions rows
+        model_for("ctrl")(input_ids=torch.ones(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="positions for 64 only"):  # BioGPT's learned table
+        model_for("biogpt")(input_ids=torch.ones(1, 65, dtype=torch.long))
     with pytest.raises(TypeError, match="past_key_values"):
         llama(input_ids=torch.tensor([[1, 2]]), past_key_values="nope")
     classifier = model_for("llama-forsequenceclassification")

@@ -236,6 +236,35 @@ def test_missing_sentencepiece_package(monkeypatch):
         AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "t5"))
 
 
+def test_biogpt_without_sacremoses_names_the_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sacremoses", None)
+    with pytest.raises(ModuleNotFoundError, match=r"BioGptTokenizer.*needs the `sacremoses` package: pip install "
+                                                  r"sacremoses \(or pip install .henkan\[moses\].\)"):
+        AutoTokenizer.from_pretrained(os.path.join(sp.ROOT, "biogpt"))
+
+
+@pytest.mark.parametrize("name", ["biogpt", "ctrl"])
+def test_word_bpe_tokenizers_save_their_files_and_reload(name, tmp_path):
+    """BioGPT's and CTRL's tokenizers have no tokenizer.json form (their pieces come from Python code, as in the
+    reference): they save vocab.json and merges.txt, and the folder gives the same ids and text again."""
+    tok = load(name)
+    written = {os.path.basename(p) for p in tok.save_pretrained(tmp_path)}
+    assert {"vocab.json", "merges.txt", "tokenizer_config.json"} <= written and "tokenizer.json" not in written
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert type(again) is type(tok)
+    texts = [sp.BIOMEDICAL, "Links α-synuclein\nnext"]
+    assert again(texts)["input_ids"] == tok(texts)["input_ids"]
+    assert again.batch_decode(tok(texts)["input_ids"]) == tok.batch_decode(tok(texts)["input_ids"])
+
+
+def test_ctrl_control_codes():
+    """model_doc/ctrl: a prompt starts with a control code, a word of the vocabulary that stays whole."""
+    tok = load("ctrl")
+    assert tok.control_codes["Links"] == 63674 and len(tok.control_codes) == 55
+    ids = tok("Links Hello, my dog is cute")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids[0]) == "Links" and tok.decode(ids).startswith("Links H")
+
+
 def test_unknown_language_codes():
     tok = load("mbart")
     with pytest.raises(ValueError, match=r"src_lang='xx_YY' is not a language code of MBartTokenizerFast; use one "

@@ -360,7 +360,8 @@ def test_hostile_template_from_a_request_cannot_stall_the_server(api, template, 
                                     extra_body={"chat_template": template})
     assert reason in error.value.body["message"]
     assert error.value.body["code"] == "chat_template_error"
-    assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).choices[0].message.content
+    # still serving (the reply is sampled, so its text may be empty: count its tokens)
+    assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).usage.completion_tokens
 
 
 def test_hostile_template_file(tmp_path):
@@ -370,7 +371,7 @@ def test_hostile_template_file(tmp_path):
         api = client(url)
         with pytest.raises(openai.BadRequestError, match="did not finish rendering"):
             api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2)
-        assert api.completions.create(model=MODEL, prompt="hello", max_tokens=2).choices[0].text
+        assert api.completions.create(model=MODEL, prompt="hello", max_tokens=2).usage.completion_tokens
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def test_error_shapes(main_server, api):
     with pytest.raises(openai.NotFoundError):
         api.chat.completions.create(model="nope", messages=CHATS[0])
     # and the server still serves
-    assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).choices[0].message.content
+    assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).usage.completion_tokens
 
 
 def _wait_idle(engine):
@@ -439,7 +440,7 @@ def test_overloaded_server_answers_503():
             assert error.value.status_code == 503 and error.value.body["code"] == "overloaded"
         # the first client left: its slot frees, the next request is served
         _wait_idle(server.engine)
-        assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).choices[0].message.content
+        assert api.chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=2).usage.completion_tokens
 
 
 def test_disconnect_mid_stream_frees_the_slot():
@@ -456,6 +457,7 @@ def test_disconnect_mid_stream_frees_the_slot():
         assert server.engine.stats()["cancelled"] == 1
         served = server.engine.stats()["served"]
         assert client(url).chat.completions.create(model=MODEL, messages=CHATS[0], max_tokens=3).usage
+        _wait_idle(server.engine)  # the reply's last chunk can reach the client before the engine retires the row
         assert server.engine.stats()["served"] == served + 1
 
 

@@ -246,7 +246,7 @@ class _Stepper:
         self.needs_sequences = self.custom_prepare or not self.use_cache or self.recompute_at is not None
         self.pass_return_dict = "return_dict" in names
         self.pass_logits_to_keep = "logits_to_keep" in names
-        self.pass_position_ids = self.positions_name in names
+        self.pass_position_ids = self.positions_name in names and model._positions_from_mask
         self.pass_cache_position = "cache_position" in names
         self.forward = model.__call__
         self.compiled = None
@@ -392,9 +392,15 @@ class GenerationMixin:
     """Adds `generate()` to a model whose forward returns `.logits` (and `.past_key_values` with `use_cache`)."""
 
     _is_stateful = False
+    # how many of the logits' columns are tokens to generate (None: all of them; CPM-Ant's head also scores the
+    # embedding rows of its prompt slots, which are no tokens)
+    _generated_vocab_size: int | None = None
     # an encoder-decoder's decoder_input_ids get the start token put first unless a row begins with it (False: the
     # family's decoder prompts are complete as given, e.g. Whisper's previous-text prompts)
     _prepend_decoder_start = True
+    # a decoder-only model gets position_ids counted over the attention mask (False: the family's reference passes
+    # none during generation, so a left-padded row's positions start at the padding: CTRL)
+    _positions_from_mask = True
 
     # ---------------------------------------------------------------------------------------------------------
     def _cache_invalid_after(self) -> int | None:
@@ -1026,7 +1032,7 @@ class GenerationMixin:
         unfinished = torch.ones(rows, dtype=torch.bool, device=device)
         out = stepper.prefill(input_ids)
         while True:
-            logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=device)
+            logits = out.logits[:, -1, :self._generated_vocab_size].to(copy=True, dtype=torch.float32, device=device)
             kept.model_step(out)
             del out
             so_far = buffer.view.contiguous() if copy_ids else buffer.view
@@ -1128,7 +1134,7 @@ class GenerationMixin:
         cur = prompt
         has_processors = len(processors) > 0
         while True:
-            logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=device)
+            logits = out.logits[:, -1, :self._generated_vocab_size].to(copy=True, dtype=torch.float32, device=device)
             kept.model_step(out)
             del out
             log_probs = F.log_softmax(logits, dim=-1)
@@ -1242,7 +1248,7 @@ class GenerationMixin:
         while True:
             current = torch.zeros(rows, dtype=sequences.dtype, device=device)
             reorder = torch.zeros(rows, dtype=torch.long, device=device)
-            last_logits = out.logits[:, -1, :]
+            last_logits = out.logits[:, -1, :self._generated_vocab_size]
             processed = torch.zeros_like(last_logits) if kept.scores is not None else None
             kept.add(logits=last_logits.to(device=device), copy=True)
             kept.model_step(out)

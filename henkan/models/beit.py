@@ -17,7 +17,7 @@ from ..config import PretrainedConfig
 from ..layers import Holder, linear_layer
 from ..outputs import MaskedLMOutput, SemanticSegmenterOutput, declare_output
 from ..vision import (ForPatchImageClassification, PatchEncoder, PatchTokenEmbeddings, VisionLayer, VisionPreTrainedModel,
-                      align_stages, depth_rates, pair)
+                      align_stages, depth_rates, pair, window_position_index)
 
 BeitModelOutputWithPooling = declare_output(
     "BeitModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states", "attentions",
@@ -54,11 +54,9 @@ def relative_position_index(grid: tuple[int, int]) -> torch.Tensor:
     """[n + 1, n + 1] indices into a relative position table for the class token and a grid of n patches: the
     (2h - 1)(2w - 1) patch-to-patch offsets, then class-to-patch, patch-to-class and class-to-class."""
     height, width = grid
-    coords = torch.stack(torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")).flatten(1)
-    offsets = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
     distances = (2 * height - 1) * (2 * width - 1)
     index = torch.empty((height * width + 1,) * 2, dtype=torch.long)
-    index[1:, 1:] = (offsets[..., 0] + height - 1) * (2 * width - 1) + offsets[..., 1] + width - 1
+    index[1:, 1:] = window_position_index(grid)
     index[0, :] = distances
     index[:, 0] = distances + 1
     index[0, 0] = distances + 2

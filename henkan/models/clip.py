@@ -17,7 +17,7 @@ from torch import nn
 from .. import causal
 from ..config import PretrainedConfig
 from ..heads import classification_loss
-from ..layers import Attention, activation, linear_layer, padding_mask, run_layers
+from ..layers import Attention, FeedForward, linear_layer, padding_mask, run_layers
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPooling, ImageClassifierOutput, declare_output
 from ..vision import check_pixels, interpolate_positions, pair
@@ -80,24 +80,13 @@ class CLIPConfig(PretrainedConfig):
 # the towers ----------------------------------------------------------------------------------------------------
 
 
-class CLIPMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.activation_fn = activation(config.hidden_act)
-        self.fc1 = linear_layer(config.hidden_size, config.intermediate_size)
-        self.fc2 = linear_layer(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x):
-        return self.fc2(self.activation_fn(self.fc1(x)))
-
-
 class CLIPEncoderLayer(nn.Module):
     def __init__(self, config):
         super().__init__()
         width = config.hidden_size
         self.self_attn = Attention(width, config.num_attention_heads, dropout=config.attention_dropout)
         self.layer_norm1 = nn.LayerNorm(width, eps=config.layer_norm_eps)
-        self.mlp = CLIPMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.intermediate_size, config.hidden_act)
         self.layer_norm2 = nn.LayerNorm(width, eps=config.layer_norm_eps)
 
     def forward(self, x, mask=None, head_mask=None, output_attentions=False):

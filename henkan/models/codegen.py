@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, RotaryEmbedding, activation, apply_rotary, causal_attention, linear_layer,
+from ..layers import (CausalMasks, FeedForward, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
                       per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
@@ -106,25 +106,14 @@ class GPTJAttention(CodeGenAttention):
         return self.q_proj(x).view(shape), self.k_proj(x).view(shape), self.v_proj(x).view(shape)
 
 
-class CodeGenMLP(nn.Module):
-    def __init__(self, inner: int, config):
-        super().__init__()
-        self.fc_in = linear_layer(config.n_embd, inner)
-        self.fc_out = linear_layer(inner, config.n_embd)
-        self.act = activation(config.activation_function)
-        self.dropout = config.resid_pdrop
-
-    def forward(self, x):
-        return F.dropout(self.fc_out(self.act(self.fc_in(x))), self.dropout, self.training)
-
-
 class CodeGenBlock(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
         self.layer_idx = layer_idx
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.attn = (GPTJAttention if config.model_type == "gptj" else CodeGenAttention)(config, layer_idx)
-        self.mlp = CodeGenMLP(config.n_inner if config.n_inner is not None else 4 * config.n_embd, config)
+        self.mlp = FeedForward(config.n_embd, config.n_inner if config.n_inner is not None else 4 * config.n_embd,
+                               config.activation_function, names=("fc_in", "fc_out"), dropout=config.resid_pdrop)
 
     def forward(self, x, step):
         normed = self.ln_1(x)
@@ -218,3 +207,14 @@ class GPTJForSequenceClassification(LastTokenClassification, GPTJPreTrainedModel
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPTJForQuestionAnswering(DecoderSpanHead, GPTJPreTrainedModel):
+    base_model_class = GPTJModel
+    base_inputs = _GPTJ_INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

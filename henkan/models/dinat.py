@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import PretrainedConfig
-from ..layers import Holder, activation, linear_layer
+from ..layers import Holder, linear_layer
 from ..outputs import declare_output
-from ..vision import ForImageClassification, VisionPreTrainedModel, align_stages, check_pixels, depth_rates, drop_path
+from ..vision import (ForImageClassification, StageLayer, VisionPreTrainedModel, align_stages, check_pixels,
+                      depth_rates, drop_path)
 
 _FIELDS = ("hidden_states", "attentions", "reshaped_hidden_states")
 DinatModelOutput = declare_output(
@@ -111,26 +112,15 @@ class NeighborhoodAttention(nn.Module):
         return context.permute(0, 2, 3, 1, 4).flatten(-2), weights
 
 
-class DinatLayer(nn.Module):
-    """A pre-LayerNorm layer: neighbourhood attention (`attention.self`, `attention.output.dense`) and an MLP
-    (`intermediate.dense`, `output.dense`), each branch scaled by `layer_scale_parameters` when the config has
-    layer scales. Maps smaller than the dilated window are zero-padded (bottom, right) for the attention."""
+class DinatLayer(StageLayer):
+    """Neighbourhood attention and the MLP, each branch scaled by `layer_scale_parameters` when the config has layer
+    scales. Maps smaller than the dilated window are zero-padded (bottom, right) for the attention."""
 
     def __init__(self, config, dim: int, num_heads: int, dilation: int, drop_path_rate: float):
-        super().__init__()
+        super().__init__(config, dim, NeighborhoodAttention(config, dim, num_heads, dilation), drop_path_rate)
         self.window = config.kernel_size * dilation
-        self.layernorm_before = nn.LayerNorm(dim, eps=config.layer_norm_eps)
-        self.attention = Holder(self=NeighborhoodAttention(config, dim, num_heads, dilation),
-                                output=Holder(dense=linear_layer(dim, dim)))
-        self.layernorm_after = nn.LayerNorm(dim, eps=config.layer_norm_eps)
-        hidden = int(config.mlp_ratio * dim)
-        self.intermediate = Holder(dense=linear_layer(dim, hidden))
-        self.output = Holder(dense=linear_layer(hidden, dim))
-        self.act = activation(config.hidden_act)
         scale = config.layer_scale_init_value
         self.layer_scale_parameters = nn.Parameter(scale * torch.ones(2, dim)) if scale > 0 else None
-        self.drop_path_rate = drop_path_rate
-        self.dropout, self.attention_dropout = config.hidden_dropout_prob, config.attention_probs_dropout_prob
 
     def _branch(self, y, which: int):
         if self.layer_scale_parameters is not None:
@@ -144,10 +134,8 @@ class DinatLayer(nn.Module):
         if pad_h or pad_w:
             h = F.pad(h, (0, 0, 0, pad_w, 0, pad_h))
         context, weights = self.attention.self(h)
-        y = F.dropout(self.attention.output.dense(context), self.attention_dropout, self.training)
-        x = x + self._branch(y[:, :height, :width], 0)
-        y = self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x))))
-        return x + self._branch(F.dropout(y, self.dropout, self.training), 1), weights
+        x = x + self._branch(self.attention_output(context)[:, :height, :width], 0)
+        return x + self._branch(self.feed_forward(x), 1), weights
 
 
 class DinatPreTrainedModel(VisionPreTrainedModel):

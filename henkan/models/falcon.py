@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import RotaryEmbedding, activation, linear_layer, per_layer_head_mask, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, per_layer_head_mask, rope_type
 from ..modeling import PreTrainedModel
 from .bloom import alibi_with_mask
 
@@ -97,23 +97,13 @@ class FalconAttention(RotaryAttention):
         return self.dense(out), weights
 
 
-class FalconMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.dense_h_to_4h = linear_layer(config.hidden_size, config.ffn_hidden_size, bias=config.bias)
-        self.act = activation(config.activation)
-        self.dense_4h_to_h = linear_layer(config.ffn_hidden_size, config.hidden_size, bias=config.bias)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
-
-
 class FalconDecoderLayer(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
         hidden, eps = config.hidden_size, config.layer_norm_epsilon
         self.self_attention = FalconAttention(config, layer_idx)
-        self.mlp = FalconMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.ffn_hidden_size, config.activation, bias=config.bias,
+                               names=("dense_h_to_4h", "dense_4h_to_h"))
         self.new = config.new_decoder_architecture
         self.two_norms = config.parallel_attn and (config.num_ln_in_parallel_attn or (2 if self.new else 1)) == 2
         self.parallel = self.new or config.parallel_attn
@@ -196,3 +186,24 @@ class FalconForSequenceClassification(LastTokenClassification, FalconPreTrainedM
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 **kwargs):
         return self.classify(locals())
+
+
+class FalconForTokenClassification(DecoderSpanHead, FalconPreTrainedModel):
+    base_model_class = FalconModel
+    base_inputs = _INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, head_mask=None, inputs_embeds=None,
+                labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+                **kwargs):
+        return self.classify_tokens(locals())
+
+
+class FalconForQuestionAnswering(DecoderSpanHead, FalconPreTrainedModel):
+    base_model_class = FalconModel
+    base_inputs = _INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, start_positions=None,
+                end_positions=None, output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

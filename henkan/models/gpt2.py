@@ -13,8 +13,8 @@ from .. import causal
 from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, causal_lm_loss, reject_unknown
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import (CausalMasks, Conv1D, activation, causal_attention, check_tensor, class_targets, linear_layer,
-                      per_layer_head_mask)
+from ..layers import (CausalMasks, Conv1D, FeedForward, activation, causal_attention, check_tensor, class_targets,
+                      linear_layer, per_layer_head_mask)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions, CausalLMOutputWithCrossAttentions, declare_output
 
@@ -83,16 +83,8 @@ class GPT2Attention(nn.Module):
         return F.dropout(self.c_proj(out), self.resid_dropout, self.training), weights
 
 
-class GPT2MLP(nn.Module):
-    def __init__(self, inner: int, config):
-        super().__init__()
-        self.c_fc = Conv1D(inner, config.hidden_size)
-        self.c_proj = Conv1D(config.hidden_size, inner)
-        self.act = activation(config.activation_function)
-        self.dropout = config.resid_pdrop
-
-    def forward(self, x):
-        return F.dropout(self.c_proj(self.act(self.c_fc(x))), self.dropout, self.training)
+def _conv1d(in_features: int, out_features: int, bias: bool = True) -> Conv1D:
+    return Conv1D(out_features, in_features)
 
 
 class GPT2Block(nn.Module):
@@ -106,7 +98,9 @@ class GPT2Block(nn.Module):
         if config.add_cross_attention:
             self.crossattention = GPT2Attention(config, layer_idx, is_cross_attention=True)
             self.ln_cross_attn = nn.LayerNorm(hidden, eps=eps)
-        self.mlp = GPT2MLP(config.n_inner if config.n_inner is not None else 4 * hidden, config)
+        inner = config.n_inner if config.n_inner is not None else 4 * hidden
+        self.mlp = FeedForward(hidden, inner, config.activation_function, names=("c_fc", "c_proj"),
+                               dropout=config.resid_pdrop, project=_conv1d)
 
     def forward(self, x, step):
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
@@ -132,7 +126,7 @@ class GPT2PreTrainedModel(PreTrainedModel):
         if isinstance(module, Conv1D):
             nn.init.normal_(module.weight, std=std)
             nn.init.zeros_(module.bias)
-        if isinstance(module, (GPT2Attention, GPT2MLP)):  # residual projections: scaled by depth
+        if isinstance(module, (GPT2Attention, FeedForward)):  # residual projections: scaled by depth
             nn.init.normal_(module.c_proj.weight, std=std / math.sqrt(2 * self.config.n_layer))
 
 
@@ -147,6 +141,11 @@ class GPT2Model(GPT2PreTrainedModel):
         self.h = nn.ModuleList(GPT2Block(config, i) for i in range(config.num_hidden_layers))
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
         self.post_init()
+
+    def masks(self, step, attention_mask, length: int, dtype):
+        """The self-attention masks of this forward (`step.masks`)."""
+        return CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length), dtype,
+                           step.past_length, stacked=True, layout=step.layout)
 
     def forward(self, input_ids=None, past_key_values=None, cache_position=None, attention_mask=None,
                 token_type_ids=None, position_ids=None, head_mask=None, inputs_embeds=None,
@@ -172,8 +171,7 @@ class GPT2Model(GPT2PreTrainedModel):
         if token_type_ids is not None:
             x = x + self.wte(token_type_ids.view(-1, length))
         x = self.drop(x)
-        step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
-                                 x.dtype, step.past_length, stacked=True, layout=step.layout)
+        step.masks = self.masks(step, attention_mask, length, x.dtype)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.n_layer, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.h, x, step)

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, activation, causal_attention, linear_layer, per_layer_head_mask
+from ..layers import FeedForward, CausalMasks, causal_attention, linear_layer, per_layer_head_mask
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -78,19 +78,6 @@ class GPTNeoAttention(nn.Module):
         return self.attention(x, step, head_mask)
 
 
-class GPTNeoMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        inner = config.intermediate_size if config.intermediate_size is not None else 4 * config.hidden_size
-        self.c_fc = linear_layer(config.hidden_size, inner)
-        self.c_proj = linear_layer(inner, config.hidden_size)
-        self.act = activation(config.activation_function)
-        self.dropout = config.resid_dropout
-
-    def forward(self, x):
-        return F.dropout(self.c_proj(self.act(self.c_fc(x))), self.dropout, self.training)
-
-
 class GPTNeoBlock(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
@@ -98,7 +85,9 @@ class GPTNeoBlock(nn.Module):
         self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.attn = GPTNeoAttention(config, layer_idx)
         self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
-        self.mlp = GPTNeoMLP(config)
+        inner = config.intermediate_size if config.intermediate_size is not None else 4 * config.hidden_size
+        self.mlp = FeedForward(config.hidden_size, inner, config.activation_function, names=("c_fc", "c_proj"),
+                               dropout=config.resid_dropout)
 
     def forward(self, x, step):
         head_mask = step.extra[self.layer_idx] if step.extra is not None else None
@@ -188,3 +177,25 @@ class GPTNeoForSequenceClassification(LastTokenClassification, GPTNeoPreTrainedM
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
                 output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPTNeoForTokenClassification(DecoderSpanHead, GPTNeoPreTrainedModel):
+    base_model_class = GPTNeoModel
+    base_inputs = _INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPTNeoForQuestionAnswering(DecoderSpanHead, GPTNeoPreTrainedModel):
+    base_model_class = GPTNeoModel
+    base_inputs = _INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

@@ -7,10 +7,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import RotaryEmbedding, activation, linear_layer, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
 from ..modeling import PreTrainedModel
 
 
@@ -52,17 +52,6 @@ class GPTNeoXAttention(RotaryAttention):
         return self.dense(out), weights
 
 
-class GPTNeoXMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.dense_h_to_4h = linear_layer(config.hidden_size, config.intermediate_size)
-        self.dense_4h_to_h = linear_layer(config.intermediate_size, config.hidden_size)
-        self.act = activation(config.hidden_act)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
-
-
 class GPTNeoXLayer(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
@@ -71,7 +60,8 @@ class GPTNeoXLayer(nn.Module):
         self.input_layernorm = nn.LayerNorm(hidden, eps=eps)
         self.post_attention_layernorm = nn.LayerNorm(hidden, eps=eps)
         self.attention = GPTNeoXAttention(config, layer_idx)
-        self.mlp = GPTNeoXMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
+                               names=("dense_h_to_4h", "dense_4h_to_h"))
         self.dropout = config.hidden_dropout
 
     def forward(self, x, step):
@@ -149,3 +139,29 @@ class GPTNeoXForSequenceClassification(LastTokenClassification, GPTNeoXPreTraine
                 past_key_values=None, labels=None, use_cache=None, output_attentions=None,
                 output_hidden_states=None, return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class GPTNeoXForTokenClassification(DecoderSpanHead, GPTNeoXPreTrainedModel):
+    """(`token_type_ids` is accepted and unused, as in the reference: the base model has no token types.)"""
+
+    base_model_class = GPTNeoXModel
+    base_inputs = _INPUTS
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPTNeoXForQuestionAnswering(DecoderSpanHead, GPTNeoXPreTrainedModel):
+    """(`token_type_ids` is accepted and unused, as in the reference.)"""
+
+    base_model_class = GPTNeoXModel
+    base_inputs = _INPUTS
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

@@ -5,12 +5,11 @@ of the hidden size. The LM head is tied to the token embeddings."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import Attention, CausalMasks, activation, linear_layer, per_layer_head_mask
@@ -46,19 +45,28 @@ class OPTLearnedPositionalEmbedding(nn.Embedding):
 
 
 class OPTDecoderLayer(nn.Module):
+    """Self-attention then a two-layer MLP, each with a residual and a LayerNorm (before the block, or after the
+    sum). `settings` reads the sizes and options from a config (BioGPT's layer is this one under other names)."""
+
     def __init__(self, config, layer_idx: int):
         super().__init__()
-        hidden, affine = config.hidden_size, config.layer_norm_elementwise_affine
+        hidden, o = config.hidden_size, self.settings(config)
         self.layer_idx = layer_idx
-        self.self_attn = Attention(hidden, config.num_attention_heads, bias=config.enable_bias, layer_idx=layer_idx,
-                                   dropout=config.attention_dropout)
-        self.self_attn_layer_norm = nn.LayerNorm(hidden, elementwise_affine=affine)
-        self.fc1 = linear_layer(hidden, config.ffn_dim, bias=config.enable_bias)
-        self.fc2 = linear_layer(config.ffn_dim, hidden, bias=config.enable_bias)
-        self.final_layer_norm = nn.LayerNorm(hidden, elementwise_affine=affine)
-        self.activation_fn = activation(config.activation_function)
-        self.before = config.do_layer_norm_before
-        self.dropout = config.dropout
+        self.self_attn = Attention(hidden, config.num_attention_heads, bias=o["bias"], layer_idx=layer_idx,
+                                   dropout=o["attention_dropout"])
+        self.self_attn_layer_norm = nn.LayerNorm(hidden, elementwise_affine=o["affine"])
+        self.fc1 = linear_layer(hidden, o["ffn_dim"], bias=o["bias"])
+        self.fc2 = linear_layer(o["ffn_dim"], hidden, bias=o["bias"])
+        self.final_layer_norm = nn.LayerNorm(hidden, elementwise_affine=o["affine"])
+        self.activation_fn = activation(o["activation"])
+        self.before = o["norm_before"]
+        self.dropout, self.activation_dropout = o["dropout"], o["activation_dropout"]
+
+    @staticmethod
+    def settings(config) -> dict:
+        return dict(ffn_dim=config.ffn_dim, activation=config.activation_function, bias=config.enable_bias,
+                    affine=config.layer_norm_elementwise_affine, norm_before=config.do_layer_norm_before,
+                    dropout=config.dropout, attention_dropout=config.attention_dropout, activation_dropout=0.0)
 
     def forward(self, x, step):
         mask, is_causal = step.masks()
@@ -70,7 +78,8 @@ class OPTDecoderLayer(nn.Module):
         if not self.before:
             x = self.self_attn_layer_norm(x)
         h = self.final_layer_norm(x) if self.before else x
-        x = x + F.dropout(self.fc2(self.activation_fn(self.fc1(h))), self.dropout, self.training)
+        h = F.dropout(self.activation_fn(self.fc1(h)), self.activation_dropout, self.training)
+        x = x + F.dropout(self.fc2(h), self.dropout, self.training)
         return (x if self.before else self.final_layer_norm(x)), weights
 
 
@@ -95,25 +104,23 @@ class OPTPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
 
-class OPTDecoder(OPTPreTrainedModel):
-    def __init__(self, config):
-        super().__init__(config)
-        hidden, words = config.hidden_size, config.word_embed_proj_dim
-        self.embed_tokens = nn.Embedding(config.vocab_size, words, config.pad_token_id)
-        self.embed_positions = OPTLearnedPositionalEmbedding(config.max_position_embeddings, hidden)
-        self.project_out = linear_layer(hidden, words, bias=False) if words != hidden else None
-        self.project_in = linear_layer(words, hidden, bias=False) if words != hidden else None
-        self.final_layer_norm = None
-        if config.do_layer_norm_before and not config._remove_final_layer_norm:
-            self.final_layer_norm = nn.LayerNorm(hidden, elementwise_affine=config.layer_norm_elementwise_affine)
-        self.layers = nn.ModuleList(OPTDecoderLayer(config, i) for i in range(config.num_hidden_layers))
-        self.post_init()
+class LearnedPositionDecoder:
+    """The base-model forward of OPT and BioGPT: token embeddings (`embed_tokens`, projected in by `project_in` if
+    there is one), plus learned positions counted over the attention mask (`embed_positions`), dropout
+    (`embed_dropout`), the layers, then the family's `final_norm`."""
+
+    output_class = BaseModelOutputWithPast
+    embed_dropout = 0.0
+    collects_before_norm = False  # True: the last of `hidden_states` is the state before `final_norm` (BioGPT's)
 
     def get_input_embeddings(self):
         return self.embed_tokens
 
     def set_input_embeddings(self, value):
         self.embed_tokens = value
+
+    def final_norm(self, x):
+        raise NotImplementedError
 
     def forward(self, input_ids=None, attention_mask=None, head_mask=None, past_key_values=None, inputs_embeds=None,
                 use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
@@ -131,18 +138,36 @@ class OPTDecoder(OPTPreTrainedModel):
             else:
                 mask = attention_mask.long()
                 position_ids = ((mask.cumsum(-1) * mask) - 1)[:, -length:]
-        x = self.project_in(inputs_embeds) if self.project_in is not None else inputs_embeds
-        x = x + self.embed_positions(position_ids).to(x.device)
+        project_in = getattr(self, "project_in", None)
+        x = project_in(inputs_embeds) if project_in is not None else inputs_embeds
+        x = F.dropout(x + self.embed_positions(position_ids).to(x.device), self.embed_dropout, self.training)
         step.masks = CausalMasks(attention_mask, step.cache_position, length, causal.kv_length(step, length),
                                  x.dtype, step.past_length, layout=step.layout)
         if head_mask is not None:
             step.extra = per_layer_head_mask(head_mask, config.num_hidden_layers, x.dtype)
         x, hidden_states, attentions = causal.run_layers(self, self.layers, x, step, layerdrop=config.layerdrop)
+        return causal.finish(step, self.final_norm(x), hidden_states, attentions, self.output_class,
+                             collected=x if self.collects_before_norm else None)
+
+
+class OPTDecoder(LearnedPositionDecoder, OPTPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        hidden, words = config.hidden_size, config.word_embed_proj_dim
+        self.embed_tokens = nn.Embedding(config.vocab_size, words, config.pad_token_id)
+        self.embed_positions = OPTLearnedPositionalEmbedding(config.max_position_embeddings, hidden)
+        self.project_out = linear_layer(hidden, words, bias=False) if words != hidden else None
+        self.project_in = linear_layer(words, hidden, bias=False) if words != hidden else None
+        self.final_layer_norm = None
+        if config.do_layer_norm_before and not config._remove_final_layer_norm:
+            self.final_layer_norm = nn.LayerNorm(hidden, elementwise_affine=config.layer_norm_elementwise_affine)
+        self.layers = nn.ModuleList(OPTDecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.post_init()
+
+    def final_norm(self, x):
         if self.final_layer_norm is not None:
             x = self.final_layer_norm(x)
-        if self.project_out is not None:
-            x = self.project_out(x)
-        return causal.finish(step, x, hidden_states, attentions, BaseModelOutputWithPast)
+        return self.project_out(x) if self.project_out is not None else x
 
 
 class OPTModel(OPTPreTrainedModel):
@@ -192,3 +217,15 @@ class OPTForSequenceClassification(LastTokenClassification, OPTPreTrainedModel):
                 labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
                 position_ids=None, **kwargs):
         return self.classify(locals())
+
+
+class OPTForQuestionAnswering(DecoderSpanHead, OPTPreTrainedModel):
+    base_model_class = OPTModel
+    base_inputs = _OPT_INPUTS
+    head_input_size = "word_embed_proj_dim"
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, head_mask=None, past_key_values=None, inputs_embeds=None,
+                start_positions=None, end_positions=None, use_cache=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, position_ids=None, **kwargs):
+        return self.answer_span(locals())

@@ -7,10 +7,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import RotaryEmbedding, activation, linear_layer, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
 from ..modeling import PreTrainedModel
 
 
@@ -58,22 +58,11 @@ class PhiAttention(RotaryAttention):
         return self.dense(out), weights
 
 
-class PhiMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.fc1 = linear_layer(config.hidden_size, config.intermediate_size)
-        self.fc2 = linear_layer(config.intermediate_size, config.hidden_size)
-        self.activation_fn = activation(config.hidden_act)
-
-    def forward(self, x):
-        return self.fc2(self.activation_fn(self.fc1(x)))
-
-
 class PhiDecoderLayer(nn.Module):
     def __init__(self, config, layer_idx: int):
         super().__init__()
         self.self_attn = PhiAttention(config, layer_idx)
-        self.mlp = PhiMLP(config)
+        self.mlp = FeedForward(config.hidden_size, config.intermediate_size, config.hidden_act)
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = config.resid_pdrop
 
@@ -133,3 +122,12 @@ class PhiForSequenceClassification(LastTokenClassification, PhiPreTrainedModel):
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, **kwargs):
         return self.classify(locals())
+
+
+class PhiForTokenClassification(DecoderSpanHead, PhiPreTrainedModel):
+    base_model_class = PhiModel
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
+                inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return self.classify_tokens(locals())

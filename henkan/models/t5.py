@@ -17,7 +17,6 @@ adds that same bias to its scores (`step.bias`). Cross-attention has no position
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 
 import torch
@@ -30,7 +29,7 @@ from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..heads import ForTokenClassification
 from ..layers import (CausalMasks, Holder, RMSNorm, activation, causal_attention, check_inputs, compiling,
-                      linear_layer, padding_mask, per_layer_head_mask)
+                      linear_layer, padding_mask, per_layer_head_mask, relative_position_bucket)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPastAndCrossAttentions
 from ..seq2seq import (EncoderDecoderBase, Seq2SeqClassification, Seq2SeqClassificationHead, Seq2SeqLM,
@@ -83,27 +82,6 @@ class MT5Config(T5Config):
                     **_POSITIONS, feed_forward_proj="gated-gelu", is_encoder_decoder=True, use_cache=True,
                     tokenizer_class="T5Tokenizer", tie_word_embeddings=False, pad_token_id=0, eos_token_id=1,
                     decoder_start_token_id=0, classifier_dropout=0.0)
-
-
-# relative positions ---------------------------------------------------------------------------------------------
-
-
-def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True, num_buckets: int = 32,
-                             max_distance: int = 128) -> torch.Tensor:
-    """The bucket of each (key position - query position). Half of the buckets (of each direction, when
-    bidirectional) hold one distance each, the rest log-spaced distances up to `max_distance`, the last everything
-    beyond. Causal buckets count keys before the query only (later keys fall in bucket 0)."""
-    buckets = 0
-    if bidirectional:
-        num_buckets //= 2
-        buckets = (relative_position > 0).long() * num_buckets
-        distance = relative_position.abs()
-    else:
-        distance = (-relative_position).clamp(min=0)
-    exact = num_buckets // 2
-    far = exact + (torch.log(distance.clamp(min=exact).float() / exact) / math.log(max_distance / exact)
-                   * (num_buckets - exact)).long()
-    return buckets + torch.where(distance < exact, distance, far.clamp(max=num_buckets - 1))
 
 
 # layers ---------------------------------------------------------------------------------------------------------

@@ -101,19 +101,31 @@ class Data2VecAudioConfig(_SpeechEncoderConfig):
 
 
 def spec_augment_mask(rows: int, length: int, prob: float, span: int, min_spans: int,
-                      lengths: torch.Tensor | None = None, device=None) -> torch.Tensor:
-    """A [rows, length] boolean mask of random spans of `span` steps covering about `prob` of each row's first
-    `lengths[row]` steps (at least `min_spans` spans where they fit)."""
+                      lengths: torch.Tensor | None = None, device=None, name: str = "mask_time_length") -> torch.Tensor:
+    """A [rows, length] boolean mask of SpecAugment's spans, drawn with the reference's statistics (not its random
+    stream): each row gets about `prob` x its length / `span` spans (rounded by one random draw shared by the batch,
+    at least `min_spans`, no more than fit), starting at distinct positions within its first `lengths[row]` steps.
+    `name` is the config field of `span`, for the error when it does not fit."""
+    if not 0 < span <= length:
+        raise ValueError(f"config.{name} ({span}) must be between 1 and the length it masks ({length} steps); "
+                         f"lower {name} or set its masking probability to 0.")
     mask = torch.zeros(rows, length, dtype=torch.bool, device=device)
+    rounding = float(torch.rand(()))
+
+    def count(valid: int) -> int:
+        spans = max(int(prob * valid / span + rounding), min_spans)
+        if spans * span > length:
+            spans = length // span
+        return max(0, min(spans, valid - span + 1))
+
+    if count(length) == 0:
+        return mask
     for row in range(rows):
         valid = int(lengths[row]) if lengths is not None else length
-        if valid < span or span < 1:
-            continue
-        count = max(min_spans, int(prob * valid / span + float(torch.rand(()))))
-        count = min(count, valid // span)
-        starts = torch.randint(0, valid - span + 1, (count,))
-        for start in starts.tolist():
-            mask[row, start:start + span] = True
+        spans = count(valid)
+        if spans:
+            starts = torch.randperm(valid - span + 1)[:spans]
+            mask[row, (starts[:, None] + torch.arange(span)).flatten().to(mask.device)] = True
     return mask
 
 
@@ -385,7 +397,7 @@ class Wav2Vec2Model(Wav2Vec2PreTrainedModel):
             x = torch.where(mask_time_indices.to(torch.bool)[..., None], self.masked_spec_embed.to(x.dtype), x)
         if config.mask_feature_prob > 0 and self.training:
             channels = spec_augment_mask(rows, width, config.mask_feature_prob, config.mask_feature_length,
-                                         config.mask_feature_min_masks, device=x.device)
+                                         config.mask_feature_min_masks, device=x.device, name="mask_feature_length")
             x = x.masked_fill(channels[:, None, :], 0.0)
         return x
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import warnings
 
-from .audio import AudioClassificationPipeline, AutomaticSpeechRecognitionPipeline
+from .audio import (AudioClassificationPipeline, AutomaticSpeechRecognitionPipeline,
+                    ZeroShotAudioClassificationPipeline)
 from .base import ChunkPipeline, GenerationPipeline, Pipeline
 from .pt_utils import KeyDataset, KeyPairDataset
 from .question_answering import QuestionAnsweringPipeline, SquadExample
@@ -62,6 +63,8 @@ SUPPORTED_TASKS = {
                                           ("facebook/wav2vec2-base-960h", "22aad52"), "multimodal"),
     "audio-classification": _task(AudioClassificationPipeline, "AutoModelForAudioClassification",
                                   ("superb/wav2vec2-base-superb-ks", "372e048"), "audio"),
+    "zero-shot-audio-classification": _task(ZeroShotAudioClassificationPipeline, "AutoModel",
+                                            ("laion/clap-htsat-fused", "cca9e28"), "multimodal"),
 }
 TRANSLATION_DEFAULTS = {("en", "fr"): T5_BASE, ("en", "de"): T5_BASE, ("en", "ro"): T5_BASE}
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
@@ -237,7 +240,8 @@ def pipeline(task: str | None = None, model=None, config=None, tokenizer=None, f
 # what pipeline() loads beside the model: by the task's kind of input, or for the tasks named
 _PREPROCESSORS = {"image": ("image_processor",), "audio": ("feature_extractor",)}
 _TASK_PREPROCESSORS = {"automatic-speech-recognition": ("feature_extractor", "tokenizer"),
-                       "zero-shot-image-classification": ("image_processor", "tokenizer")}
+                       "zero-shot-image-classification": ("image_processor", "tokenizer"),
+                       "zero-shot-audio-classification": ("feature_extractor", "tokenizer")}
 
 
 def _preprocessor(given, source, loader, argument: str, model, options: dict):
@@ -323,5 +327,5 @@ __all__ = ["pipeline", "Pipeline", "ChunkPipeline", "GenerationPipeline", "Featu
            "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline", "SquadExample", "Chat", "KeyDataset",
            "KeyPairDataset", "ImageClassificationPipeline", "ImageFeatureExtractionPipeline",
            "ZeroShotImageClassificationPipeline", "AutomaticSpeechRecognitionPipeline", "AudioClassificationPipeline",
-           "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES", "check_task",
+           "ZeroShotAudioClassificationPipeline", "PIPELINE_REGISTRY", "PipelineRegistry", "SUPPORTED_TASKS", "TASK_ALIASES", "check_task",
            "get_supported_tasks"]

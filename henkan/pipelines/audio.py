@@ -1,4 +1,5 @@
-"""Audio pipelines: automatic-speech-recognition (CTC models and Whisper) and audio-classification.
+"""Audio pipelines: automatic-speech-recognition (CTC models and Whisper), audio-classification and
+zero-shot-audio-classification.
 
 Audio is a file path, an http(s) URL or the bytes of an audio file (decoded with `soundfile`, channels averaged,
 resampled to the feature extractor's rate), a 1-D array or tensor already at that rate, or a dict
@@ -16,6 +17,7 @@ import torch
 
 from ..logging import get_logger
 from .base import ChunkPipeline, GenerationPipeline, Pipeline
+from .zero_shot import ContrastiveZeroShot
 
 logger = get_logger(__name__)
 
@@ -156,6 +158,31 @@ class AudioClassificationPipeline(AudioPipeline):
         return [{"score": score, "label": labels[i]} for score, i in zip(best.tolist(), ids.tolist())]
 
 
+class ZeroShotAudioClassificationPipeline(ContrastiveZeroShot, AudioPipeline):
+    """`[{"score", "label"}]` per recording, best first: each of `candidate_labels` becomes the text
+    `hypothesis_template.format(label)` ("This is a sound of {}."), and the audio-text model's (CLAP's)
+    `logits_per_audio` are a softmax over the labels. Recordings are mono; each is cut or padded by the feature
+    extractor on its own, as the reference does (with "fusion" truncation, a lone short clip counts as longer)."""
+
+    input_keys = ("input_features", "is_longer")
+    logits_name = "logits_per_audio"
+    default_template = "This is a sound of {}."
+
+    def __init__(self, model, feature_extractor=None, tokenizer=None, **kwargs):
+        self._require_tokenizer(tokenizer, kwargs.get("task"))
+        super().__init__(model, feature_extractor=feature_extractor, tokenizer=tokenizer, **kwargs)
+
+    def preprocess(self, inputs, candidate_labels=None, hypothesis_template=None, timeout=None,
+                   tokenizer_kwargs=None):
+        labels = self.encode_labels(candidate_labels, hypothesis_template, tokenizer_kwargs)
+        waveform, rate, _, _ = _waveform(inputs, self, timeout)
+        if waveform.ndim != 1:
+            raise ValueError(f"zero-shot-audio-classification takes mono audio: got an array of shape "
+                             f"{list(waveform.shape)}. Average the channels first, or pass the file's path.")
+        features = self.feature_extractor([waveform], sampling_rate=rate, return_tensors="pt")
+        return {key: features[key] for key in self.input_keys if key in features} | labels
+
+
 def _rescale_stride(stride: tuple, ratio: float) -> tuple[int, int, int]:
     """A (length, left, right) stride in samples as logit frames."""
     length, left, right = stride
@@ -170,9 +197,9 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
     `chunk_length_s` cuts long audio into overlapping windows (`stride_length_s` seconds of context on each side,
     by default a sixth of the window) that are batched together; CTC logits are cut to each window's middle and
     joined, Whisper's texts are stitched where the windows overlap. `return_timestamps`: "char" or "word" for CTC,
-    True (segments) for Whisper. Other keywords (or `generate_kwargs`) go to Whisper's generate(); by default the
-    pipeline generates with `max_new_tokens=256, num_beams=5` unless the checkpoint's generation config says
-    otherwise."""
+    True (segments) or "word" (words timed by cross-attention alignment) for Whisper. Other keywords (or
+    `generate_kwargs`) go to Whisper's generate(); by default the pipeline generates with `max_new_tokens=256,
+    num_beams=5` unless the checkpoint's generation config says otherwise."""
 
     default_generation = {"max_new_tokens": 256, "num_beams": 5}
     _side_keys = ("stride", "extra")
@@ -234,12 +261,8 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
                 raise ValueError("CTC models give character or word timestamps: set return_timestamps='char' or "
                                  "'word'.")
             if self.type == "seq2seq_whisper" and return_timestamps == "char":
-                raise ValueError("Whisper cannot return 'char' timestamps, only segment timestamps: use "
-                                 "return_timestamps=True.")
-            if self.type == "seq2seq_whisper" and return_timestamps == "word":
-                raise NotImplementedError("Word-level timestamps for Whisper (return_timestamps='word', from "
-                                          "cross-attention alignment) are not supported by henkan yet; "
-                                          "return_timestamps=True gives segment timestamps.")
+                raise ValueError("Whisper cannot return 'char' timestamps, only word or segment timestamps: use "
+                                 "return_timestamps='word' or return_timestamps=True.")
             fwd["return_timestamps"] = post["return_timestamps"] = return_timestamps
         return pre, fwd, post
 
@@ -290,19 +313,31 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline, ChunkPipeline, Generatio
             return {"tokens": logits.argmax(-1)}
         if return_timestamps:
             generate_kwargs["return_timestamps"] = bool(return_timestamps)
+        if return_timestamps == "word":
+            generate_kwargs.update(return_token_timestamps=True, return_segments=True)
         generate_kwargs.setdefault("generation_config", self.generation_config)
         inputs = batch.get("input_features", batch.get("input_values"))
-        return {"tokens": self.model.generate(inputs, attention_mask=attention_mask, **generate_kwargs)}
+        out = self.model.generate(inputs, attention_mask=attention_mask, **generate_kwargs)
+        if return_timestamps != "word":
+            return {"tokens": out}
+        # each row's token times, shifted to the recording's time, segment after segment
+        times = [torch.cat([s["token_timestamps"] for s in found]) if found else torch.zeros(0)
+                 for found in out["segments"]]
+        return {"tokens": out["sequences"], "token_timestamps": times}
 
     def _row(self, outputs: dict, row: int, item) -> dict:
-        return {"tokens": outputs["tokens"][row:row + 1].cpu()}
+        out = {"tokens": outputs["tokens"][row:row + 1].cpu()}
+        if "token_timestamps" in outputs:
+            out["token_timestamps"] = outputs["token_timestamps"][row][None].cpu()
+        return out
 
     def postprocess(self, rows: list[dict], return_timestamps=None, return_language=None):
         optional = {}
         if self.type == "seq2seq_whisper":
             rate = self.feature_extractor.sampling_rate
-            outputs = [{"tokens": row["tokens"], **({"stride": tuple(s / rate for s in row["stride"])}
-                                                    if row["stride"] is not None else {})} for row in rows]
+            outputs = [{key: row[key] for key in ("tokens", "token_timestamps") if key in row} |
+                       ({"stride": tuple(s / rate for s in row["stride"])} if row["stride"] is not None else {})
+                       for row in rows]
             precision = self.feature_extractor.chunk_length / self.model.config.max_source_positions
             text, optional = self.tokenizer._decode_asr(outputs, return_timestamps=return_timestamps,
                                                         return_language=return_language, time_precision=precision)

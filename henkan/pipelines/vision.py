@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .base import Pipeline
+from .zero_shot import ContrastiveZeroShot
 
 
 def _load(image, timeout=None):
@@ -141,70 +142,20 @@ class ImageFeatureExtractionPipeline(ImagePipeline):
         return features if return_tensors else features.tolist()
 
 
-class ZeroShotImageClassificationPipeline(ImagePipeline):
+class ZeroShotImageClassificationPipeline(ContrastiveZeroShot, ImagePipeline):
     """`[{"score", "label"}]` per image, best first: each of `candidate_labels` becomes the text
     `hypothesis_template.format(label)` ("This is a photo of {}."), and the image-text model's similarity logits
     are a softmax over the labels. Images sharing their labels are batched with one pass of the text tower."""
 
+    input_keys = ("pixel_values",)
+    logits_name = "logits_per_image"
+    default_template = "This is a photo of {}."
+
     def __init__(self, model, image_processor=None, tokenizer=None, **kwargs):
-        if tokenizer is None:
-            raise ValueError("zero-shot-image-classification needs the model's tokenizer for the candidate labels: "
-                             "pass tokenizer=, or load the pipeline from a checkpoint folder that has one.")
+        self._require_tokenizer(tokenizer, kwargs.get("task"))
         super().__init__(model, image_processor=image_processor, tokenizer=tokenizer, **kwargs)
 
-    def __call__(self, image=None, *args, **kwargs):
-        if len(args) == 1 and "candidate_labels" not in kwargs:
-            kwargs["candidate_labels"] = args[0]
-        elif args:
-            raise ValueError(f"zero-shot-image-classification takes the images and candidate_labels; {len(args)} "
-                             "more positional argument(s) given.")
-        return super().__call__(image, **kwargs)
-
-    def _sanitize_parameters(self, candidate_labels=None, hypothesis_template=None, timeout=None,
-                             tokenizer_kwargs=None, **kwargs):
-        super()._sanitize_parameters(**kwargs)
-        pre = {}
-        for key, value in (("candidate_labels", candidate_labels), ("hypothesis_template", hypothesis_template),
-                           ("timeout", timeout), ("tokenizer_kwargs", tokenizer_kwargs)):
-            if value is not None:
-                pre[key] = value
-        return pre, {}, {}
-
-    def preprocess(self, image, candidate_labels=None, hypothesis_template="This is a photo of {}.", timeout=None,
+    def preprocess(self, image, candidate_labels=None, hypothesis_template=None, timeout=None,
                    tokenizer_kwargs=None):
-        if isinstance(candidate_labels, str):
-            candidate_labels = [candidate_labels]
-        if not candidate_labels:
-            raise ValueError("candidate_labels is empty or missing: pass the labels to choose from, e.g. "
-                             "candidate_labels=['cat', 'dog'].")
-        texts = [hypothesis_template.format(label) for label in candidate_labels]
-        if len(candidate_labels) > 1 and len(set(texts)) == 1:
-            raise ValueError(f"hypothesis_template={hypothesis_template!r} has no {{}} for the label: write e.g. "
-                             "'This is a photo of {}.'")
-        features = dict(super().preprocess(image, timeout=timeout))
-        text = self.tokenizer(texts, return_tensors="pt", **{"padding": True, **(tokenizer_kwargs or {})})
-        return {**features, "labels": tuple(candidate_labels), "text": dict(text)}
-
-    def _collate(self, encoded: list[dict]) -> dict:
-        return {"pixel_values": torch.cat([item["pixel_values"] for item in encoded]).to(self.device,
-                                                                                           self.model.dtype),
-                "labels": [item["labels"] for item in encoded], "text": [item["text"] for item in encoded]}
-
-    def _forward(self, batch: dict, **kwargs) -> dict:
-        pixels, texts = batch["pixel_values"], batch["text"]
-        same = all(labels == batch["labels"][0] and text["input_ids"].equal(texts[0]["input_ids"])
-                   for labels, text in zip(batch["labels"], texts))
-        groups = [(slice(None), texts[0])] if same else [(slice(i, i + 1), text) for i, text in enumerate(texts)]
-        logits = []
-        for rows, text in groups:
-            text = {key: value.to(self.device) for key, value in text.items()}
-            logits.extend(self.model(pixel_values=pixels[rows], **text).logits_per_image.float().unbind())
-        return {"logits": logits, "labels": batch["labels"]}
-
-    def _row(self, outputs: dict, row: int, item) -> dict:
-        return {"logits": outputs["logits"][row], "labels": outputs["labels"][row]}
-
-    def postprocess(self, outputs):
-        scores = outputs["logits"].softmax(-1).tolist()
-        ranked = sorted(zip(scores, outputs["labels"]), key=lambda pair: -pair[0])
-        return [{"score": score, "label": label} for score, label in ranked]
+        labels = self.encode_labels(candidate_labels, hypothesis_template, tokenizer_kwargs)
+        return {**dict(super().preprocess(image, timeout=timeout)), **labels}

@@ -220,6 +220,10 @@ class ClapFeatureExtractor(SequenceFeatureExtractor):
     def _random_mel_fusion(self, mel: np.ndarray, total_frames: int, chunk_frames: int) -> np.ndarray:
         import torch
 
+        if mel.shape[1] != 64:  # (the reference shrinks to 64 bins whatever the feature size, and then fails)
+            raise ValueError(f"truncation='fusion' of a clip longer than max_length_s shrinks it to 64 mel bins, "
+                             f"as CLAP's fused models take; this extractor has feature_size={mel.shape[1]}. Use "
+                             f"feature_size=64, or truncation='rand_trunc'.")
         ranges = np.array_split(list(range(0, total_frames - chunk_frames + 1)), 3)
         ranges = [r if len(r) else [0] for r in ranges]
         starts = [np.random.choice(r) for r in ranges]

@@ -26,6 +26,7 @@ from .config import GROUP_SIZES
 
 
 _PACK_ROWS = 1024
+_SHRINKS = [1 - i / 20 for i in range(11)]  # the clipping ranges int4 tries per group: the full range down to half
 
 
 def _kernel(x: torch.Tensor, packed: torch.Tensor, group: int, scales_zeros: torch.Tensor) -> torch.Tensor:
@@ -57,11 +58,23 @@ def quantize_int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 
 def quantize_int4_groups(weight: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric int4 over groups of `group` columns: (q uint8 [rows, cols] in [0, 15], scale, zero [rows, groups])
-    with w ~ (q - 8) * scale + zero."""
+    with w ~ (q - 8) * scale + zero. Each group's 16 levels span its [min, max] shrunk by the factor (of `_SHRINKS`)
+    that gives the least squared error: clipping a few outliers buys a finer step for all the other weights."""
     rows, cols = weight.shape
     grouped = weight.float().reshape(rows, cols // group, group)
     low, high = grouped.amin(dim=-1), grouped.amax(dim=-1)
-    scale = ((high - low) / 15).clamp_min(1e-12)
+    best = None
+    for shrink in _SHRINKS:
+        lo = low * shrink
+        scale = ((high * shrink - lo) / 15).clamp_min(1e-12)
+        q = torch.round((grouped - lo[..., None]) / scale[..., None]).clamp_(0, 15)
+        error = q.mul_(scale[..., None]).add_(lo[..., None]).sub_(grouped).square_().sum(dim=-1)
+        if best is None:
+            best = [error, scale, lo]
+        else:
+            better = error < best[0]
+            best = [torch.where(better, new, old) for new, old in zip((error, scale, lo), best)]
+    _, scale, low = best
     q = torch.round((grouped - low[..., None]) / scale[..., None]).clamp_(0, 15).to(torch.uint8)
     return q.reshape(rows, cols), scale, low + 8 * scale
 

@@ -17,6 +17,27 @@ from .layers import QuantEmbedding, QuantLinear, pack_nibbles
 logger = get_logger(__name__)
 _GPTQ_PARTS = ("qweight", "qzeros", "scales", "g_idx")
 _ROWS_PER_STEP = 4096  # float rows quantized at a time: bounds the temporaries of one large weight
+# attention value and output projections, by the names the families give them (Scheme.sensitive_8bit)
+_SENSITIVE = ("v_proj", "o_proj", "out_proj", "value", "attention.output.dense", "attn.c_proj",
+              "self_attention.dense")
+
+
+def _block(name: str) -> tuple[str, int] | None:
+    """(the stack, the block's index) of a layer inside a stack of blocks: the path up to its first index."""
+    parts = name.split(".")
+    at = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+    return None if at is None else (".".join(parts[:at]), int(parts[at]))
+
+
+def _sensitive(names) -> set[str]:
+    """The layers (besides the output layer) kept in int8 under Scheme.sensitive_8bit: attention value / output
+    projections, and every layer of a stack's first and last blocks."""
+    blocks = {name: _block(name) for name in names}
+    last = {}
+    for block in filter(None, blocks.values()):
+        last[block[0]] = max(last.get(block[0], 0), block[1])
+    return {name for name, block in blocks.items() if (block is not None and block[1] in (0, last[block[0]]))
+            or any(name == s or name.endswith("." + s) for s in _SENSITIVE)}
 
 
 def _skipped(name: str, skip) -> bool:
@@ -32,6 +53,7 @@ class Quantizer:
         self.modules: dict[str, nn.Module] = {}
         self.transposed: set[str] = set()  # Conv1D layers: their float weights are stored [in, out]
         self.parts: dict[str, dict[str, torch.Tensor]] = {}  # GPTQ tensors per module, converted in flush()
+        self.eight: set[str] = set()  # linear layers kept in int8 under a 4-bit scheme
 
     # which modules ----------------------------------------------------------------------------------------------
     def replace(self, model, checkpoint_keys) -> None:
@@ -47,6 +69,11 @@ class Quantizer:
             if not chosen:
                 raise ValueError(f"The checkpoint's config says it is quantized ({'GPTQ' if scheme.gptq else 'henkan'})"
                                  f" but no tensor ends with {marker!r}; the weights do not match config.json.")
+            if scheme.saved and scheme.bits == 4:  # a 4-bit layer has offsets, an int8 one does not
+                four = {n.rpartition(".")[0] for key in checkpoint_keys if key.endswith(".weight_zero")
+                        for n in model._checkpoint_key_candidates(key)}
+                self.eight = {name for name in chosen if name not in four
+                              and not isinstance(model.get_submodule(name), nn.Embedding)}
         else:
             chosen = self._float_targets(model)
         with torch.device("meta"):
@@ -67,12 +94,15 @@ class Quantizer:
         tied = output is not None and embeddings is not None and getattr(model.config, "tie_word_embeddings", True) \
             and bool(model._tied_weights_keys)
         chosen = set()
+        sensitive = _sensitive([n for n, m in model.named_modules() if isinstance(m, (nn.Linear, Conv1D))])
         for name, module in model.named_modules():
             if _skipped(name, skip) or (tied and module in (output, embeddings)):
                 continue
             if isinstance(module, (nn.Linear, Conv1D)):
                 width = module.in_features if isinstance(module, nn.Linear) else module.weight.shape[0]
-                if self.scheme.bits == 4 and width % self.scheme.group_size:
+                if self.scheme.sensitive_8bit and (module is output or name in sensitive):
+                    self.eight.add(name)
+                elif self.scheme.bits == 4 and width % self.scheme.group_size:
                     logger.info("%s stays in full precision: its %d inputs are not a multiple of group_size %d.",
                                 name, width, self.scheme.group_size)
                     continue
@@ -91,8 +121,8 @@ class Quantizer:
                 self.transposed.add(name)
             else:
                 width, outputs = old.in_features, old.out_features
-            new = QuantLinear(width, outputs, old.bias is not None, self.scheme.bits, self.scheme.group_size,
-                              self.scheme.compute_dtype)
+            new = QuantLinear(width, outputs, old.bias is not None, 8 if name in self.eight else self.scheme.bits,
+                              self.scheme.group_size, self.scheme.compute_dtype)
         parent, _, attr = name.rpartition(".")
         setattr(model.get_submodule(parent), attr, new)
         self.modules[name] = new

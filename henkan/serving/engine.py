@@ -514,12 +514,12 @@ class Engine:
             self.cache.free(last)
             request = s.request
             request.unfinished -= 1
-            if request.unfinished == 0:
-                self._release(request)
+            if request.unfinished == 0:  # counted before its load is released: an idle engine has counted it
                 if request.cancelled:
                     self.cancelled += 1
                 else:
                     self.served += 1
+                self._release(request)
         if self._filling is not None and filling_at != len(self._rows):
             self.cache.copy_slot(filling_at, len(self._rows))
             self.cache.free(filling_at)

@@ -20,6 +20,9 @@ import threading
 __all__ = ["TemplateRenderer", "TemplateError"]
 
 
+_STARTUP_SECONDS = 60
+
+
 class TemplateError(ValueError):
     """A chat template failed to render: it raised, broke the sandbox's rules, or ran out of time or memory."""
 
@@ -38,9 +41,18 @@ class TemplateRenderer:
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        return subprocess.Popen([sys.executable, "-m", "henkan.serving.templates", str(self.memory_mb),
-                                 str(self.max_chars)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=env, bufsize=0)
+        process = subprocess.Popen([sys.executable, "-m", "henkan.serving.templates", str(self.memory_mb),
+                                    str(self.max_chars)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=env, bufsize=0)
+        # The child says when its imports are done, so that a busy machine's slow start is not counted against the
+        # first template's time limit.
+        ready, _, _ = select.select([process.stdout], [], [], _STARTUP_SECONDS)
+        if not ready or not process.stdout.readline():
+            process.kill()
+            process.wait()
+            raise TemplateError(f"The chat template renderer (a child process) did not start within "
+                                f"{_STARTUP_SECONDS} s.")
+        return process
 
     def start(self) -> None:
         """Start the child now (it takes a moment to import), rather than at the first render."""
@@ -100,7 +112,10 @@ def _serve(memory_mb: int, max_chars: int) -> None:
         current = 0
     limit = current + memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    render_chat_template("{{ messages[0]['content'] }}", [{"role": "user", "content": ""}])  # imports Jinja
     out = sys.stdout.buffer
+    out.write(b'{"ready": true}\n')
+    out.flush()
     for line in sys.stdin.buffer:
         try:
             job = json.loads(line)

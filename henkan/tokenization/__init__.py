@@ -9,7 +9,8 @@ The modules depend on each other one way, each only on those listed before it:
 - `sentencepiece`: SentencePiece `.model` files as Rust tokenizers, and SentencePiece's decoding of pieces;
 - `families`: the model tokenizers that are not SentencePiece-based (BERT, RoBERTa, BART, GPT-2, ByT5, ...);
 - `sentencepiece_families`: those that are (T5, Llama, XLM-R, ALBERT, mBART, Marian, Pegasus, ...);
-- `segmenters`: those whose words come from Python code (BERT-Japanese's MeCab, BERTweet's tweet normalizer);
+- `segmenters`: those whose words come from Python code (BERT-Japanese's MeCab, BERTweet's tweet normalizer,
+  BioGPT's Moses tokenizer, CTRL's word BPE);
 - `multimodal`: those of the image-text and speech families (CLIP, Wav2Vec2's CTC tokenizer, Whisper);
 - `auto`: `AutoTokenizer` and the model type -> class table;
 - `wordpiece`: BERT's two steps in plain Python (`BasicTokenizer`, `WordpieceTokenizer`), for code that uses them.

@@ -18,6 +18,7 @@ from .files import KNOWN_CLASSES, TOKENIZER_CONFIG_FILE, _read_json
 from .multimodal import (
     CLIPTokenizer, CLIPTokenizerFast, Wav2Vec2CTCTokenizer, WhisperTokenizer, WhisperTokenizerFast,
 )
+from .segmenters import BioGptTokenizer, CpmAntTokenizer, CTRLTokenizer
 from .sentencepiece_families import (
     AlbertTokenizer, AlbertTokenizerFast, BarthezTokenizer, BarthezTokenizerFast, BartphoTokenizer,
     BertGenerationTokenizer, BigBirdTokenizer, BigBirdTokenizerFast, CamembertTokenizer, CamembertTokenizerFast,
@@ -76,6 +77,9 @@ TOKENIZER_MAPPING: dict[str, tuple[type | None, type | None]] = {
     "wav2vec2": (Wav2Vec2CTCTokenizer, None),
     "data2vec-audio": (Wav2Vec2CTCTokenizer, None),
     "whisper": (WhisperTokenizer, WhisperTokenizerFast),
+    "biogpt": (BioGptTokenizer, None),
+    "ctrl": (CTRLTokenizer, None),
+    "cpmant": (CpmAntTokenizer, None),
 }
 _BUILTIN_MODEL_TYPES = frozenset(TOKENIZER_MAPPING)
 

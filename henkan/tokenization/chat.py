@@ -929,12 +929,12 @@ def _check_conversation(chat, name: str) -> None:
     if not isinstance(chat, (list, tuple)):
         raise TypeError(f"{name} must be a list of messages (dicts with 'role' and 'content'), got "
                         f"{type(chat).__name__}.")
-    for message in chat:  # the common case, quickly; then each message, to name the first that is wrong
-        if type(message) is not dict or type(message.get("role")) is not str \
-                or type(message.get("content")) not in _PLAIN_CONTENT:
-            break
-    else:
-        return
+    try:  # the common case, quickly; then each message, to name the first that is wrong
+        if all([type(message["role"]) is str and type(message.get("content")) in _PLAIN_CONTENT
+                for message in chat]):
+            return
+    except (TypeError, KeyError, AttributeError):
+        pass
     for j, message in enumerate(chat):
         where = f"{name}[{j}]"
         if not isinstance(message, Mapping):

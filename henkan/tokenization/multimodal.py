@@ -508,23 +508,78 @@ __all__ = ["CLIPTokenizer", "CLIPTokenizerFast", "Wav2Vec2CTCTokenizer", "Wav2Ve
 # ---------------------------------------------------------------------------- Whisper: stitching chunked outputs
 
 
-def merge_overlapping(sequences: list[list[int]]) -> list[int]:
+def merge_overlapping(sequences: list[list[int]], times: list[list] | None = None):
     """One token sequence from chunks whose ends overlap: each next chunk is aligned with the text so far where
     the most tokens agree (more than one; a longer overlap wins ties by a hair), and both are cut at the middle of
-    the overlap."""
+    the overlap. With `times` (each token's (start, end), per chunk), tokens agree only if the earlier chunk's
+    time is not after the later's, and the merged times are returned too."""
     left, merged = list(sequences[0]), []
-    for right in sequences[1:]:
+    left_times, merged_times = (list(times[0]), []) if times else (None, None)
+    for n, right in enumerate(sequences[1:], start=1):
         best, cut = 0.0, (len(left), len(left), 0, 0)
         for shift in range(1, len(left) + len(right)):
             l_start, l_stop = max(0, len(left) - shift), min(len(left), len(left) + len(right) - shift)
             r_start, r_stop = max(0, shift - len(left)), min(len(right), shift)
-            matches = sum(1 for a in range(l_stop - l_start) if left[l_start + a] == right[r_start + a])
+            matches = sum(1 for a in range(l_stop - l_start) if left[l_start + a] == right[r_start + a] and
+                          (not times or left_times[l_start + a] <= times[n][r_start + a]))
             score = matches / shift + shift / 10000.0
             if matches > 1 and score > best:
                 best, cut = score, (l_start, l_stop, r_start, r_stop)
         merged += left[:(cut[0] + cut[1]) // 2]
         left = list(right[(cut[2] + cut[3]) // 2:])
-    return merged + left
+        if times:
+            merged_times += left_times[:(cut[0] + cut[1]) // 2]
+            left_times = list(times[n][(cut[2] + cut[3]) // 2:])
+    if times is None:
+        return merged + left
+    return merged + left, (merged_times + left_times if times else [])
+
+
+_PREPENDED, _APPENDED = "\"'“¡¿([{-", "\"'.。,，!！?？:：”)]}、"
+_NO_SPACES = {"chinese", "japanese", "thai", "lao", "myanmar", "cantonese"}
+
+
+def _words(tokenizer, tokens: list[int], language: str | None) -> list[tuple[str, list[int]]]:
+    """(word, token positions) of text tokens: pieces that decode to whole characters, joined into words at spaces
+    and punctuation (in languages written without spaces each character piece is a word), with opening punctuation
+    moved onto the next word and closing punctuation onto the one before."""
+    pieces, start, text_so_far = [], 0, ""
+    full = tokenizer.decode(tokens, decode_with_timestamps=True)
+    for end in range(1, len(tokens) + 1):
+        text = tokenizer.decode(tokens[start:end], decode_with_timestamps=True)
+        broken = text.find("\ufffd")
+        if broken < 0 or full[len(text_so_far) + broken] == "\ufffd":  # whole characters (or a real U+FFFD)
+            pieces.append((text, list(range(start, end))))
+            text_so_far += text
+            start = end
+    language = language or tokenizer.language or "english"
+    if language in _NO_SPACES:
+        words = pieces
+    else:
+        words = []
+        for text, positions in pieces:
+            joins = not (tokens[positions[0]] >= tokenizer.eos_token_id or text.startswith(" ") or
+                         text.strip() in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+            if joins and words:
+                words[-1] = (words[-1][0] + text, words[-1][1] + positions)
+            else:
+                words.append((text, positions))
+    words = [list(w) for w in words]
+    after = len(words) - 1
+    for i in range(len(words) - 2, -1, -1):  # opening punctuation joins the word after it
+        if words[i][0].startswith(" ") and words[i][0].strip() in _PREPENDED:
+            words[after] = [words[i][0] + words[after][0], words[i][1] + words[after][1]]
+            words[i] = ["", []]
+        else:
+            after = i
+    kept = 0
+    for j in range(1, len(words)):  # closing punctuation joins the word before it
+        if not words[kept][0].endswith(" ") and words[j][0] in _APPENDED:
+            words[kept] = [words[kept][0] + words[j][0], words[kept][1] + words[j][1]]
+            words[j] = ["", []]
+        else:
+            kept = j
+    return [(text, positions) for text, positions in words if text and positions]
 
 
 def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, time_precision: float,
@@ -532,10 +587,9 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
     """(text, {"chunks": [...]}) of Whisper's generations over the windows of a long recording, as the ASR
     pipeline returns them: windows (with their `stride` = (length, left, right) in seconds) are stitched where
     they overlap, timestamps are shifted to the recording's time, and a new chunk starts at each segment end (or,
-    without timestamps, at each change of language)."""
-    if return_timestamps == "word":
-        raise NotImplementedError("Word-level timestamps (return_timestamps='word') need cross-attention alignment "
-                                  "heads, which henkan's Whisper does not compute; use return_timestamps=True.")
+    without timestamps, at each change of language). With return_timestamps="word" (outputs carrying each
+    token's `token_timestamps`), the chunks are the words, each spanning its tokens' times."""
+    by_word = return_timestamps == "word"
     begin = tokenizer.timestamp_begin
     specials = set(tokenizer.all_special_ids)
     chunks, language = [], None
@@ -543,9 +597,23 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
     def new_chunk():
         return {"language": language, "timestamp": [None, None], "text": ""}
 
-    chunk, pending, time_offset, skip = new_chunk(), [], 0.0, False
+    def close(chunk, pending, pending_times):
+        """Stitch the chunk's pieces, and with words, their token times into the chunk's words."""
+        ids, times = merge_overlapping(pending, pending_times if by_word else [])
+        chunk["text"] = tokenizer.decode(ids)
+        if by_word:
+            chunk["words"] = [{"text": text, "timestamp": (times[p[0]][0], times[p[-1]][1]),
+                               **({"language": language} if return_language else {})}
+                              for text, p in _words(tokenizer, ids, language)]
+        chunks.append(chunk)
+
+    chunk, pending, pending_times, time_offset, skip = new_chunk(), [], [], 0.0, False
     for output in model_outputs:
         ids = tokenizer._strip_prompt(_to_ids(output["tokens"][0]))
+        if by_word and "token_timestamps" not in output:
+            raise ValueError("return_timestamps='word' needs each output's `token_timestamps` (from "
+                             "generate(..., return_token_timestamps=True)) next to its `tokens`.")
+        token_times = output["token_timestamps"][0].tolist() if by_word else None
         last_timestamp, first_timestamp = None, begin
         latest, before_latest, window_shift = 0.0, 0.0, 0.0
         if "stride" in output:
@@ -560,7 +628,7 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
                         if last_timestamp is not None and (token - begin) * time_precision < right_stride_start:
                             break
                         last_timestamp = token
-        current = []
+        current, current_times = [], []
         for i, token in enumerate(ids):
             if token in specials:
                 code = tokenizer.decode([token])[2:-2]
@@ -593,25 +661,28 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
                 elif time != chunk["timestamp"][0]:
                     chunk["timestamp"][1] = time
                     pending.append(current)
-                    chunk["text"] = tokenizer.decode(merge_overlapping(pending))
-                    chunks.append(chunk)
-                    pending, current = [], []
+                    pending_times.append(current_times)
+                    close(chunk, pending, pending_times)
+                    pending, current, pending_times, current_times = [], [], [], []
                     chunk = new_chunk()
             else:
                 current.append(token)
+                if by_word:  # (the window's times, indexed as the generated tokens, moved to the recording's)
+                    start = token_times[i - 1] if i else 0.0
+                    current_times.append((round(start + time_offset, 2), round(token_times[i] + time_offset, 2)))
         if "stride" in output:
             time_offset += chunk_len - stride_right
         if current:
             pending.append(current)
+            pending_times.append(current_times)
         elif not any(pending):
-            chunk, pending = new_chunk(), []
+            chunk, pending, pending_times = new_chunk(), [], []
     if pending:
         if return_timestamps:
             logger.warning("Whisper did not predict an ending timestamp, which can happen if audio is cut off in the "
                            "middle of a word. Also make sure WhisperTimeStampLogitsProcessor was used during "
                            "generation.")
-        chunk["text"] = tokenizer.decode(merge_overlapping(pending))
-        chunks.append(chunk)
+        close(chunk, pending, pending_times)
     text = "".join(c["text"] for c in chunks)
     if not (return_timestamps or return_language):
         return text, {}
@@ -622,4 +693,6 @@ def decode_asr(tokenizer, model_outputs, *, return_timestamps, return_language, 
             c.pop("timestamp")
         if not return_language:
             c.pop("language")
+    if by_word:
+        return text, {"chunks": [word for c in chunks for word in c["words"]]}
     return text, {"chunks": chunks}

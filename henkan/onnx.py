@@ -1,0 +1,823 @@
+"""ONNX export: `export(model, path, task=...)` writes a model's graphs with dynamic batch and sequence axes and checks
+each one against the PyTorch model with onnxruntime before it reports it done.
+
+What a task exports (Optimum's file layout and names, which ONNX Runtime's generation code expects):
+
+* encoder heads (`default`, `masked-lm`, `sequence-classification`, `token-classification`, `question-answering`,
+  `multiple-choice`): `model.onnx`, inputs `input_ids`, `attention_mask` (and `token_type_ids` where the model has
+  several token types);
+* decoders: `causal-lm` gives `model.onnx` without a cache; `causal-lm-with-past` takes the cache as inputs
+  `past_key_values.N.key/value` [batch, kv_heads, past_sequence, head_dim] and returns it grown by the new tokens as
+  `present.N.key/value` (an empty past starts a sequence), with `position_ids` for left-padded batches;
+* encoder-decoders: `encoder_model.onnx` and `decoder_model.onnx` (the decoder over the encoder's states, returning
+  the cache `present.N.decoder/encoder.key/value` with `-with-past`), and for `seq2seq-lm-with-past`
+  `decoder_with_past_model.onnx`, which takes that cache and returns the decoder's part grown.
+
+`OnnxConfig`, `OnnxConfigWithPast`, `OnnxSeq2SeqConfigWithPast` and `FeaturesManager` are the seed's names for the
+description of an export (inputs and outputs with their axes, per task and family).
+
+The graphs are traced by torch.onnx's TorchScript exporter (`dynamo=False`): the torch.export route (`dynamo=True`,
+which needs onnxscript) gives the same graphs but takes ~10-20 s per graph where tracing takes well under one.
+Tracing records one path through the Python code, so the model runs in `layers.export_mode()`, where no fast path
+depends on the values of the inputs (e.g. "nothing padded: no mask"), and every export is checked on inputs of other
+shapes than the traced ones (another batch size and length, a padded row, another cache length).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import os
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .auto import FAMILIES, family_class
+from .cache import DynamicCache, EncoderDecoderCache
+from .layers import export_mode
+from .logging import get_logger
+
+logger = get_logger(__name__)
+
+__all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
+           "ExportedGraph", "export"]
+
+DEFAULT_ONNX_OPSET = 17  # (scaled_dot_product_attention needs 14, a fused LayerNormalization 17)
+
+# task (the seed's "feature" without "-with-past") -> the family class suffix (auto.AUTO_TASKS) that has its head
+_TASK_SUFFIX = {"default": "Model", "masked-lm": "ForMaskedLM", "causal-lm": "ForCausalLM",
+                "seq2seq-lm": "ForConditionalGeneration", "sequence-classification": "ForSequenceClassification",
+                "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering",
+                "multiple-choice": "ForMultipleChoice"}
+_TASK_AUTO = {"default": "AutoModel", "masked-lm": "AutoModelForMaskedLM", "causal-lm": "AutoModelForCausalLM",
+              "seq2seq-lm": "AutoModelForSeq2SeqLM", "sequence-classification": "AutoModelForSequenceClassification",
+              "token-classification": "AutoModelForTokenClassification",
+              "question-answering": "AutoModelForQuestionAnswering", "multiple-choice": "AutoModelForMultipleChoice"}
+# Optimum's and the pipelines' names for the same tasks
+_TASK_ALIASES = {"feature-extraction": "default", "fill-mask": "masked-lm", "text-classification":
+                 "sequence-classification", "text-generation": "causal-lm", "text2text-generation": "seq2seq-lm"}
+# the tasks each kind of model exports
+_KIND_TASKS = {"encoder": ("default", "masked-lm", "sequence-classification", "token-classification",
+                           "question-answering", "multiple-choice"),
+               "decoder": ("default", "causal-lm", "sequence-classification", "token-classification",
+                           "question-answering"),
+               "seq2seq": ("seq2seq-lm",)}
+_CACHED_TASKS = ("causal-lm", "seq2seq-lm")  # the ones with a "-with-past" variant
+# families whose inputs are not token ids (or not only): not exported
+_NOT_TEXT = {"ForCTC", "SpeechSeq2Seq", "ForAudioClassification", "ForImageClassification",
+             "ZeroShotImageClassification", "ModelWithProjection"}
+# inputs other than a vocabulary's ids (layout boxes; Unicode code points, hashed), or a composite of two configs
+_NO_TEXT_FAMILIES = {"bros", "canine", "encoder-decoder"}
+
+
+def _family(model_type: str) -> str | None:
+    """The FAMILIES key of a model type, also when spelled with "-" for "_" (the seed's way) or the reverse."""
+    for name in (model_type, model_type.replace("-", "_"), model_type.replace("_", "-")):
+        if name in FAMILIES:
+            return name
+    return None
+
+
+def _kind(model_type: str) -> str | None:
+    """"encoder", "decoder" or "seq2seq": how a family's graphs are cut; None when henkan cannot export it."""
+    entry = FAMILIES.get(model_type)
+    if entry is None or model_type in _NO_TEXT_FAMILIES or _NOT_TEXT & set(entry[2]):
+        return None
+    tasks = entry[2]
+    if "ForMaskedLM" in tasks or "ForMultipleChoice" in tasks:
+        return "encoder"
+    if "ForConditionalGeneration" in tasks:
+        return "seq2seq"
+    return "decoder" if "ForCausalLM" in tasks else None
+
+
+def _split_feature(feature: str) -> tuple[str, bool]:
+    """(task, with past) of a feature name, aliases resolved; a clear error for names henkan does not know."""
+    if not isinstance(feature, str):
+        raise TypeError(f"task should be a task name such as 'sequence-classification', not "
+                        f"{type(feature).__name__}.")
+    past = feature.endswith("-with-past")
+    task = feature[:-len("-with-past")] if past else feature
+    task = _TASK_ALIASES.get(task, task)
+    if task not in _TASK_SUFFIX or (past and task not in _CACHED_TASKS):
+        aliases = [f"{alias}{suffix}" for alias, canonical in _TASK_ALIASES.items()
+                   for suffix in ("", "-with-past") if not suffix or canonical in _CACHED_TASKS]
+        known = FeaturesManager.AVAILABLE_FEATURES + sorted(aliases)
+        raise ValueError(f"Unknown ONNX export task {feature!r}; henkan knows: {', '.join(known)}.")
+    return task, past
+
+
+@dataclasses.dataclass
+class PatchingSpec:
+    """An attribute `name` of `o` replaced by `custom_op` while a model is exported (the seed's way of swapping an op
+    the exporter cannot handle); `op_wrapper` wraps both ops, e.g. in staticmethod."""
+
+    o: object
+    name: str
+    custom_op: object
+    orig_op: object = None
+    op_wrapper: object = None
+
+
+class OnnxConfig:
+    """What an export of a model for one task looks like: its inputs and outputs, each with its dynamic axes
+    ({axis: name}), the opset and the tolerance of the check against PyTorch.
+
+    Built by `FeaturesManager` for henkan's families; subclass it (overriding `inputs` / `outputs`) to export fewer
+    inputs, say. Encoders use it as it is; decoders use `OnnxConfigWithPast`, encoder-decoders
+    `OnnxSeq2SeqConfigWithPast`."""
+
+    default_fixed_batch = 2
+    default_fixed_sequence = 8
+    default_fixed_num_choices = 4
+    _tasks_to_common_outputs = {
+        "default": OrderedDict({"last_hidden_state": {0: "batch", 1: "sequence"}}),
+        "masked-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
+        "causal-lm": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
+        "seq2seq-lm": OrderedDict({"logits": {0: "batch", 1: "decoder_sequence"}}),
+        "sequence-classification": OrderedDict({"logits": {0: "batch"}}),
+        "token-classification": OrderedDict({"logits": {0: "batch", 1: "sequence"}}),
+        "question-answering": OrderedDict({"start_logits": {0: "batch", 1: "sequence"},
+                                           "end_logits": {0: "batch", 1: "sequence"}}),
+        "multiple-choice": OrderedDict({"logits": {0: "batch"}}),
+    }
+
+    def __init__(self, config, task: str = "default", patching_specs: list[PatchingSpec] | None = None):
+        if task not in self._tasks_to_common_outputs:
+            raise ValueError(f"{task!r} is not a task of {type(self).__name__}; tasks: "
+                             f"{', '.join(self._tasks_to_common_outputs)} (add '-with-past' through "
+                             f"{OnnxConfigWithPast.__name__}.with_past).")
+        self._config = config
+        self.task = task
+        self._patching_specs = [spec if spec.orig_op is not None else
+                                dataclasses.replace(spec, orig_op=getattr(spec.o, spec.name))
+                                for spec in patching_specs or ()]
+
+    @classmethod
+    def from_model_config(cls, config, task: str = "default") -> "OnnxConfig":
+        return cls(config, task=task)
+
+    @property
+    def inputs(self) -> "OrderedDict[str, dict[int, str]]":
+        axes = {0: "batch", 1: "choice", 2: "sequence"} if self.task == "multiple-choice" else \
+            {0: "batch", 1: "sequence"}
+        names = ["input_ids", "attention_mask"]
+        if (getattr(self._config, "type_vocab_size", 0) or 0) > 1:
+            names.append("token_type_ids")
+        return OrderedDict((name, dict(axes)) for name in names)
+
+    @property
+    def outputs(self) -> "OrderedDict[str, dict[int, str]]":
+        return copy.deepcopy(self._tasks_to_common_outputs[self.task])
+
+    def graphs(self) -> list[tuple[str, str, "OrderedDict", "OrderedDict"]]:
+        """(file name, role, inputs, outputs) of each graph the export writes; role is how the graph calls the model
+        ("model", or "encoder" / "decoder" of an encoder-decoder)."""
+        return [("model.onnx", "model", self.inputs, self.outputs)]
+
+    @property
+    def values_override(self) -> dict | None:
+        return {"use_cache": False} if hasattr(self._config, "use_cache") else None
+
+    @property
+    def default_batch_size(self) -> int:
+        return OnnxConfig.default_fixed_batch
+
+    @property
+    def default_sequence_length(self) -> int:
+        return OnnxConfig.default_fixed_sequence
+
+    @property
+    def default_num_choices(self) -> int:
+        return OnnxConfig.default_fixed_num_choices
+
+    @property
+    def default_onnx_opset(self) -> int:
+        return DEFAULT_ONNX_OPSET
+
+    @property
+    def atol_for_validation(self) -> float:
+        return 1e-4
+
+    @property
+    def is_torch_support_available(self) -> bool:
+        return True
+
+    def generate_dummy_inputs(self, preprocessor=None, batch_size: int = -1, seq_length: int = -1,
+                              num_choices: int = -1, is_pair: bool = False, framework=None, tokenizer=None,
+                              **kwargs) -> dict:
+        """Example inputs for the export, as tensors keyed by input name: the tokenizer's encoding of repeated
+        unknown tokens when one is given (the seed's way), else random ids of the vocabulary. -1 means the default
+        size (batch 2, sequence 8, 4 choices)."""
+        preprocessor = tokenizer if preprocessor is None else preprocessor
+        batch = self.default_batch_size if batch_size <= 0 else batch_size
+        length = self.default_sequence_length if seq_length <= 0 else seq_length
+        choices = self.default_num_choices if num_choices <= 0 else num_choices
+        rows = batch * choices if self.task == "multiple-choice" else batch
+        if preprocessor is not None:
+            token = getattr(preprocessor, "unk_token", None) or "0"
+            special = preprocessor.num_special_tokens_to_add(is_pair) if hasattr(
+                preprocessor, "num_special_tokens_to_add") else 0
+            text = " ".join([token] * max(1, length - special))
+            encoded = dict(preprocessor([text] * rows, return_tensors="pt"))
+        else:
+            generator = torch.Generator().manual_seed(0)
+            encoded = {"input_ids": torch.randint(0, self._config.vocab_size, (rows, length), generator=generator),
+                       "attention_mask": torch.ones(rows, length, dtype=torch.long)}
+            encoded["token_type_ids"] = torch.zeros(rows, length, dtype=torch.long)
+            encoded["token_type_ids"][:, length // 2:] = 1
+        if self.task == "multiple-choice":
+            encoded = {k: v.view(batch, choices, -1) for k, v in encoded.items()}
+        return {name: encoded[name] for name in self.inputs if name in encoded}
+
+    def generate_dummy_inputs_onnxruntime(self, reference_model_inputs: dict) -> dict:
+        return reference_model_inputs
+
+    def patch_ops(self) -> None:
+        for spec in self._patching_specs:
+            setattr(spec.o, spec.name, spec.custom_op if spec.op_wrapper is None else spec.op_wrapper(spec.custom_op))
+
+    def restore_ops(self) -> None:
+        for spec in self._patching_specs:
+            setattr(spec.o, spec.name, spec.orig_op if spec.op_wrapper is None else spec.op_wrapper(spec.orig_op))
+
+    @classmethod
+    def flatten_output_collection_property(cls, name: str, field) -> dict:
+        """A nested output (e.g. one tuple per layer) as flat `name.index` entries."""
+        flat = [item for group in field for item in group]
+        return {f"{name}.{index}": item for index, item in enumerate(flat)}
+
+
+class OnnxConfigWithPast(OnnxConfig):
+    """A decoder's export: with `use_past` (`with_past(config, task)`, the `-with-past` features) the cache is an
+    input (`past_key_values.N.key/value`) and an output (`present.N.key/value`)."""
+
+    def __init__(self, config, task: str = "default", patching_specs: list[PatchingSpec] | None = None,
+                 use_past: bool = False):
+        super().__init__(config, task=task, patching_specs=patching_specs)
+        if use_past and task not in _CACHED_TASKS:
+            raise ValueError(f"{task!r} has no cache to export; use_past is for {' and '.join(_CACHED_TASKS)}.")
+        self.use_past = use_past
+
+    @classmethod
+    def with_past(cls, config, task: str = "default") -> "OnnxConfigWithPast":
+        return cls(config, task=task, use_past=True)
+
+    @property
+    def inputs(self):
+        inputs = OrderedDict(input_ids={0: "batch", 1: "sequence"},
+                             attention_mask={0: "batch", 1: "past_sequence + sequence" if self.use_past
+                                             else "sequence"})
+        if self.task == "causal-lm" and _takes_position_ids(self._config):
+            inputs["position_ids"] = {0: "batch", 1: "sequence"}
+        if self.use_past:
+            self.fill_with_past_key_values_(inputs, direction="inputs")
+        return inputs
+
+    @property
+    def outputs(self):
+        outputs = super().outputs
+        if self.use_past:
+            self.fill_with_past_key_values_(outputs, direction="outputs")
+        return outputs
+
+    @property
+    def values_override(self) -> dict | None:
+        return {"use_cache": self.use_past} if hasattr(self._config, "use_cache") else None
+
+    @property
+    def num_layers(self) -> int:
+        return self._config.num_hidden_layers
+
+    @property
+    def num_attention_heads(self) -> int:
+        """Heads of the cached keys and values (fewer than the query heads under grouped-query attention)."""
+        return getattr(self._config, "num_key_value_heads", None) or self._config.num_attention_heads
+
+    def fill_with_past_key_values_(self, inputs_or_outputs: dict, direction: str,
+                                   inverted_values_shape: bool = False) -> None:
+        if direction not in ("inputs", "outputs"):
+            raise ValueError(f'direction must be "inputs" or "outputs", not {direction!r}.')
+        name, length = ("past_key_values", "past_sequence") if direction == "inputs" else \
+            ("present", "past_sequence + sequence")
+        inputs_or_outputs.update(_cache_axes(name, self.num_layers, [("", length)]))
+        if inverted_values_shape:
+            for i in range(self.num_layers):
+                inputs_or_outputs[f"{name}.{i}.value"] = {0: "batch", 1: length}
+
+    def flatten_output_collection_property(self, name: str, field) -> dict:
+        if name not in ("present", "past_key_values"):
+            return super().flatten_output_collection_property(name, field)
+        flat = {}
+        for index, layer in enumerate(field):
+            flat[f"{name}.{index}.key"], flat[f"{name}.{index}.value"] = layer[0], layer[1]
+        return flat
+
+
+class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
+    """An encoder-decoder's export, as three graphs (see `graphs`): the encoder, the decoder over the encoder's
+    states, and (with `use_past`) the decoder over its cache, whose entries are `past_key_values.N.decoder.key`
+    (self-attention, growing) and `past_key_values.N.encoder.key` (cross-attention, fixed), and likewise `present`.
+    `inputs` and `outputs` describe the model as one graph, as the seed does."""
+
+    @property
+    def num_layers(self) -> tuple[int, int]:
+        config = self._config
+        decoder = getattr(config, "decoder_layers", None) or getattr(config, "num_decoder_layers", None) \
+            or config.num_hidden_layers
+        encoder = getattr(config, "encoder_layers", None) or config.num_hidden_layers
+        return encoder, decoder
+
+    @property
+    def num_attention_heads(self) -> tuple[int, int]:
+        config = self._config
+        heads = config.num_attention_heads
+        return (getattr(config, "encoder_attention_heads", None) or heads,
+                getattr(config, "decoder_attention_heads", None) or heads)
+
+    @property
+    def inputs(self):
+        inputs = OrderedDict(input_ids={0: "batch", 1: "encoder_sequence"},
+                             attention_mask={0: "batch", 1: "encoder_sequence"},
+                             decoder_input_ids={0: "batch", 1: "decoder_sequence"})
+        if self.use_past:
+            self.fill_with_past_key_values_(inputs, direction="inputs")
+        return inputs
+
+    @property
+    def outputs(self):
+        outputs = copy.deepcopy(self._tasks_to_common_outputs[self.task])
+        if self.use_past:
+            self.fill_with_past_key_values_(outputs, direction="outputs")
+        return outputs
+
+    def graphs(self):
+        batch, encoder, decoder = "batch", "encoder_sequence", "decoder_sequence"
+        encoder_graph = ("encoder_model.onnx", "encoder",
+                         OrderedDict(input_ids={0: batch, 1: encoder}, attention_mask={0: batch, 1: encoder}),
+                         OrderedDict(last_hidden_state={0: batch, 1: encoder}))
+        decoder_inputs = OrderedDict(input_ids={0: batch, 1: decoder}, encoder_attention_mask={0: batch, 1: encoder},
+                                     encoder_hidden_states={0: batch, 1: encoder})
+        logits = OrderedDict(logits={0: batch, 1: decoder})
+        if not self.use_past:
+            return [encoder_graph, ("decoder_model.onnx", "decoder", decoder_inputs, logits)]
+        layers = self.num_layers[1]
+        first = OrderedDict(logits, **_cache_axes("present", layers, [(".decoder", decoder), (".encoder", encoder)]))
+        with_past_inputs = OrderedDict(input_ids={0: batch, 1: decoder},
+                                       encoder_attention_mask={0: batch, 1: encoder})
+        self.fill_with_past_key_values_(with_past_inputs, direction="inputs")
+        with_past_outputs = OrderedDict(logits, **_cache_axes("present", layers, [
+            (".decoder", "past_decoder_sequence + sequence")]))  # (the encoder's part does not change)
+        return [encoder_graph, ("decoder_model.onnx", "decoder", decoder_inputs, first),
+                ("decoder_with_past_model.onnx", "decoder", with_past_inputs, with_past_outputs)]
+
+    def fill_with_past_key_values_(self, inputs_or_outputs: dict, direction: str) -> None:
+        if direction not in ("inputs", "outputs"):
+            raise ValueError(f'direction must be "inputs" or "outputs", not {direction!r}.')
+        name = "past_key_values" if direction == "inputs" else "present"
+        decoder = "past_decoder_sequence" if direction == "inputs" else "past_decoder_sequence + sequence"
+        inputs_or_outputs.update(_cache_axes(name, self.num_layers[1], [(".decoder", decoder),
+                                                                          (".encoder", "past_encoder_sequence")]))
+
+    def flatten_output_collection_property(self, name: str, field) -> dict:
+        if name not in ("present", "past_key_values"):
+            return super().flatten_output_collection_property(name, field)
+        flat = {}
+        for index, layer in enumerate(field):
+            for offset, key in enumerate(("decoder.key", "decoder.value", "encoder.key", "encoder.value")):
+                flat[f"{name}.{index}.{key}"] = layer[offset]
+        return flat
+
+
+def _cache_axes(name: str, layers: int, parts) -> dict:
+    """`{name}.{layer}{part}.key/value` -> their axes, for each layer and each (part, sequence axis name) of `parts`
+    (part "" for a decoder's cache, ".decoder" / ".encoder" for an encoder-decoder's)."""
+    return {f"{name}.{i}{part}.{what}": {0: "batch", 2: length} for i in range(layers) for part, length in parts
+            for what in ("key", "value")}
+
+
+def _takes_position_ids(config) -> bool:
+    """Whether the family's causal LM takes `position_ids` (then exported, for left-padded batches)."""
+    model_class = family_class(config.model_type, "ForCausalLM")
+    return model_class is not None and "position_ids" in inspect.signature(model_class.forward).parameters
+
+
+_CONFIG_CLASSES = {"encoder": OnnxConfig, "decoder": OnnxConfigWithPast, "seq2seq": OnnxSeq2SeqConfigWithPast}
+
+
+class FeaturesManager:
+    """Which export features (tasks, with "-with-past" where the cache is exported) each family supports, and the
+    `OnnxConfig` and model class of each."""
+
+    AVAILABLE_FEATURES = sorted(set(_TASK_SUFFIX) | {f"{task}-with-past" for task in _CACHED_TASKS})
+
+    @staticmethod
+    def get_supported_features_for_model_type(model_type: str, model_name: str | None = None) -> dict:
+        """feature -> a function of the model config giving its OnnxConfig, for the features `model_type` has."""
+        family = _family(model_type)
+        kind = _kind(family) if family else None
+        if kind is None:
+            exportable = sorted(t for t in FAMILIES if _kind(t))
+            name = f"{model_type} ({model_name})" if model_name else model_type
+            raise KeyError(f"{name} cannot be exported to ONNX by henkan; it exports {', '.join(exportable)}.")
+        config_class = _CONFIG_CLASSES[kind]
+        features = {}
+        for task in _KIND_TASKS[kind]:
+            if family_class(family, _TASK_SUFFIX[task]) is None:
+                continue
+            features[task] = _config_factory(config_class, task, False)
+            if task in _CACHED_TASKS:
+                features[f"{task}-with-past"] = _config_factory(config_class, task, True)
+        return features
+
+    @staticmethod
+    def feature_to_task(feature: str) -> str:
+        return _split_feature(feature)[0]
+
+    @staticmethod
+    def get_model_class_for_feature(feature: str, framework: str = "pt") -> type:
+        """The Auto class that loads a model for `feature`."""
+        if framework != "pt":
+            raise ValueError(f"henkan exports PyTorch models only (framework='pt'), not {framework!r}.")
+        from . import auto
+
+        return getattr(auto, _TASK_AUTO[_split_feature(feature)[0]])
+
+    @staticmethod
+    def determine_framework(model: str, framework: str | None = None) -> str:
+        return framework or "pt"
+
+    @staticmethod
+    def get_model_from_feature(feature: str, model: str, framework: str | None = None, cache_dir=None, **kwargs):
+        """Load `model` (a folder or Hub id) with the head of `feature`, after checking that its family has one."""
+        from .auto import AutoConfig
+
+        config = AutoConfig.from_pretrained(model, cache_dir=cache_dir, **kwargs)
+        _check_feature(config.model_type, feature)
+        model_class = FeaturesManager.get_model_class_for_feature(feature, framework or "pt")
+        return model_class.from_pretrained(model, cache_dir=cache_dir, **kwargs)
+
+    @staticmethod
+    def check_supported_model_or_raise(model, feature: str = "default") -> tuple[str, object]:
+        """(model type, OnnxConfig factory) for exporting `model` as `feature`; a clear error when its family has no
+        head for it or the model is not the class of that head."""
+        model_type = model.config.model_type
+        factory = _check_feature(model_type, feature)
+        task = _split_feature(feature)[0]
+        head = family_class(_family(model_type), _TASK_SUFFIX[task])
+        if not isinstance(model, head):
+            others = _features_of(model)
+            raise ValueError(f"{type(model).__name__} has no {task} head to export; load the model with "
+                             f"{_TASK_AUTO[task]} (a {head.__name__})"
+                             + (f", or export it as one of {', '.join(others)}." if others else "."))
+        return model_type, factory
+
+    @staticmethod
+    def get_config(model_type: str, feature: str):
+        return _check_feature(model_type, feature)
+
+
+def _config_factory(config_class, task: str, past: bool):
+    def make(config):
+        return config_class.with_past(config, task=task) if past else config_class.from_model_config(config, task)
+    make.__qualname__ = make.__name__ = f"{config_class.__name__}[{task}{'-with-past' if past else ''}]"
+    return make
+
+
+def _check_feature(model_type: str, feature: str):
+    task, past = _split_feature(feature)
+    features = FeaturesManager.get_supported_features_for_model_type(model_type)
+    canonical = f"{task}-with-past" if past else task
+    if canonical not in features:
+        raise ValueError(f"{model_type} has no {canonical} head to export; its ONNX features are: "
+                         f"{', '.join(features)}.")
+    return features[canonical]
+
+
+def _features_of(model) -> list[str]:
+    """The features whose head `model` is."""
+    model_type = model.config.model_type
+    family = _family(model_type)
+    return [feature for feature in FeaturesManager.get_supported_features_for_model_type(model_type)
+            if isinstance(model, family_class(family, _TASK_SUFFIX[_split_feature(feature)[0]]))]
+
+
+# running a graph --------------------------------------------------------------------------------------------------
+
+
+class _ConcatCache(DynamicCache):
+    """A cache that concatenates instead of writing into spare room: its tensors' shapes follow the inputs', which is
+    what a traced graph needs (and what its outputs `present.N` are)."""
+
+    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+        layer = self._layer(layer_idx)
+        if layer.k is not None:
+            key_states = torch.cat((layer.k, key_states), dim=-2)
+            value_states = torch.cat((layer.v, value_states), dim=-2)
+        layer.k, layer.v, layer.length = key_states, value_states, key_states.shape[-2]
+        return key_states, value_states
+
+
+def _pairs(named: dict, infix: str = "") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    pairs = []
+    while f"past_key_values.{len(pairs)}{infix}.key" in named:
+        i = len(pairs)
+        pairs.append((named[f"past_key_values.{i}{infix}.key"], named[f"past_key_values.{i}{infix}.value"]))
+    return pairs
+
+
+def _forward(model, role: str, output_names, named: dict) -> tuple[torch.Tensor, ...]:
+    """Run `model` as the graph of `role` on inputs named as in the graph; its outputs in `output_names` order."""
+    named = dict(named)
+    pasts = {name: named.pop(name) for name in list(named) if name.startswith("past_key_values.")}
+    wants_cache = any(name.startswith("present.") for name in output_names)
+    if role == "encoder":
+        out = model.get_encoder()(**named, return_dict=True)
+        results = {"last_hidden_state": out.last_hidden_state}
+    elif role == "decoder":
+        own = _ConcatCache(_pairs(pasts, ".decoder"))
+        cache = EncoderDecoderCache(own, DynamicCache())
+        for i, (k, v) in enumerate(_pairs(pasts, ".encoder")):
+            cache.store_cross(i, k, v)
+        # with a cache, the cross-attention keys are in it and the states are not read (only their dtype)
+        states = named.get("encoder_hidden_states")
+        if states is None:
+            states = pasts["past_key_values.0.encoder.key"][:, 0]
+        out = model(decoder_input_ids=named["input_ids"], attention_mask=named["encoder_attention_mask"],
+                    encoder_outputs=(states,), past_key_values=cache, use_cache=True, return_dict=True)
+        results = {"logits": out.logits}
+        for i, layer in enumerate(own.layers):
+            results[f"present.{i}.decoder.key"], results[f"present.{i}.decoder.value"] = layer.k, layer.v
+        for i, layer in enumerate(cache.cross_attention_cache.layers):
+            results[f"present.{i}.encoder.key"], results[f"present.{i}.encoder.value"] = layer.k, layer.v
+    else:
+        cache = _ConcatCache(_pairs(pasts)) if wants_cache else None
+        extra = {"past_key_values": cache, "use_cache": True} if wants_cache else {}  # (else values_override's)
+        out = model(**named, **extra, return_dict=True)
+        results = dict(out.items())
+        for i, layer in enumerate(cache.layers if cache is not None else ()):
+            results[f"present.{i}.key"], results[f"present.{i}.value"] = layer.k, layer.v
+    return tuple(results[name] for name in output_names)
+
+
+class _Graph(nn.Module):
+    """The module torch.onnx traces: flat input tensors (in the graph's input order) to flat outputs."""
+
+    def __init__(self, model, role: str, input_names, output_names):
+        super().__init__()
+        self.model, self.role = model, role
+        self.input_names, self.output_names = list(input_names), list(output_names)
+
+    def forward(self, *tensors):
+        return _forward(self.model, self.role, self.output_names, dict(zip(self.input_names, tensors)))
+
+
+# example inputs ---------------------------------------------------------------------------------------------------
+
+
+def _ids(config, shape, generator) -> torch.Tensor:
+    return torch.randint(0, config.vocab_size, shape, generator=generator)
+
+
+def _samples(model, onnx_config: OnnxConfig, batch: int, length: int, past: int, padded: bool,
+             seed: int) -> dict[str, dict[str, torch.Tensor]]:
+    """Inputs for each graph file of the export: `batch` rows of `length` new tokens after `past` cached ones (the
+    cached states come from running the model on random ids); with `padded`, the second row is padded (on the right
+    in encoders, on the left in decoders, as each is used)."""
+    config = model.config
+    generator = torch.Generator().manual_seed(seed)
+    kind = "seq2seq" if isinstance(onnx_config, OnnxSeq2SeqConfigWithPast) else \
+        "decoder" if isinstance(onnx_config, OnnxConfigWithPast) else "encoder"
+    if kind == "encoder":
+        inputs = onnx_config.generate_dummy_inputs(batch_size=batch, seq_length=length)
+        inputs["input_ids"] = _ids(config, inputs["input_ids"].shape, generator)
+        if padded:
+            inputs["attention_mask"].view(-1, length)[1, -2:] = 0
+        return {"model.onnx": inputs}
+    if kind == "decoder":
+        mask = torch.ones(batch, past + length, dtype=torch.long)
+        if padded:
+            mask[1, :2] = 0
+        ids = _ids(config, (batch, past + length), generator)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        inputs = {"input_ids": ids[:, past:], "attention_mask": mask, "position_ids": positions[:, past:]}
+        if onnx_config.use_past:
+            prefix = {"input_ids": ids[:, :past], "attention_mask": mask[:, :past], "position_ids": positions[:, :past]}
+            with torch.no_grad():
+                cache = model(**{k: v for k, v in prefix.items() if k in onnx_config.inputs}, use_cache=True,
+                              return_dict=True).past_key_values
+            for i, (k, v) in enumerate(cache):
+                inputs[f"past_key_values.{i}.key"], inputs[f"past_key_values.{i}.value"] = k.clone(), v.clone()
+        else:
+            inputs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+        return {"model.onnx": {name: inputs[name] for name in onnx_config.inputs}}
+    source = _ids(config, (batch, length + 2), generator)
+    source_mask = torch.ones_like(source)
+    if padded:
+        source_mask[1, -3:] = 0
+    target = _ids(config, (batch, past + length), generator)
+    with torch.no_grad():
+        states = model.get_encoder()(input_ids=source, attention_mask=source_mask, return_dict=True).last_hidden_state
+    samples = {"encoder_model.onnx": {"input_ids": source, "attention_mask": source_mask},
+               "decoder_model.onnx": {"input_ids": target, "encoder_attention_mask": source_mask,
+                                      "encoder_hidden_states": states}}
+    if onnx_config.use_past:
+        with torch.no_grad():
+            cache = model(encoder_outputs=(states,), attention_mask=source_mask, decoder_input_ids=target[:, :past],
+                          use_cache=True, return_dict=True).past_key_values
+        with_past = {"input_ids": target[:, past:], "encoder_attention_mask": source_mask}
+        for i, layer in enumerate(cache.to_legacy_cache()):
+            for offset, key in enumerate(("decoder.key", "decoder.value", "encoder.key", "encoder.value")):
+                with_past[f"past_key_values.{i}.{key}"] = layer[offset].clone()
+        samples["decoder_with_past_model.onnx"] = with_past
+    return samples
+
+
+# export -----------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ExportedGraph:
+    """One written ONNX file: its path, input and output names, and the largest difference between ONNX Runtime's
+    outputs and PyTorch's on the check's inputs (of other shapes than the traced example)."""
+
+    path: Path
+    inputs: list[str]
+    outputs: list[str]
+    max_difference: float
+
+    def __str__(self) -> str:
+        return f"{self.path}: max difference {self.max_difference:.2e} ({len(self.inputs)} inputs, " \
+               f"{len(self.outputs)} outputs)"
+
+
+def _require_runtime():
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime
+    except ImportError as e:
+        raise ImportError(f"ONNX export needs the onnx and onnxruntime packages ({e.name} is missing): "
+                          f"pip install 'henkan[onnx]'.") from None
+    return onnxruntime
+
+
+def _output_folder(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path should be a folder path (str or Path), not {type(path).__name__}.")
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"The export path {str(folder)!r} is a file; the export writes a folder of .onnx files. "
+                         f"Give a folder path (it is created when missing).")
+    return folder
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module) or not hasattr(model, "config"):
+        raise TypeError(f"export takes a henkan model (e.g. AutoModelForSequenceClassification.from_pretrained(...)),"
+                        f" not {type(model).__name__}.")
+    odd = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
+    if odd:
+        raise ValueError(f"The model holds {', '.join(odd)} weights; henkan exports float32 models (quantized or "
+                         f"half-precision weights would not be traced into standard ONNX ops). Load it in float32 "
+                         f"(torch_dtype=torch.float32, no quantization_config) or call model.float() first.")
+    rope = getattr(model.config, "rope_scaling", None) or {}
+    kind = rope.get("rope_type", rope.get("type")) if isinstance(rope, dict) else None
+    if kind in ("dynamic", "longrope"):
+        raise NotImplementedError(f"rope_scaling of type {kind!r} changes the rotary angles with the sequence length"
+                                  f" in Python; a traced graph would keep the example's. henkan cannot export it.")
+
+
+def _preferred(features: list[str]) -> str:
+    """The feature exported when none is named: a language model's with its cache, else the first (its base)."""
+    with_past = [f for f in features if f.endswith("-with-past")]
+    return with_past[0] if with_past else features[0]
+
+
+def _default_feature(model_type: str) -> str:
+    """The feature a family is exported as when none is named (the CLI's default)."""
+    return _preferred(list(FeaturesManager.get_supported_features_for_model_type(model_type)))
+
+
+def _infer_feature(model) -> str:
+    features = _features_of(model)
+    if not features:
+        raise ValueError(f"henkan finds no ONNX task for a {type(model).__name__}; pass task=... (one of "
+                         f"{', '.join(FeaturesManager.AVAILABLE_FEATURES)}).")
+    return _preferred(features)
+
+
+def export(model, path, task: str | None = None, *, opset: int | None = None, atol: float | None = None,
+           onnx_config: OnnxConfig | None = None) -> list[ExportedGraph]:
+    """Export `model` for `task` into the folder `path` (created when missing) and check each graph with
+    onnxruntime against the model on inputs of other shapes than the traced ones (another batch size and length, a
+    padded row, another cache length): an output that differs by more than `atol` (default: the config's
+    `atol_for_validation`, 1e-4) raises. Also writes the model's config.json. Returns the written graphs.
+
+    `task` is a feature name ("sequence-classification", "causal-lm-with-past", "seq2seq-lm-with-past", ...; Optimum's
+    names such as "text-generation-with-past" work too); by default the task of the model's head (with the cache for
+    language models). `onnx_config` overrides what is exported (e.g. a subclass with fewer inputs)."""
+    ort = _require_runtime()
+    _check_model(model)
+    folder = _output_folder(path)
+    feature = _infer_feature(model) if task is None else task
+    _, factory = FeaturesManager.check_supported_model_or_raise(model, feature)
+    onnx_config = factory(model.config) if onnx_config is None else onnx_config
+    opset = onnx_config.default_onnx_opset if opset is None else opset
+    atol = onnx_config.atol_for_validation if atol is None else atol
+    _register_symbolics(opset)
+    folder.mkdir(parents=True, exist_ok=True)
+    training = model.training
+    overrides = onnx_config.values_override or {}
+    kept = {key: getattr(model.config, key) for key in overrides}
+    model.eval()
+    model.config.update(overrides)
+    exported = []
+    try:
+        examples = _samples(model, onnx_config, batch=2, length=3, past=5, padded=False, seed=0)
+        checks = _samples(model, onnx_config, batch=3, length=4, past=7, padded=True, seed=1)
+        onnx_config.patch_ops()
+        try:
+            for file_name, role, inputs, outputs in onnx_config.graphs():
+                target = folder / file_name
+                _trace(model, role, inputs, outputs, examples[file_name], target, opset)
+                difference = _check(ort, model, role, target, outputs, checks[file_name], atol)
+                exported.append(ExportedGraph(target, list(inputs), list(outputs), difference))
+        finally:
+            onnx_config.restore_ops()
+    finally:
+        model.config.update(kept)
+        model.train(training)
+    model.config.save_pretrained(folder)
+    return exported
+
+
+def _trace(model, role, inputs, outputs, example: dict, target: Path, opset: int) -> None:
+    graph = _Graph(model, role, inputs, outputs).eval()
+    axes = {name: dict(a) for name, a in {**inputs, **outputs}.items()}
+    with warnings.catch_warnings():
+        # tracing warns at every Python branch on a shape (all follow the general path here, and the check below
+        # runs other shapes); the TorchScript route warns that it is deprecated (see the module's docstring)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            with torch.no_grad(), export_mode():
+                torch.onnx.export(graph, tuple(example[name] for name in inputs), str(target), dynamo=False,
+                                  input_names=list(inputs), output_names=list(outputs), dynamic_axes=axes,
+                                  opset_version=opset, do_constant_folding=True)
+        except (RuntimeError, AssertionError) as e:  # (torch.onnx.errors.OnnxExporterError is a RuntimeError)
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RuntimeError(f"torch.onnx could not write {target.name} for {type(model).__name__} ({reason}); "
+                               f"henkan cannot export this family yet.") from e
+
+
+def _check(ort, model, role, target: Path, outputs, inputs: dict, atol: float) -> float:
+    """The largest difference between ONNX Runtime's outputs and the model's on `inputs`; raises above `atol`."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    got = session.run(list(outputs), {name: value.numpy() for name, value in inputs.items() if name in wanted})
+    with torch.no_grad():
+        expected = _forward(model, role, list(outputs), inputs)
+    worst = 0.0
+    shapes = ", ".join(f"{name} {list(value.shape)}" for name, value in inputs.items()
+                       if not name.startswith("past_key_values.") or name.endswith(".0.key"))
+    for name, actual, reference in zip(outputs, got, expected):
+        if tuple(actual.shape) != tuple(reference.shape):
+            raise ValueError(f"{target.name}: output {name} has shape {list(actual.shape)} in ONNX Runtime but "
+                             f"{list(reference.shape)} in PyTorch (inputs: {shapes}); the graph is wrong.")
+        difference = float((torch.from_numpy(actual) - reference).abs().max()) if actual.size else 0.0
+        if not difference <= atol:
+            raise ValueError(f"{target.name}: output {name} differs from PyTorch's by {difference:.3g}, more than "
+                             f"atol={atol} (inputs: {shapes}).")
+        worst = max(worst, difference)
+    return worst
+
+
+def _rms_norm_symbolic(g, x, normalized_shape, weight, eps):
+    """aten::rms_norm for the TorchScript exporter (which has none): x / sqrt(mean(x^2) + eps) * weight."""
+    from torch.onnx import symbolic_helper
+
+    shape = symbolic_helper._maybe_get_const(normalized_shape, "is")
+    count = len(shape) if isinstance(shape, (list, tuple)) else len(symbolic_helper._unpack_list(normalized_shape))
+    eps = symbolic_helper._maybe_get_const(eps, "f")
+    if eps is None or symbolic_helper._is_value(eps):
+        eps = torch.finfo(torch.float32).eps
+    mean = g.op("ReduceMean", g.op("Mul", x, x), axes_i=list(range(-count, 0)), keepdims_i=1)
+    scale = g.op("Reciprocal", g.op("Sqrt", g.op("Add", mean, g.op("Constant", value_t=torch.tensor(eps)))))
+    out = g.op("Mul", x, scale)
+    return out if symbolic_helper._is_none(weight) else g.op("Mul", out, weight)
+
+
+def _register_symbolics(opset: int) -> None:
+    if opset >= 18:
+        raise ValueError(f"henkan exports with opsets 14 to 17 (ReduceMean's axes became an input in 18), not "
+                         f"{opset}.")
+    if opset < 14:
+        raise ValueError(f"henkan exports with opsets 14 to 17 (attention needs 14), not {opset}.")
+    torch.onnx.register_custom_op_symbolic("aten::rms_norm", _rms_norm_symbolic, opset)
