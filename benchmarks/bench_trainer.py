@@ -10,16 +10,18 @@ The model is a small BERT shape (bert-mini: 4 layers, hidden 256, 4 heads, ffn 1
 2-label classifier, random weights written by the reference and loaded by both libraries; batch 16 x 128 tokens,
 fp32, AdamW (fused), linear schedule, gradient clipping at 1.0, dropout on, 2 threads. A step is forward, backward,
 clipping, optimizer and schedule steps, as every loop here does. Each round trains a fresh Trainer for `warmup +
-steps` steps and times the last `steps` (a callback marks the step ends, so set-up is not counted); the libraries
-and the bare loop alternate over several rounds and each keeps its best (the machine may be shared). Both wall
-time and the process's CPU time are measured: on a machine shared with other work, CPU seconds per step are the
-steadier comparison.
+steps` steps and times each of the last `steps` from one step's end to the next (a callback marks the step ends, so
+set-up is not counted); the libraries and the bare loop alternate over several rounds, and each reports the median
+of all its timed steps (one slow step on a shared machine moves a median little, a total much). Both wall time and
+the process's CPU time are measured: on a machine shared with other work, CPU seconds per step are the steadier
+comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 
@@ -47,8 +49,13 @@ def clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def trainer_time(library: str, path: str, data: list[dict], steps: int, out: str) -> tuple[float, float]:
-    """Wall and CPU seconds for the last `steps` of a `WARMUP + steps` run of `library`'s Trainer."""
+def intervals(marks: list) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds between consecutive marks."""
+    return [(end[0] - start[0], end[1] - start[1]) for start, end in zip(marks, marks[1:])]
+
+
+def trainer_time(library: str, path: str, data: list[dict], steps: int, out: str) -> list[tuple[float, float]]:
+    """Wall and CPU seconds of each of the last `steps` of a `WARMUP + steps` run of `library`'s Trainer."""
     if library == "henkan":
         from henkan import BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
     else:
@@ -65,10 +72,10 @@ def trainer_time(library: str, path: str, data: list[dict], steps: int, out: str
                              save_strategy="no", logging_steps=10_000, report_to=[], disable_tqdm=True,
                              use_cpu=True, dataloader_pin_memory=False)
     Trainer(model=model, args=args, train_dataset=data, callbacks=[Clock()]).train()
-    return tuple(end - start for end, start in zip(marks[-1], marks[WARMUP - 1]))
+    return intervals(marks[WARMUP - 1:])
 
 
-def bare_time(path: str, data: list[dict], steps: int) -> tuple[float, float]:
+def bare_time(path: str, data: list[dict], steps: int) -> list[tuple[float, float]]:
     """The same steps in a plain PyTorch loop over henkan's model: batches stacked beforehand, no callbacks."""
     from henkan import BertForSequenceClassification, get_linear_schedule_with_warmup
 
@@ -82,24 +89,26 @@ def bare_time(path: str, data: list[dict], steps: int) -> tuple[float, float]:
     schedule = get_linear_schedule_with_warmup(optimizer, 0, WARMUP + steps)
     batches = [{k: torch.stack([torch.as_tensor(r[k]) for r in data[i * BATCH:(i + 1) * BATCH]]) for k in data[0]}
                for i in range(WARMUP + steps)]
-    start = None
+    marks = []
     for i, batch in enumerate(batches):
         if i == WARMUP:
-            start = clock()
+            marks.append(clock())
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         model.zero_grad(set_to_none=True)
-    return tuple(end - begin for end, begin in zip(clock(), start))
+        if marks:
+            marks.append(clock())
+    return intervals(marks)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer rounds and steps")
     options = parser.parse_args()
-    rounds, steps = (2, 4) if options.quick else (4, 8)
+    rounds, steps = (2, 4) if options.quick else (4, 16)
     torch.set_num_threads(THREADS)
     from transformers.utils import logging as reference_logging
 
@@ -108,17 +117,18 @@ def main() -> None:
         path = checkpoint(os.path.join(folder, "bert-mini"))
         data = rows(WARMUP + steps)
         names = ("henkan", "reference", "bare")
-        wall, cpu = dict.fromkeys(names, float("inf")), dict.fromkeys(names, float("inf"))
+        timed = {name: [] for name in names}
         for r in range(rounds):
             for name in (names if r % 2 == 0 else names[::-1]):
                 if name == "bare":
-                    seconds = bare_time(path, data, steps)
+                    timed[name] += bare_time(path, data, steps)
                 else:
-                    seconds = trainer_time(name, path, data, steps, os.path.join(folder, name))
-                wall[name], cpu[name] = min(wall[name], seconds[0]), min(cpu[name], seconds[1])
-        print(f"bert-mini, batch {BATCH} x {LENGTH} tokens, {steps} timed steps, best of {rounds} rounds")
+                    timed[name] += trainer_time(name, path, data, steps, os.path.join(folder, name))
+        wall = {name: statistics.median(w for w, _ in timed[name]) for name in names}
+        cpu = {name: statistics.median(c for _, c in timed[name]) for name in names}
+        print(f"bert-mini, batch {BATCH} x {LENGTH} tokens, median of {rounds} rounds x {steps} timed steps")
         for name in names:
-            print(f"  {name:<10} {steps / wall[name]:7.3f} steps/s   {cpu[name] / steps:7.3f} CPU s/step")
+            print(f"  {name:<10} {1 / wall[name]:7.3f} steps/s   {cpu[name]:7.3f} CPU s/step")
         for label, best in (("wall", wall), ("CPU", cpu)):
             print(f"{label:>4}: henkan / reference {best['reference'] / best['henkan']:.2f}x, henkan loop overhead "
                   f"over the bare loop {best['henkan'] / best['bare'] - 1:+.1%}")
