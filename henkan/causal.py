@@ -502,3 +502,30 @@ class DecoderSpanHead:
         return self._returned(arguments, QuestionAnsweringModelOutput(
             loss=loss, start_logits=start_logits, end_logits=end_logits, hidden_states=outputs.hidden_states,
             attentions=outputs.attentions))
+
+
+# The heads with GPT-2's argument lists, which GPT-Neo, GPT-NeoX and GPT-J keep too: a family sets only
+# `base_model_class` and `base_inputs`.
+class GPT2StyleSequenceClassification(LastTokenClassification):
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify(locals())
+
+
+class GPT2StyleTokenClassification(DecoderSpanHead):
+    classifier_name = "classifier"
+
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
+        return self.classify_tokens(locals())
+
+
+class GPT2StyleQuestionAnswering(DecoderSpanHead):
+    answers_spans = True
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return self.answer_span(locals())

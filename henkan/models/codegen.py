@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
+from ..causal import CausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, FeedForward, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
@@ -199,22 +199,11 @@ class GPTJForCausalLM(GPTJPreTrainedModel, CodeGenForCausalLM):
     base_model_class = GPTJModel
 
 
-class GPTJForSequenceClassification(LastTokenClassification, GPTJPreTrainedModel):
+class GPTJForSequenceClassification(GPT2StyleSequenceClassification, GPTJPreTrainedModel):
     base_model_class = GPTJModel
     base_inputs = _GPTJ_INPUTS
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify(locals())
 
-
-class GPTJForQuestionAnswering(DecoderSpanHead, GPTJPreTrainedModel):
+class GPTJForQuestionAnswering(GPT2StyleQuestionAnswering, GPTJPreTrainedModel):
     base_model_class = GPTJModel
     base_inputs = _GPTJ_INPUTS
-    answers_spans = True
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None, **kwargs):
-        return self.answer_span(locals())

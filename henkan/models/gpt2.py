@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, causal_lm_loss, reject_unknown
+from ..causal import (CausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification,
+                      GPT2StyleTokenClassification, causal_lm_loss, reject_unknown)
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, Conv1D, FeedForward, activation, causal_attention, check_tensor, class_targets,
@@ -195,36 +196,19 @@ class GPT2LMHeadModel(GenerationMixin, CausalLM, GPT2PreTrainedModel):
         return self.lm_forward(locals())
 
 
-class GPT2ForSequenceClassification(LastTokenClassification, GPT2PreTrainedModel):
+class GPT2ForSequenceClassification(GPT2StyleSequenceClassification, GPT2PreTrainedModel):
     base_model_class = GPT2Model
     base_inputs = _GPT2_INPUTS
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify(locals())
 
-
-class GPT2ForTokenClassification(DecoderSpanHead, GPT2PreTrainedModel):
+class GPT2ForTokenClassification(GPT2StyleTokenClassification, GPT2PreTrainedModel):
     base_model_class = GPT2Model
     base_inputs = _GPT2_INPUTS
-    classifier_name = "classifier"
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify_tokens(locals())
 
 
-class GPT2ForQuestionAnswering(DecoderSpanHead, GPT2PreTrainedModel):
+class GPT2ForQuestionAnswering(GPT2StyleQuestionAnswering, GPT2PreTrainedModel):
     base_model_class = GPT2Model
     base_inputs = _GPT2_INPUTS
-    answers_spans = True
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None, **kwargs):
-        return self.answer_span(locals())
 
 
 GPT2DoubleHeadsModelOutput = declare_output("GPT2DoubleHeadsModelOutput", "loss", "mc_loss", "logits", "mc_logits",

@@ -9,10 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification
+from ..causal import (CausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification,
+                      GPT2StyleTokenClassification)
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import FeedForward, CausalMasks, causal_attention, linear_layer, per_layer_head_mask
+from ..layers import CausalMasks, FeedForward, causal_attention, linear_layer, per_layer_head_mask
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -169,33 +170,16 @@ class GPTNeoForCausalLM(GenerationMixin, CausalLM, GPTNeoPreTrainedModel):
         return self.lm_forward(locals())
 
 
-class GPTNeoForSequenceClassification(LastTokenClassification, GPTNeoPreTrainedModel):
+class GPTNeoForSequenceClassification(GPT2StyleSequenceClassification, GPTNeoPreTrainedModel):
     base_model_class = GPTNeoModel
     base_inputs = _INPUTS
 
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify(locals())
 
-
-class GPTNeoForTokenClassification(DecoderSpanHead, GPTNeoPreTrainedModel):
+class GPTNeoForTokenClassification(GPT2StyleTokenClassification, GPTNeoPreTrainedModel):
     base_model_class = GPTNeoModel
     base_inputs = _INPUTS
-    classifier_name = "classifier"
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify_tokens(locals())
 
 
-class GPTNeoForQuestionAnswering(DecoderSpanHead, GPTNeoPreTrainedModel):
+class GPTNeoForQuestionAnswering(GPT2StyleQuestionAnswering, GPTNeoPreTrainedModel):
     base_model_class = GPTNeoModel
     base_inputs = _INPUTS
-    answers_spans = True
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None, **kwargs):
-        return self.answer_span(locals())

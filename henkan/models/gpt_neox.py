@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
+from ..causal import (CausalLM, GPT2StyleQuestionAnswering, GPT2StyleTokenClassification, LastTokenClassification,
+                      RotaryAttention, RotaryDecoder)
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
@@ -141,27 +142,15 @@ class GPTNeoXForSequenceClassification(LastTokenClassification, GPTNeoXPreTraine
         return self.classify(locals())
 
 
-class GPTNeoXForTokenClassification(DecoderSpanHead, GPTNeoXPreTrainedModel):
+class GPTNeoXForTokenClassification(GPT2StyleTokenClassification, GPTNeoXPreTrainedModel):
     """(`token_type_ids` is accepted and unused, as in the reference: the base model has no token types.)"""
 
     base_model_class = GPTNeoXModel
     base_inputs = _INPUTS
-    classifier_name = "classifier"
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify_tokens(locals())
 
 
-class GPTNeoXForQuestionAnswering(DecoderSpanHead, GPTNeoXPreTrainedModel):
+class GPTNeoXForQuestionAnswering(GPT2StyleQuestionAnswering, GPTNeoXPreTrainedModel):
     """(`token_type_ids` is accepted and unused, as in the reference.)"""
 
     base_model_class = GPTNeoXModel
     base_inputs = _INPUTS
-    answers_spans = True
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
-                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None, **kwargs):
-        return self.answer_span(locals())
