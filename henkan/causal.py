@@ -504,7 +504,7 @@ class DecoderSpanHead:
             attentions=outputs.attentions))
 
 
-# The heads with GPT-2's argument lists, which GPT-Neo, GPT-NeoX and GPT-J keep too: a family sets only
+# The heads with GPT-2's argument lists, which GPT-Neo, GPT-NeoX, GPT-J and CTRL keep too: a family sets only
 # `base_model_class` and `base_inputs`.
 class GPT2StyleSequenceClassification(LastTokenClassification):
     def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,

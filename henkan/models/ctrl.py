@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, LastTokenClassification
+from ..causal import CausalLM, GPT2StyleSequenceClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import causal_attention, linear_layer, per_layer_head_mask
@@ -160,13 +160,8 @@ class CTRLLMHeadModel(GenerationMixin, CausalLM, CTRLPreTrainedModel):
         return self.lm_forward(locals())
 
 
-class CTRLForSequenceClassification(LastTokenClassification, CTRLPreTrainedModel):
+class CTRLForSequenceClassification(GPT2StyleSequenceClassification, CTRLPreTrainedModel):
     base_model_class = CTRLModel
     base_inputs = _INPUTS
     classifier_name = "classifier"
     output_class = SequenceClassifierOutput
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, **kwargs):
-        return self.classify(locals())
