@@ -25,6 +25,7 @@ shapes than the traced ones (another batch size and length, a padded row, anothe
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -46,7 +47,8 @@ logger = get_logger(__name__)
 __all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
            "ExportedGraph", "export"]
 
-DEFAULT_ONNX_OPSET = 17  # (scaled_dot_product_attention needs 14, a fused LayerNormalization 17)
+DEFAULT_ONNX_OPSET = 17  # (a fused LayerNormalization)
+MIN_ONNX_OPSET = 14  # (scaled_dot_product_attention)
 
 # task (the seed's "feature" without "-with-past") -> the family class suffix (auto.AUTO_TASKS) that has its head
 _TASK_SUFFIX = {"default": "Model", "masked-lm": "ForMaskedLM", "causal-lm": "ForCausalLM",
@@ -214,6 +216,7 @@ class OnnxConfig:
         unknown tokens when one is given (the seed's way), else random ids of the vocabulary. -1 means the default
         size (batch 2, sequence 8, 4 choices)."""
         preprocessor = tokenizer if preprocessor is None else preprocessor
+        preprocessor = getattr(preprocessor, "tokenizer", None) or preprocessor  # (a processor's text part)
         batch = self.default_batch_size if batch_size <= 0 else batch_size
         length = self.default_sequence_length if seq_length <= 0 else seq_length
         choices = self.default_num_choices if num_choices <= 0 else num_choices
@@ -289,6 +292,27 @@ class OnnxConfigWithPast(OnnxConfig):
     def values_override(self) -> dict | None:
         return {"use_cache": self.use_past} if hasattr(self._config, "use_cache") else None
 
+    def generate_dummy_inputs(self, preprocessor=None, batch_size: int = -1, seq_length: int = -1,
+                              num_choices: int = -1, is_pair: bool = False, framework=None, tokenizer=None,
+                              **kwargs) -> dict:
+        """All of the graph's inputs: the tokens as `OnnxConfig` makes them, after (with `use_past`) a cache of two
+        more positions than they have, of seeded random keys and values, which the mask covers; position ids that
+        follow the mask."""
+        inputs = super().generate_dummy_inputs(preprocessor, batch_size, seq_length, num_choices, is_pair, framework,
+                                               tokenizer, **kwargs)
+        batch, length = inputs["input_ids"].shape
+        past = length + 2 if self.use_past else 0
+        mask = inputs["attention_mask"]
+        mask = torch.cat((torch.ones(batch, past, dtype=mask.dtype), mask), dim=1)
+        config = self._config
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        generator = torch.Generator().manual_seed(0)
+        extra = {"attention_mask": mask, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)[:, past:]}
+        extra.update((name, torch.randn(batch, self.num_attention_heads, past, head_dim, generator=generator))
+                     for name in self.inputs if name.startswith("past_key_values."))
+        inputs.update(extra)
+        return {name: inputs[name] for name in self.inputs}
+
     @property
     def num_layers(self) -> int:
         return self._config.num_hidden_layers
@@ -354,6 +378,16 @@ class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
         if self.use_past:
             self.fill_with_past_key_values_(outputs, direction="outputs")
         return outputs
+
+    def generate_dummy_inputs(self, preprocessor=None, batch_size: int = -1, seq_length: int = -1,
+                              num_choices: int = -1, is_pair: bool = False, framework=None, tokenizer=None,
+                              **kwargs) -> dict:
+        """The whole model's inputs without the cache (with it, the export is three graphs, see `graphs`): the
+        encoder's as `OnnxConfig` makes them, and the same ids as `decoder_input_ids`."""
+        inputs = OnnxConfig.generate_dummy_inputs(self, preprocessor, batch_size, seq_length, num_choices, is_pair,
+                                                  framework, tokenizer, **kwargs)
+        inputs["decoder_input_ids"] = inputs["input_ids"].clone()
+        return inputs
 
     def graphs(self):
         batch, encoder, decoder = "batch", "encoder_sequence", "decoder_sequence"
@@ -530,38 +564,42 @@ def _pairs(named: dict, infix: str = "") -> list[tuple[torch.Tensor, torch.Tenso
     return pairs
 
 
-def _forward(model, role: str, output_names, named: dict) -> tuple[torch.Tensor, ...]:
-    """Run `model` as the graph of `role` on inputs named as in the graph; its outputs in `output_names` order."""
+def _outputs(model, role: str, named: dict, cache: bool) -> dict[str, torch.Tensor]:
+    """Run `model` as the graph of `role` on inputs named as in the graph: its outputs by graph name (with the cache
+    as `present.*` when `cache`) and the model's other outputs by their own names."""
     named = dict(named)
     pasts = {name: named.pop(name) for name in list(named) if name.startswith("past_key_values.")}
-    wants_cache = any(name.startswith("present.") for name in output_names)
     if role == "encoder":
         out = model.get_encoder()(**named, return_dict=True)
         results = {"last_hidden_state": out.last_hidden_state}
     elif role == "decoder":
         own = _ConcatCache(_pairs(pasts, ".decoder"))
-        cache = EncoderDecoderCache(own, DynamicCache())
+        states_cache = EncoderDecoderCache(own, DynamicCache())
         for i, (k, v) in enumerate(_pairs(pasts, ".encoder")):
-            cache.store_cross(i, k, v)
+            states_cache.store_cross(i, k, v)
         # with a cache, the cross-attention keys are in it and the states are not read (only their dtype)
         states = named.get("encoder_hidden_states")
         if states is None:
             states = pasts["past_key_values.0.encoder.key"][:, 0]
         out = model(decoder_input_ids=named["input_ids"], attention_mask=named["encoder_attention_mask"],
-                    encoder_outputs=(states,), past_key_values=cache, use_cache=True, return_dict=True)
+                    encoder_outputs=(states,), past_key_values=states_cache, use_cache=True, return_dict=True)
         results = {"logits": out.logits}
         for i, layer in enumerate(own.layers):
             results[f"present.{i}.decoder.key"], results[f"present.{i}.decoder.value"] = layer.k, layer.v
-        for i, layer in enumerate(cache.cross_attention_cache.layers):
+        for i, layer in enumerate(states_cache.cross_attention_cache.layers):
             results[f"present.{i}.encoder.key"], results[f"present.{i}.encoder.value"] = layer.k, layer.v
     else:
-        cache = _ConcatCache(_pairs(pasts)) if wants_cache else None
-        extra = {"past_key_values": cache, "use_cache": True} if wants_cache else {}  # (else values_override's)
+        own = _ConcatCache(_pairs(pasts)) if cache else None
+        extra = {"past_key_values": own, "use_cache": True} if cache else {}  # (else values_override's)
         out = model(**named, **extra, return_dict=True)
-        results = dict(out.items())
-        for i, layer in enumerate(cache.layers if cache is not None else ()):
+        results = {name: value for name, value in out.items() if name != "past_key_values"}
+        for i, layer in enumerate(own.layers if own is not None else ()):
             results[f"present.{i}.key"], results[f"present.{i}.value"] = layer.k, layer.v
-    return tuple(results[name] for name in output_names)
+    return results
+
+
+def _wants_cache(output_names) -> bool:
+    return any(name.startswith("present.") for name in output_names)
 
 
 class _Graph(nn.Module):
@@ -573,7 +611,9 @@ class _Graph(nn.Module):
         self.input_names, self.output_names = list(input_names), list(output_names)
 
     def forward(self, *tensors):
-        return _forward(self.model, self.role, self.output_names, dict(zip(self.input_names, tensors)))
+        results = _outputs(self.model, self.role, dict(zip(self.input_names, tensors)),
+                           _wants_cache(self.output_names))
+        return tuple(results[name] for name in self.output_names)
 
 
 # example inputs ---------------------------------------------------------------------------------------------------
@@ -622,7 +662,8 @@ def _samples(model, onnx_config: OnnxConfig, batch: int, length: int, past: int,
     target = _ids(config, (batch, past + length), generator)
     with torch.no_grad():
         states = model.get_encoder()(input_ids=source, attention_mask=source_mask, return_dict=True).last_hidden_state
-    samples = {"encoder_model.onnx": {"input_ids": source, "attention_mask": source_mask},
+    samples = {"model.onnx": {"input_ids": source, "attention_mask": source_mask, "decoder_input_ids": target},
+               "encoder_model.onnx": {"input_ids": source, "attention_mask": source_mask},
                "decoder_model.onnx": {"input_ids": target, "encoder_attention_mask": source_mask,
                                       "encoder_hidden_states": states}}
     if onnx_config.use_past:
@@ -710,8 +751,46 @@ def _infer_feature(model) -> str:
     return _preferred(features)
 
 
-def export(model, path, task: str | None = None, *, opset: int | None = None, atol: float | None = None,
-           onnx_config: OnnxConfig | None = None) -> list[ExportedGraph]:
+def export(*args, **kwargs):
+    """Export a model to ONNX, in either of two forms.
+
+    `export(model, path, task=None, *, opset=None, atol=None, onnx_config=None)` (henkan's): every graph of `task`
+    into the folder `path`, each checked against the model; returns the written graphs (see `_export_folder`).
+
+    `export(preprocessor, model, config, opset, output, tokenizer=None, device="cpu")` (the `transformers.onnx` form
+    of the 4.x line): the one graph `config` describes into the file `output`, also checked against the model;
+    returns `(onnx_inputs, onnx_outputs)`, the model's forward arguments the graph takes and its output names (see
+    `_export_file`). `validate_model_outputs` checks it again, as the old flow does.
+
+    The form is told by the first argument: a model, or a tokenizer / processor / feature extractor."""
+    first = args[0] if args else kwargs.get("preprocessor", kwargs.get("model"))
+    if isinstance(first, nn.Module):
+        form = _export_folder
+    elif _is_preprocessor(first) or (first is None and kwargs.get("tokenizer") is not None):
+        form = _export_file
+    else:
+        raise TypeError(f"export takes a model first, export(model, path, task=...), or a tokenizer / processor "
+                        f"first, export(preprocessor, model, config, opset, output) as transformers.onnx did; got "
+                        f"{type(first).__name__}.")
+    try:
+        bound = inspect.signature(form).bind(*args, **kwargs)
+    except TypeError as e:
+        usage = "export(model, path, task=..., opset=..., atol=..., onnx_config=...)" if form is _export_folder \
+            else "export(preprocessor, model, config, opset, output, tokenizer=None, device='cpu')"
+        raise TypeError(f"export: {e}; this form is {usage}.") from None
+    return form(*bound.args, **bound.kwargs)
+
+
+def _is_preprocessor(value) -> bool:
+    from .processing.base import PreprocessorMixin
+    from .processing.processors import ProcessorMixin
+    from .tokenization import PreTrainedTokenizerBase
+
+    return isinstance(value, (PreTrainedTokenizerBase, ProcessorMixin, PreprocessorMixin))
+
+
+def _export_folder(model, path, task: str | None = None, *, opset: int | None = None, atol: float | None = None,
+                   onnx_config: OnnxConfig | None = None) -> list[ExportedGraph]:
     """Export `model` for `task` into the folder `path` (created when missing) and check each graph with
     onnxruntime against the model on inputs of other shapes than the traced ones (another batch size and length, a
     padded row, another cache length): an output that differs by more than `atol` (default: the config's
@@ -727,31 +806,153 @@ def export(model, path, task: str | None = None, *, opset: int | None = None, at
     _, factory = FeaturesManager.check_supported_model_or_raise(model, feature)
     onnx_config = factory(model.config) if onnx_config is None else onnx_config
     opset = onnx_config.default_onnx_opset if opset is None else opset
-    atol = onnx_config.atol_for_validation if atol is None else atol
     _register_symbolics(opset)
     folder.mkdir(parents=True, exist_ok=True)
+    graphs = [(graph, folder / graph[0]) for graph in onnx_config.graphs()]
+    exported = _write(ort, model, onnx_config, graphs, opset, atol)
+    model.config.save_pretrained(folder)
+    return exported
+
+
+def _export_file(preprocessor, model, config: OnnxConfig, opset: int, output, tokenizer=None,
+                 device: str = "cpu") -> tuple[list[str], list[str]]:
+    """The `transformers.onnx` form: write the graph `config` describes (an encoder's or a decoder's, with the cache
+    for `-with-past` configs; an encoder-decoder without the cache as one graph) to the file `output`, check it like
+    `_export_folder` does, and return (the model's forward arguments the graph takes, in the forward's order; the
+    graph's output names). `tokenizer` is the old name of `preprocessor`. The traced example is henkan's own (random
+    ids, a real cache), which the graph's check needs; the preprocessor feeds `validate_model_outputs`."""
+    _legacy_preprocessor(preprocessor, tokenizer, "export the model")
+    ort = _require_runtime()
+    _check_model(model)
+    if not isinstance(config, OnnxConfig):
+        raise TypeError(f"config should be an OnnxConfig (e.g. FeaturesManager.check_supported_model_or_raise(model, "
+                        f"feature)[1](model.config)), not {type(config).__name__}.")
+    FeaturesManager.check_supported_model_or_raise(model, _feature_of(config))
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise TypeError(f"opset should be an int such as config.default_onnx_opset ({config.default_onnx_opset}), "
+                        f"not {type(opset).__name__}.")
+    if opset < MIN_ONNX_OPSET:
+        raise ValueError(f"Opset {opset} is not sufficient to export {type(model).__name__}: henkan needs at least "
+                         f"{MIN_ONNX_OPSET} (config.default_onnx_opset is {config.default_onnx_opset}).")
+    if torch.device(device).type != "cpu":
+        logger.warning(f"henkan traces ONNX graphs on the CPU; device={device!r} is not used (the graph runs on "
+                       f"any onnxruntime provider).")
+    target = _output_file(output)
+    graph = _single_graph(config)
+    onnx_inputs = _forward_arguments(model, graph[2])
+    _register_symbolics(opset)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write(ort, model, config, [(graph, target)], opset, None)
+    return onnx_inputs, list(graph[3])
+
+
+def validate_model_outputs(config: OnnxConfig, preprocessor, reference_model, onnx_model, onnx_named_outputs,
+                           atol: float, tokenizer=None) -> None:
+    """Check the ONNX file `onnx_model` against `reference_model` (the `transformers.onnx` way): on
+    `config.generate_dummy_inputs(preprocessor)` one row and one token larger than the export's default example,
+    `onnx_named_outputs` must be outputs of both, of equal shapes, with values within `atol`; raises ValueError
+    otherwise. Progress goes to henkan's logger (level INFO). `tokenizer` is the old name of `preprocessor`."""
+    preprocessor = _legacy_preprocessor(preprocessor, tokenizer, "validate the model outputs")
+    ort = _require_runtime()
+    _check_model(reference_model)
+    path = Path(_output_file(onnx_model))
+    if not path.is_file():
+        raise FileNotFoundError(f"onnx_model {str(path)!r} is not a file; pass the path export wrote.")
+    if isinstance(onnx_named_outputs, str):
+        raise TypeError(f"onnx_named_outputs should be a list of output names (export's second result), not the "
+                        f"string {onnx_named_outputs!r}.")
+    _, role, _, _ = _single_graph(config)
+    logger.info(f"Validating ONNX model {path}...")
+    inputs = config.generate_dummy_inputs(preprocessor, batch_size=config.default_fixed_batch + 1,
+                                          seq_length=config.default_fixed_sequence + 1)
+    with _prepared(reference_model, config):
+        difference = _check(ort, reference_model, role, path, list(onnx_named_outputs), inputs, atol)
+    logger.info(f"All good: {path.name} gives {type(reference_model).__name__}'s outputs within atol={atol} "
+                f"(max difference {difference:.2e}).")
+
+
+def _legacy_preprocessor(preprocessor, tokenizer, action: str):
+    """The preprocessor of the old form's (preprocessor, tokenizer=) pair; the old alias gives a FutureWarning."""
+    from .tokenization import PreTrainedTokenizerBase
+
+    if tokenizer is None:
+        return preprocessor
+    if isinstance(preprocessor, PreTrainedTokenizerBase):
+        raise ValueError(f"Pass either preprocessor or tokenizer to {action}, not both (tokenizer is the old name "
+                         f"of preprocessor).")
+    warnings.warn("The tokenizer argument is deprecated; pass the tokenizer as preprocessor.", FutureWarning,
+                  stacklevel=3)
+    return tokenizer
+
+
+def _feature_of(config: OnnxConfig) -> str:
+    return f"{config.task}-with-past" if getattr(config, "use_past", False) else config.task
+
+
+def _single_graph(config: OnnxConfig) -> tuple[str, str, "OrderedDict", "OrderedDict"]:
+    """The one graph of the old form: the config's own, or an encoder-decoder's whole model without the cache."""
+    if isinstance(config, OnnxSeq2SeqConfigWithPast):
+        if config.use_past:
+            raise ValueError("An encoder-decoder with its cache is exported as three graphs (encoder_model.onnx, "
+                             "decoder_model.onnx, decoder_with_past_model.onnx): call export(model, folder, "
+                             f"task='{_feature_of(config)}'), or use a config without the cache for one graph.")
+        return ("model.onnx", "model", config.inputs, config.outputs)
+    (graph,) = config.graphs()
+    return graph
+
+
+def _forward_arguments(model, input_names) -> list[str]:
+    """The arguments of `model.forward` the graph's inputs feed (`past_key_values.N.*` feed `past_key_values`), in
+    the forward's order; a clear error for an input the forward does not take."""
+    wanted = {name.split(".")[0] for name in input_names}
+    parameters = inspect.signature(model.forward).parameters
+    unknown = sorted(wanted - set(parameters))
+    if unknown:
+        raise ValueError(f"The ONNX config's inputs {', '.join(unknown)} are not arguments of "
+                         f"{type(model).__name__}.forward; give a config made for this model (FeaturesManager).")
+    return [name for name in parameters if name in wanted]
+
+
+def _output_file(output) -> Path:
+    if not isinstance(output, (str, os.PathLike)):
+        raise TypeError(f"output should be the path of the .onnx file (str or Path), not {type(output).__name__}.")
+    target = Path(output)
+    if target.is_dir():
+        raise ValueError(f"output {str(target)!r} is a folder; this form of export writes one file: give its path "
+                         f"(e.g. {str(target / 'model.onnx')!r}).")
+    return target
+
+
+@contextlib.contextmanager
+def _prepared(model, onnx_config: OnnxConfig):
+    """The model in eval mode with the config's `values_override` (e.g. use_cache) applied; both restored after."""
     training = model.training
     overrides = onnx_config.values_override or {}
     kept = {key: getattr(model.config, key) for key in overrides}
     model.eval()
     model.config.update(overrides)
-    exported = []
     try:
+        yield
+    finally:
+        model.config.update(kept)
+        model.train(training)
+
+
+def _write(ort, model, onnx_config: OnnxConfig, graphs, opset: int, atol: float | None) -> list[ExportedGraph]:
+    """Trace each (graph, target file) of `graphs` and check it on inputs of other shapes (see `_export_folder`)."""
+    atol = onnx_config.atol_for_validation if atol is None else atol
+    exported = []
+    with _prepared(model, onnx_config):
         examples = _samples(model, onnx_config, batch=2, length=3, past=5, padded=False, seed=0)
         checks = _samples(model, onnx_config, batch=3, length=4, past=7, padded=True, seed=1)
         onnx_config.patch_ops()
         try:
-            for file_name, role, inputs, outputs in onnx_config.graphs():
-                target = folder / file_name
+            for (file_name, role, inputs, outputs), target in graphs:
                 _trace(model, role, inputs, outputs, examples[file_name], target, opset)
-                difference = _check(ort, model, role, target, outputs, checks[file_name], atol)
+                difference = _check(ort, model, role, target, list(outputs), checks[file_name], atol)
                 exported.append(ExportedGraph(target, list(inputs), list(outputs), difference))
         finally:
             onnx_config.restore_ops()
-    finally:
-        model.config.update(kept)
-        model.train(training)
-    model.config.save_pretrained(folder)
     return exported
 
 
@@ -775,26 +976,42 @@ def _trace(model, role, inputs, outputs, example: dict, target: Path, opset: int
                                f"henkan cannot export this family yet.") from e
 
 
-def _check(ort, model, role, target: Path, outputs, inputs: dict, atol: float) -> float:
-    """The largest difference between ONNX Runtime's outputs and the model's on `inputs`; raises above `atol`."""
+def _check(ort, model, role, target: Path, outputs: list[str], inputs: dict, atol: float) -> float:
+    """The largest difference between ONNX Runtime's `outputs` of the graph `target` and the model's on `inputs`;
+    raises when an output is missing from either, has another shape, or differs by more than `atol`."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-    wanted = {i.name for i in session.get_inputs()}
-    got = session.run(list(outputs), {name: value.numpy() for name, value in inputs.items() if name in wanted})
+    in_graph = [o.name for o in session.get_outputs()]
+    absent = [name for name in outputs if name not in in_graph]
+    if absent:
+        raise ValueError(f"{target.name} has no output {', '.join(absent)}; its outputs are {', '.join(in_graph)}.")
+    needed = [i.name for i in session.get_inputs()]
+    lacking = [name for name in needed if name not in inputs]
+    if lacking:
+        raise ValueError(f"{target.name} takes {', '.join(lacking)}, which the example inputs lack (they have "
+                         f"{', '.join(inputs)}); check it with the config it was exported with.")
+    got = session.run(outputs, {name: inputs[name].numpy() for name in needed})
     with torch.no_grad():
-        expected = _forward(model, role, list(outputs), inputs)
+        reference = _outputs(model, role, inputs, _wants_cache(outputs))
+    unknown = [name for name in outputs if name not in reference]
+    if unknown:
+        raise ValueError(f"{target.name}: output {', '.join(unknown)} is not an output of {type(model).__name__} "
+                         f"(it gives {', '.join(reference)}); the ONNX outputs do not match the model's.")
+    logger.info(f"\t-[✓] output names match the model's ({', '.join(outputs)})")
     worst = 0.0
     shapes = ", ".join(f"{name} {list(value.shape)}" for name, value in inputs.items()
                        if not name.startswith("past_key_values.") or name.endswith(".0.key"))
-    for name, actual, reference in zip(outputs, got, expected):
-        if tuple(actual.shape) != tuple(reference.shape):
+    for name, actual in zip(outputs, got):
+        expected = reference[name]
+        if tuple(actual.shape) != tuple(expected.shape):
             raise ValueError(f"{target.name}: output {name} has shape {list(actual.shape)} in ONNX Runtime but "
-                             f"{list(reference.shape)} in PyTorch (inputs: {shapes}); the graph is wrong.")
-        difference = float((torch.from_numpy(actual) - reference).abs().max()) if actual.size else 0.0
+                             f"{list(expected.shape)} in PyTorch (inputs: {shapes}); the graph is wrong.")
+        difference = float((torch.from_numpy(actual) - expected).abs().max()) if actual.size else 0.0
         if not difference <= atol:
             raise ValueError(f"{target.name}: output {name} differs from PyTorch's by {difference:.3g}, more than "
                              f"atol={atol} (inputs: {shapes}).")
+        logger.info(f"\t-[✓] {name}: shape {list(actual.shape)}, max difference {difference:.2e} (atol {atol})")
         worst = max(worst, difference)
     return worst
 
@@ -818,6 +1035,7 @@ def _register_symbolics(opset: int) -> None:
     if opset >= 18:
         raise ValueError(f"henkan exports with opsets 14 to 17 (ReduceMean's axes became an input in 18), not "
                          f"{opset}.")
-    if opset < 14:
-        raise ValueError(f"henkan exports with opsets 14 to 17 (attention needs 14), not {opset}.")
+    if opset < MIN_ONNX_OPSET:
+        raise ValueError(f"henkan exports with opsets {MIN_ONNX_OPSET} to 17 (attention needs {MIN_ONNX_OPSET}), not "
+                         f"{opset}.")
     torch.onnx.register_custom_op_symbolic("aten::rms_norm", _rms_norm_symbolic, opset)
