@@ -39,6 +39,7 @@ MODULES = {
     "henkan.onnx.config": "henkan.onnx",
     "henkan.onnx.features": "henkan.onnx",
     "henkan.onnx.convert": "henkan.onnx",
+    "henkan.onnx.utils": "henkan.onnx",
     "henkan.time_series_utils": "henkan.time_series",
 }
 # real modules that are the parent of alias paths

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import dataclasses
+import enum
 import inspect
 import os
 import warnings
@@ -45,10 +47,12 @@ from .logging import get_logger
 logger = get_logger(__name__)
 
 __all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
-           "ExportedGraph", "export"]
+           "ExportedGraph", "export", "validate_model_outputs", "ParameterFormat", "compute_serialized_parameters_size",
+           "EXTERNAL_DATA_FORMAT_SIZE_LIMIT"]
 
 DEFAULT_ONNX_OPSET = 17  # (a fused LayerNormalization)
 MIN_ONNX_OPSET = 14  # (scaled_dot_product_attention)
+EXTERNAL_DATA_FORMAT_SIZE_LIMIT = 2 * 1024 ** 3  # a protobuf message's limit: larger weights go in a side file
 
 # task (the seed's "feature" without "-with-past") -> the family class suffix (auto.AUTO_TASKS) that has its head
 _TASK_SUFFIX = {"default": "Model", "masked-lm": "ForMaskedLM", "causal-lm": "ForCausalLM",
@@ -111,6 +115,21 @@ def _split_feature(feature: str) -> tuple[str, bool]:
         known = FeaturesManager.AVAILABLE_FEATURES + sorted(aliases)
         raise ValueError(f"Unknown ONNX export task {feature!r}; henkan knows: {', '.join(known)}.")
     return task, past
+
+
+class ParameterFormat(enum.Enum):
+    """The storage type of exported weights; `size` is its bytes per weight."""
+
+    Float = ctypes.c_float
+
+    @property
+    def size(self) -> int:
+        return ctypes.sizeof(self.value)
+
+
+def compute_serialized_parameters_size(num_parameters: int, dtype: ParameterFormat) -> int:
+    """Bytes that `num_parameters` weights of `dtype` take in an exported file."""
+    return num_parameters * dtype.size
 
 
 @dataclasses.dataclass
@@ -208,6 +227,12 @@ class OnnxConfig:
     @property
     def is_torch_support_available(self) -> bool:
         return True
+
+    @staticmethod
+    def use_external_data_format(num_parameters: int) -> bool:
+        """Whether float weights of this count are too large for one ONNX file (`EXTERNAL_DATA_FORMAT_SIZE_LIMIT`)."""
+        return compute_serialized_parameters_size(num_parameters, ParameterFormat.Float) >= \
+            EXTERNAL_DATA_FORMAT_SIZE_LIMIT
 
     def generate_dummy_inputs(self, preprocessor=None, batch_size: int = -1, seq_length: int = -1,
                               num_choices: int = -1, is_pair: bool = False, framework=None, tokenizer=None,
@@ -378,16 +403,6 @@ class OnnxSeq2SeqConfigWithPast(OnnxConfigWithPast):
         if self.use_past:
             self.fill_with_past_key_values_(outputs, direction="outputs")
         return outputs
-
-    def generate_dummy_inputs(self, preprocessor=None, batch_size: int = -1, seq_length: int = -1,
-                              num_choices: int = -1, is_pair: bool = False, framework=None, tokenizer=None,
-                              **kwargs) -> dict:
-        """The whole model's inputs without the cache (with it, the export is three graphs, see `graphs`): the
-        encoder's as `OnnxConfig` makes them, and the same ids as `decoder_input_ids`."""
-        inputs = OnnxConfig.generate_dummy_inputs(self, preprocessor, batch_size, seq_length, num_choices, is_pair,
-                                                  framework, tokenizer, **kwargs)
-        inputs["decoder_input_ids"] = inputs["input_ids"].clone()
-        return inputs
 
     def graphs(self):
         batch, encoder, decoder = "batch", "encoder_sequence", "decoder_sequence"
@@ -662,8 +677,7 @@ def _samples(model, onnx_config: OnnxConfig, batch: int, length: int, past: int,
     target = _ids(config, (batch, past + length), generator)
     with torch.no_grad():
         states = model.get_encoder()(input_ids=source, attention_mask=source_mask, return_dict=True).last_hidden_state
-    samples = {"model.onnx": {"input_ids": source, "attention_mask": source_mask, "decoder_input_ids": target},
-               "encoder_model.onnx": {"input_ids": source, "attention_mask": source_mask},
+    samples = {"encoder_model.onnx": {"input_ids": source, "attention_mask": source_mask},
                "decoder_model.onnx": {"input_ids": target, "encoder_attention_mask": source_mask,
                                       "encoder_hidden_states": states}}
     if onnx_config.use_past:
@@ -816,8 +830,8 @@ def _export_folder(model, path, task: str | None = None, *, opset: int | None = 
 
 def _export_file(preprocessor, model, config: OnnxConfig, opset: int, output, tokenizer=None,
                  device: str = "cpu") -> tuple[list[str], list[str]]:
-    """The `transformers.onnx` form: write the graph `config` describes (an encoder's or a decoder's, with the cache
-    for `-with-past` configs; an encoder-decoder without the cache as one graph) to the file `output`, check it like
+    """The `transformers.onnx` form: write the graph `config` describes (an encoder's, or a decoder's, with the cache
+    for `-with-past` configs) to the file `output`, check it like
     `_export_folder` does, and return (the model's forward arguments the graph takes, in the forward's order; the
     graph's output names). `tokenizer` is the old name of `preprocessor`. The traced example is henkan's own (random
     ids, a real cache), which the graph's check needs; the preprocessor feeds `validate_model_outputs`."""
@@ -890,15 +904,13 @@ def _feature_of(config: OnnxConfig) -> str:
 
 
 def _single_graph(config: OnnxConfig) -> tuple[str, str, "OrderedDict", "OrderedDict"]:
-    """The one graph of the old form: the config's own, or an encoder-decoder's whole model without the cache."""
-    if isinstance(config, OnnxSeq2SeqConfigWithPast):
-        if config.use_past:
-            raise ValueError("An encoder-decoder with its cache is exported as three graphs (encoder_model.onnx, "
-                             "decoder_model.onnx, decoder_with_past_model.onnx): call export(model, folder, "
-                             f"task='{_feature_of(config)}'), or use a config without the cache for one graph.")
-        return ("model.onnx", "model", config.inputs, config.outputs)
-    (graph,) = config.graphs()
-    return graph
+    """The one graph of the old form: an encoder's or a decoder's (encoder-decoders are exported as several)."""
+    graphs = config.graphs()
+    if len(graphs) != 1:
+        raise ValueError(f"henkan exports an encoder-decoder as {len(graphs)} graphs "
+                         f"({', '.join(graph[0] for graph in graphs)}), not one file: call export(model, folder, "
+                         f"task='{_feature_of(config)}') and use the folder's files.")
+    return graphs[0]
 
 
 def _forward_arguments(model, input_names) -> list[str]:
@@ -991,7 +1003,14 @@ def _check(ort, model, role, target: Path, outputs: list[str], inputs: dict, ato
     if lacking:
         raise ValueError(f"{target.name} takes {', '.join(lacking)}, which the example inputs lack (they have "
                          f"{', '.join(inputs)}); check it with the config it was exported with.")
-    got = session.run(outputs, {name: inputs[name].numpy() for name in needed})
+    shapes = ", ".join(f"{name} {list(value.shape)}" for name, value in inputs.items()
+                       if not name.startswith("past_key_values.") or name.endswith(".0.key"))
+    try:
+        got = session.run(outputs, {name: inputs[name].numpy() for name in needed})
+    except Exception as e:  # (onnxruntime's own error classes)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"onnxruntime cannot run {target.name} on inputs of other shapes than the traced ones "
+                         f"({shapes}): {reason}") from e
     with torch.no_grad():
         reference = _outputs(model, role, inputs, _wants_cache(outputs))
     unknown = [name for name in outputs if name not in reference]
@@ -1000,8 +1019,6 @@ def _check(ort, model, role, target: Path, outputs: list[str], inputs: dict, ato
                          f"(it gives {', '.join(reference)}); the ONNX outputs do not match the model's.")
     logger.info(f"\t-[✓] output names match the model's ({', '.join(outputs)})")
     worst = 0.0
-    shapes = ", ".join(f"{name} {list(value.shape)}" for name, value in inputs.items()
-                       if not name.startswith("past_key_values.") or name.endswith(".0.key"))
     for name, actual in zip(outputs, got):
         expected = reference[name]
         if tuple(actual.shape) != tuple(expected.shape):

@@ -295,6 +295,163 @@ def test_onnx_configs_and_features_manager():
     assert dummy["input_ids"].shape == (2, 8) and set(dummy["input_ids"][0, 1:-1].tolist()) == {tokenizer.unk_token_id}
 
 
+# the transformers.onnx form ---------------------------------------------------------------------------------------
+
+TEXT_CLS = os.path.join(FIXTURES, "text_pipelines", "bert-cls")
+GPT2 = os.path.join(FIXTURES, "text_generation", "gpt2")
+
+
+def legacy_export(out_root, folder, auto, feature):
+    """The old flow as a 4.x script writes it, up to the export: (tokenizer, model, onnx_config, path, inputs,
+    outputs); exported once per session."""
+    key = ("legacy", folder, feature)
+    if key not in _EXPORTS:
+        from pathlib import Path
+
+        from henkan.onnx.features import FeaturesManager as Features  # (the old deep import path)
+
+        tokenizer = henkan.AutoTokenizer.from_pretrained(folder)
+        model = getattr(henkan, auto).from_pretrained(folder)
+        model_kind, model_onnx_config = Features.check_supported_model_or_raise(model, feature=feature)
+        onnx_config = model_onnx_config(model.config)
+        path = Path(out_root) / f"legacy-{model_kind}-{feature}" / "model.onnx"
+        onnx_inputs, onnx_outputs = export(tokenizer, model, onnx_config, onnx_config.default_onnx_opset, path)
+        _EXPORTS[key] = tokenizer, model, onnx_config, path, onnx_inputs, onnx_outputs
+    return _EXPORTS[key]
+
+
+def test_legacy_flow_encoder_head(out_root):
+    import logging.handlers
+
+    from henkan.onnx.convert import validate_model_outputs
+
+    tokenizer, model, onnx_config, path, onnx_inputs, onnx_outputs = legacy_export(
+        out_root, TEXT_CLS, "AutoModelForSequenceClassification", "sequence-classification")
+    # what transformers 4.57's export returns for this model: its forward's arguments, the config's outputs
+    assert onnx_inputs == ["input_ids", "attention_mask", "token_type_ids"] and onnx_outputs == ["logits"]
+    assert sorted(os.listdir(path.parent)) == ["model.onnx"]
+    level, kept = henkan.logging.get_verbosity(), logging.handlers.BufferingHandler(100)
+    henkan.logging.set_verbosity_info()
+    logging.getLogger("henkan").addHandler(kept)
+    try:
+        validate_model_outputs(onnx_config, tokenizer, model, path, onnx_outputs, onnx_config.atol_for_validation)
+    finally:
+        logging.getLogger("henkan").removeHandler(kept)
+        henkan.logging.set_verbosity(level)
+    logged = "\n".join(record.getMessage() for record in kept.buffer)
+    assert "-[✓] logits: shape [3, 2], max difference" in logged  # (on a batch of 3, one more than the export's)
+    assert "All good: model.onnx gives BertForSequenceClassification's outputs within atol=0.0001" in logged
+    encoded = tokenizer(["the hobbit lived in a hole", "a hole"], padding=True, return_tensors="pt")
+    got = run(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), **encoded)
+    with torch.no_grad():
+        close(got["logits"], model(**encoded).logits, "legacy bert logits")
+
+
+def test_legacy_flow_gpt2_with_past(out_root):
+    from henkan.onnx import validate_model_outputs
+
+    tokenizer, model, onnx_config, path, onnx_inputs, onnx_outputs = legacy_export(
+        out_root, GPT2, "AutoModelForCausalLM", "causal-lm-with-past")
+    # (4.57's GPT-2 graph has no position_ids; henkan's takes them, for left-padded batches)
+    assert onnx_inputs == ["input_ids", "past_key_values", "attention_mask", "position_ids"]
+    assert onnx_outputs == ["logits"] + [f"present.{i}.{kv}" for i in range(2) for kv in ("key", "value")]
+    validate_model_outputs(onnx_config, tokenizer, model, path, onnx_outputs, onnx_config.atol_for_validation)
+    dummy = onnx_config.generate_dummy_inputs(tokenizer, batch_size=3, seq_length=9)
+    assert list(dummy) == list(onnx_config.inputs)
+    length = dummy["input_ids"].shape[1]
+    assert dummy["past_key_values.1.value"].shape == (3, 4, length + 2, 8)
+    assert dummy["attention_mask"].shape == (3, 2 * length + 2)
+    assert dummy["position_ids"][0].tolist() == list(range(length + 2, 2 * length + 2))
+
+
+def test_legacy_tokenizer_argument_and_device(tmp_path):
+    from pathlib import Path
+
+    from henkan.onnx import validate_model_outputs
+
+    tokenizer = henkan.AutoTokenizer.from_pretrained(TEXT_CLS)
+    model = henkan.AutoModelForSequenceClassification.from_pretrained(TEXT_CLS)
+    onnx_config = FeaturesManager.check_supported_model_or_raise(model, "sequence-classification")[1](model.config)
+    path = Path(tmp_path) / "sub" / "model.onnx"
+    with pytest.warns(FutureWarning, match="tokenizer argument is deprecated"):
+        onnx_inputs, onnx_outputs = export(None, model, onnx_config, 14, path, tokenizer=tokenizer, device="cpu")
+    with pytest.warns(FutureWarning, match="tokenizer argument is deprecated"):
+        validate_model_outputs(onnx_config, None, model, path, onnx_outputs, 1e-4, tokenizer=tokenizer)
+    # the keyword form of the old docs
+    assert export(preprocessor=tokenizer, model=model, config=onnx_config, opset=17, output=path) == (
+        onnx_inputs, onnx_outputs)
+
+
+def test_legacy_bad_input(out_root, tmp_path):
+    import onnx.numpy_helper
+    from pathlib import Path
+
+    from henkan.onnx import validate_model_outputs
+
+    tokenizer, model, onnx_config, path, _, outputs = legacy_export(
+        out_root, TEXT_CLS, "AutoModelForSequenceClassification", "sequence-classification")
+    target = Path(tmp_path) / "model.onnx"
+    with pytest.raises(ValueError, match=r"Opset 13 is not sufficient to export BertForSequenceClassification: "
+                                         r"henkan needs at least 14 \(config.default_onnx_opset is 17\)"):
+        export(tokenizer, model, onnx_config, 13, target)
+    with pytest.raises(TypeError, match=r"export takes a model first, export\(model, path, task=...\), or a "
+                                        r"tokenizer / processor first, export\(preprocessor, model, config, opset, "
+                                        r"output\) as transformers.onnx did; got str"):
+        export("bert-base-uncased", model, onnx_config, 17, target)
+    with pytest.raises(TypeError, match=r"export: too many positional arguments; this form is export\(model, path"):
+        export(model, tokenizer, onnx_config, 17, target)  # (the old form's first two arguments swapped)
+    with pytest.raises(ValueError, match="Pass either preprocessor or tokenizer to export the model, not both"):
+        export(tokenizer, model, onnx_config, 17, target, tokenizer=tokenizer)
+    with pytest.raises(ValueError, match=r"output .* is a folder; this form of export writes one file"):
+        export(tokenizer, model, onnx_config, 17, tmp_path)
+    # a config for a head the model does not have: the features' error
+    token_config = FeaturesManager.get_config("bert", "token-classification")(model.config)
+    with pytest.raises(ValueError, match="BertForSequenceClassification has no token-classification head to export"):
+        export(tokenizer, model, token_config, 17, target)
+    t5 = henkan.AutoModelForSeq2SeqLM.from_pretrained(os.path.join(SEQ2SEQ, "t5"))
+    t5_config = FeaturesManager.get_config("t5", "seq2seq-lm")(t5.config)
+    with pytest.raises(ValueError, match=r"henkan exports an encoder-decoder as 2 graphs \(encoder_model.onnx, "
+                                         r"decoder_model.onnx\), not one file: call export\(model, folder, "
+                                         r"task='seq2seq-lm'\)"):
+        export(tokenizer, t5, t5_config, 17, target)
+    assert not target.exists()
+    # a graph whose weights were changed after the export: validate names the output and the difference
+    proto = onnx.load(str(path))
+    (bias,) = [t for t in proto.graph.initializer if onnx.numpy_helper.to_array(t).shape == (2,)]
+    bias.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(bias) + 0.01, bias.name))
+    onnx.save(proto, str(target))
+    with pytest.raises(ValueError, match=r"model.onnx: output logits differs from PyTorch's by 0.01, more than "
+                                         r"atol=0.0001 \(inputs: input_ids \[3, 9\]"):
+        validate_model_outputs(onnx_config, tokenizer, model, target, outputs, 1e-4)
+    # an output renamed: not one of the model's
+    proto.graph.output[0].name = "scores"
+    for node in proto.graph.node:
+        node.output[:] = ["scores" if name == "logits" else name for name in node.output]
+    onnx.save(proto, str(target))
+    with pytest.raises(ValueError, match=r"model.onnx: output scores is not an output of "
+                                         r"BertForSequenceClassification \(it gives logits\)"):
+        validate_model_outputs(onnx_config, tokenizer, model, target, ["scores"], 1e-4)
+    with pytest.raises(ValueError, match="model.onnx has no output logits; its outputs are scores"):
+        validate_model_outputs(onnx_config, tokenizer, model, target, outputs, 1e-4)
+    with pytest.raises(FileNotFoundError, match="is not a file; pass the path export wrote"):
+        validate_model_outputs(onnx_config, tokenizer, model, tmp_path / "missing.onnx", outputs, 1e-4)
+
+
+def test_transformers_onnx_names_and_paths():
+    import henkan.onnx
+    from henkan.onnx.config import EXTERNAL_DATA_FORMAT_SIZE_LIMIT, OnnxConfig as Config, PatchingSpec  # noqa: F401
+    from henkan.onnx.convert import export as convert_export, validate_model_outputs  # noqa: F401
+    from henkan.onnx.features import FeaturesManager as Features
+    from henkan.onnx.utils import ParameterFormat, compute_serialized_parameters_size
+
+    assert Config is OnnxConfig and Features is FeaturesManager and convert_export is export
+    assert set(henkan.onnx.__all__) >= {"export", "validate_model_outputs", "OnnxConfig", "OnnxConfigWithPast",
+                                         "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec"}
+    assert compute_serialized_parameters_size(10, ParameterFormat.Float) == 40
+    assert OnnxConfig.use_external_data_format(EXTERNAL_DATA_FORMAT_SIZE_LIMIT // 4)
+    assert not OnnxConfig.use_external_data_format(1000)
+
+
 # the command ------------------------------------------------------------------------------------------------------
 
 def test_cli_export(tmp_path, capsys):
