@@ -14,7 +14,9 @@ What a task exports (Optimum's file layout and names, which ONNX Runtime's gener
   `decoder_with_past_model.onnx`, which takes that cache and returns the decoder's part grown.
 
 `OnnxConfig`, `OnnxConfigWithPast`, `OnnxSeq2SeqConfigWithPast` and `FeaturesManager` are the seed's names for the
-description of an export (inputs and outputs with their axes, per task and family).
+description of an export (inputs and outputs with their axes, per task and family). The `transformers.onnx` flow of
+the 4.x line also runs: `export(preprocessor, model, config, opset, output)` writes one graph to a file and
+`validate_model_outputs` checks it (the same tracing and check underneath).
 
 The graphs are traced by torch.onnx's TorchScript exporter (`dynamo=False`): the torch.export route (`dynamo=True`,
 which needs onnxscript) gives the same graphs but takes ~10-20 s per graph where tracing takes well under one.
@@ -579,9 +581,9 @@ def _pairs(named: dict, infix: str = "") -> list[tuple[torch.Tensor, torch.Tenso
     return pairs
 
 
-def _outputs(model, role: str, named: dict, cache: bool) -> dict[str, torch.Tensor]:
+def _outputs(model, role: str, named: dict, with_cache: bool) -> dict[str, torch.Tensor]:
     """Run `model` as the graph of `role` on inputs named as in the graph: its outputs by graph name (with the cache
-    as `present.*` when `cache`) and the model's other outputs by their own names."""
+    as `present.*` when `with_cache`) and the model's other outputs by their own names."""
     named = dict(named)
     pasts = {name: named.pop(name) for name in list(named) if name.startswith("past_key_values.")}
     if role == "encoder":
@@ -589,26 +591,26 @@ def _outputs(model, role: str, named: dict, cache: bool) -> dict[str, torch.Tens
         results = {"last_hidden_state": out.last_hidden_state}
     elif role == "decoder":
         own = _ConcatCache(_pairs(pasts, ".decoder"))
-        states_cache = EncoderDecoderCache(own, DynamicCache())
+        cache = EncoderDecoderCache(own, DynamicCache())
         for i, (k, v) in enumerate(_pairs(pasts, ".encoder")):
-            states_cache.store_cross(i, k, v)
+            cache.store_cross(i, k, v)
         # with a cache, the cross-attention keys are in it and the states are not read (only their dtype)
         states = named.get("encoder_hidden_states")
         if states is None:
             states = pasts["past_key_values.0.encoder.key"][:, 0]
         out = model(decoder_input_ids=named["input_ids"], attention_mask=named["encoder_attention_mask"],
-                    encoder_outputs=(states,), past_key_values=states_cache, use_cache=True, return_dict=True)
+                    encoder_outputs=(states,), past_key_values=cache, use_cache=True, return_dict=True)
         results = {"logits": out.logits}
         for i, layer in enumerate(own.layers):
             results[f"present.{i}.decoder.key"], results[f"present.{i}.decoder.value"] = layer.k, layer.v
-        for i, layer in enumerate(states_cache.cross_attention_cache.layers):
+        for i, layer in enumerate(cache.cross_attention_cache.layers):
             results[f"present.{i}.encoder.key"], results[f"present.{i}.encoder.value"] = layer.k, layer.v
     else:
-        own = _ConcatCache(_pairs(pasts)) if cache else None
-        extra = {"past_key_values": own, "use_cache": True} if cache else {}  # (else values_override's)
+        cache = _ConcatCache(_pairs(pasts)) if with_cache else None
+        extra = {"past_key_values": cache, "use_cache": True} if with_cache else {}  # (else values_override's)
         out = model(**named, **extra, return_dict=True)
         results = {name: value for name, value in out.items() if name != "past_key_values"}
-        for i, layer in enumerate(own.layers if own is not None else ()):
+        for i, layer in enumerate(cache.layers if cache is not None else ()):
             results[f"present.{i}.key"], results[f"present.{i}.value"] = layer.k, layer.v
     return results
 
