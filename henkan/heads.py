@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import check_tensor, class_targets, linear_layer
+from .layers import check_tensor, class_targets, first_token_only, linear_layer
 from .outputs import (MaskedLMOutput, MultipleChoiceModelOutput, QuestionAnsweringModelOutput,
                       SequenceClassifierOutput, TokenClassifierOutput)
 
@@ -93,14 +93,8 @@ class EncoderHead:
         inputs = {k: arguments[k] for k in _BASE_INPUTS + _FLAGS if arguments.get(k) is not None}
         if reshape is not None:
             inputs = {k: reshape(v) if k in _BASE_INPUTS and k != "head_mask" else v for k, v in inputs.items()}
-        base = self.base_model
-        if not (self.reads_first_token and hasattr(type(base), "first_token_only")):
+        with first_token_only(self.base_model, self.reads_first_token) as base:
             return base(**inputs, return_dict=True)
-        base.first_token_only = True
-        try:
-            return base(**inputs, return_dict=True)
-        finally:
-            base.first_token_only = False
 
     def finish(self, return_dict, loss, outputs, **fields):
         result = self.output_class(loss=loss, **fields, hidden_states=outputs.hidden_states,

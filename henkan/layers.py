@@ -327,6 +327,21 @@ def per_layer_head_mask(head_mask, num_layers: int, dtype: torch.dtype) -> list:
     return [m[None, :, None, None] for m in head_mask]
 
 
+@contextlib.contextmanager
+def first_token_only(base: nn.Module, wanted: bool = True):
+    """For one call of `base`: a head that reads the encoder's output at the first position alone (a pooler's or a
+    classifier's token) asks a base model that can (its class has `first_token_only`) to compute only that
+    position in its last layer; its last_hidden_state is then [batch, 1, hidden]."""
+    if not (wanted and hasattr(type(base), "first_token_only")):
+        yield base
+        return
+    base.first_token_only = True
+    try:
+        yield base
+    finally:
+        base.first_token_only = False
+
+
 def run_layers(owner: nn.Module, layers, hidden, *, mask, head_mask=None, output_attentions=False,
                output_hidden_states=False, layerdrop: float = 0.0, first_token_only: bool = False):
     """Apply `layers` in turn; collect hidden states and attentions; checkpoint activations when asked. While

@@ -15,7 +15,7 @@ from torch import nn
 
 from . import causal
 from .heads import classification_loss
-from .layers import Holder, activation, attend, linear_layer, run_layers
+from .layers import Holder, activation, attend, first_token_only, linear_act, linear_layer, run_layers
 from .modeling import PreTrainedModel
 from .outputs import BaseModelOutputWithPooling, ImageClassifierOutput, ImageClassifierOutputWithNoAttention
 
@@ -229,14 +229,23 @@ class VisionLayer(nn.Module):
         y = F.dropout(y, self.dropout, self.training)
         return drop_path(y if scale is None else scale * y, self.drop_path_rate, self.training)
 
-    def forward(self, x, mask=None, head_mask=None, output_attentions: bool = False):
+    def forward(self, x, mask=None, head_mask=None, output_attentions: bool = False, first: bool = False):
         h = self.layernorm_before(x)
         attn = self.attention.attention
-        context, weights = attend(attn.query(h), attn.key(h), attn.value(h), mask, self.heads,
+        queries = h
+        if first:  # the first position's query alone (and its row of an attention bias)
+            queries, x = h[:, :1], x[:, :1]
+            mask = None if mask is None else mask[..., :1, :]
+        context, weights = attend(attn.query(queries), attn.key(h), attn.value(h), mask, self.heads,
                                   self.attention_dropout if self.training else 0.0, output_attentions, head_mask)
         x = x + self._branch(self.attention.output.dense(context), self.lambda_1)
-        y = self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x))))
+        y = self.output.dense(linear_act(self.intermediate.dense, self.layernorm_after(x), self.act))
         return x + self._branch(y, self.lambda_2), weights
+
+    def first_token(self, x, mask=None, head_mask=None, output_attentions: bool = False):
+        """The layer's output at the first position alone ([batch, 1, hidden]): keys and values of every patch,
+        the query, attention and MLP of the class token."""
+        return self.forward(x, mask, head_mask, output_attentions, first=True)
 
 
 class Pooler(nn.Module):
@@ -256,6 +265,9 @@ class PatchEncoder:
     layers (with the family's `attention_bias`, if any), the final `layernorm`, the `pooler` when built."""
 
     output_class = BaseModelOutputWithPooling
+    # Set (for one call) by a head that reads the class token alone (layers.first_token_only): the last layer then
+    # computes only that position, and last_hidden_state is [batch, 1, hidden].
+    first_token_only = False
 
     def attention_bias(self, pixel_values):
         """What the layers add to their attention scores: one bias for all, a list of one per layer, or None."""
@@ -266,9 +278,12 @@ class PatchEncoder:
         output_attentions, output_hidden_states, _, return_dict = causal.flags(
             self.config, output_attentions, output_hidden_states, False, return_dict)
         x = self.embeddings(pixel_values, bool_masked_pos, bool(interpolate_pos_encoding))
+        first_only = (self.first_token_only and not output_hidden_states and not output_attentions
+                      and type(self.encoder.layer[-1]).forward is VisionLayer.forward)
         x, hidden_states, attentions = run_layers(self, self.encoder.layer, x, mask=self.attention_bias(pixel_values),
                                                   head_mask=head_mask, output_attentions=output_attentions,
-                                                  output_hidden_states=output_hidden_states)
+                                                  output_hidden_states=output_hidden_states,
+                                                  first_token_only=first_only)
         x = self.layernorm(x)
         out = self.output_class(last_hidden_state=x, pooler_output=None if self.pooler is None else self.pooler(x),
                                 hidden_states=hidden_states, attentions=attentions)
@@ -474,6 +489,7 @@ class ForImageClassification:
     base_model_class: type = None
     base_model_kwargs: dict = {}
     output_class = ImageClassifierOutputWithNoAttention
+    reads_first_token = False  # `features` reads the first position alone (see layers.first_token_only)
 
     def __init__(self, config):
         super().__init__(config)
@@ -498,7 +514,8 @@ class ForImageClassification:
         labels, return_dict = arguments.get("labels"), arguments.get("return_dict")
         inputs = {k: v for k, v in arguments.items()
                   if k not in ("self", "__class__", "labels", "return_dict") and v is not None}
-        outputs = self.base_model(**inputs, return_dict=True)
+        with first_token_only(self.base_model, self.reads_first_token) as base:
+            outputs = base(**inputs, return_dict=True)
         logits = self.classifier(self.features(outputs))
         loss = classification_loss(logits, labels.to(logits.device), self.config) if labels is not None else None
         fields = {f: getattr(outputs, f, None) for f in self.output_class.__dataclass_fields__

@@ -64,6 +64,35 @@ def test_first_token_training_gives_the_full_layers_gradients():
     assert grads[True]["bert.encoder.layer.1.attention.self.query.weight"].abs().sum() > 0
 
 
+VISION = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32,
+              patch_size=8, num_labels=3, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+@pytest.mark.parametrize("cls", [henkan.ViTForImageClassification, henkan.DeiTForImageClassification])
+def test_class_token_classifiers_run_the_last_layer_at_the_class_token_only(cls, monkeypatch):
+    torch.manual_seed(0)
+    config = (henkan.DeiTConfig if "DeiT" in cls.__name__ else henkan.ViTConfig)(**VISION)
+    m = cls(config)
+    pixels = torch.randn(2, 3, 32, 32)
+    last = m.base_model.encoder.layer[-1]
+    calls = []
+    monkeypatch.setattr(last, "first_token", lambda *a: calls.append(1) or type(last).first_token(last, *a))
+    outputs, grads = {}, {}
+    for fast in (True, False):
+        m.zero_grad()
+        m.reads_first_token = fast
+        out = m(pixel_values=pixels, labels=torch.tensor([0, 2]))
+        out.loss.backward()
+        outputs[fast], grads[fast] = out.logits.detach(), {n: p.grad.clone() for n, p in m.named_parameters()}
+    assert calls == [1]
+    torch.testing.assert_close(outputs[True], outputs[False], atol=1e-6, rtol=0)
+    for name, grad in grads[False].items():
+        torch.testing.assert_close(grads[True][name], grad, atol=1e-6, rtol=1e-5, msg=name)
+    with torch.no_grad():  # every position asked for: the full last layer
+        full = m(pixel_values=pixels, output_hidden_states=True)
+    assert calls == [1] and full.hidden_states[-1].shape[1] == m.base_model.embeddings.position_embeddings.shape[1]
+
+
 @pytest.mark.parametrize("name", ["gelu", "gelu_new", "relu", "silu"])
 def test_activation_inside_the_matmul_equals_the_separate_pass(name):
     layer = linear_layer(256, 512)

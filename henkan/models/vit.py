@@ -57,6 +57,7 @@ class ViTForImageClassification(ForPatchImageClassification, ViTPreTrainedModel)
 
     base_model_class = ViTModel
     base_model_kwargs = {"add_pooling_layer": False}
+    reads_first_token = True
 
     def features(self, outputs):
         return outputs.last_hidden_state[:, 0]
@@ -131,6 +132,7 @@ class DeiTForImageClassification(ForPatchImageClassification, DeiTPreTrainedMode
 
     base_model_class = DeiTModel
     base_model_kwargs = {"add_pooling_layer": False}
+    reads_first_token = True
 
     def features(self, outputs):
         return outputs.last_hidden_state[:, 0]
