@@ -17,6 +17,7 @@ from ..logging import get_logger
 logger = get_logger(__name__)
 
 GROUP_SIZES = (32, 64, 128, 256)  # what PyTorch's CPU int4 kernel takes
+NAMED_DATASETS = ("wikitext2", "c4", "c4-new")  # GPTQ's calibration datasets, as the reference names them
 
 
 def _dtype(value, name: str):
@@ -131,20 +132,38 @@ class TorchAoConfig(QuantizationConfigMixin):
 
 
 class GPTQConfig(QuantizationConfigMixin):
-    """A GPTQ checkpoint's settings (its config.json's `quantization_config`). henkan loads 4-bit GPTQ weights onto
-    its int4 layers; it does not run the GPTQ algorithm itself (quantize with `load_in_4bit` instead)."""
+    """GPTQ settings: a GPTQ checkpoint's (its config.json's `quantization_config`), loaded onto henkan's int4
+    layers; or, with `dataset` (a list of texts) and `tokenizer` passed to from_pretrained, a request to quantize a
+    float model with the GPTQ algorithm as it loads (gptq.py: `group_size`, `desc_act`, `sym`, `damp_percent`,
+    `true_sequential`, `model_seqlen`, `batch_size`, `pad_token_id`, `block_name_to_quantize`,
+    `modules_to_not_convert`). Only 4 bits run on henkan's kernel."""
 
     quant_method = "gptq"
 
-    def __init__(self, bits: int = 4, tokenizer=None, dataset=None, group_size: int = 128, desc_act: bool = False,
-                 sym: bool = True, checkpoint_format: str = "gptq", modules_to_not_convert=None, **kwargs):
-        self.bits, self.group_size, self.desc_act, self.sym = bits, group_size, desc_act, sym
+    def __init__(self, bits: int = 4, tokenizer=None, dataset=None, group_size: int = 128, damp_percent: float = 0.1,
+                 desc_act: bool = False, sym: bool = True, true_sequential: bool = True,
+                 checkpoint_format: str = "gptq", model_seqlen: int | None = None, block_name_to_quantize=None,
+                 batch_size: int = 1, pad_token_id: int | None = None, modules_to_not_convert=None, **kwargs):
+        if dataset is not None and not (dataset in NAMED_DATASETS or isinstance(dataset, (list, tuple)) and all(
+                isinstance(text, str) for text in dataset)):
+            raise ValueError(f"GPTQConfig dataset must be a list of calibration texts or one of {NAMED_DATASETS}, "
+                             f"not {dataset!r}.")
+        if not 0 < damp_percent < 1:
+            raise ValueError(f"GPTQConfig damp_percent must be between 0 and 1, not {damp_percent!r}.")
+        if not (isinstance(batch_size, int) and batch_size > 0):
+            raise ValueError(f"GPTQConfig batch_size must be a positive integer, not {batch_size!r}.")
+        self.bits, self.tokenizer, self.dataset, self.group_size = bits, tokenizer, dataset, group_size
+        self.damp_percent, self.desc_act, self.sym, self.true_sequential = damp_percent, desc_act, sym, true_sequential
         self.checkpoint_format = checkpoint_format
+        self.model_seqlen, self.block_name_to_quantize = model_seqlen, block_name_to_quantize
+        self.batch_size, self.pad_token_id = batch_size, pad_token_id
         self.modules_to_not_convert = modules_to_not_convert
-        if tokenizer is not None or dataset is not None:
-            raise ValueError("GPTQConfig with a tokenizer/dataset asks to run GPTQ calibration, which henkan does not "
-                             "do; load a GPTQ-quantized checkpoint, or quantize with load_in_4bit=True.")
         super().__init__(**kwargs)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["tokenizer"] = self.tokenizer if isinstance(self.tokenizer, str) else None  # as the reference saves it
+        return out
 
     def scheme(self) -> Scheme:
         if self.bits != 4:
@@ -153,6 +172,26 @@ class GPTQConfig(QuantizationConfigMixin):
             raise ValueError(f"GPTQ checkpoint_format {self.checkpoint_format!r} is not one henkan reads "
                              f"(\"gptq\", \"gptq_v2\").")
         return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), gptq=self.checkpoint_format)
+
+    def calibration_scheme(self) -> Scheme:
+        """The scheme of quantizing a float model with GPTQ at load; the arguments checked before anything loads."""
+        if self.bits != 4:
+            raise ValueError(f"GPTQConfig(bits={self.bits}): henkan's kernel runs 4-bit weights; pass bits=4.")
+        if self.tokenizer is None:
+            raise ValueError("GPTQConfig has a calibration dataset but no tokenizer to read it; pass "
+                             "GPTQConfig(..., tokenizer=AutoTokenizer.from_pretrained(model_id)).")
+        if isinstance(self.dataset, str):
+            from ..hub import hub_reachable, is_offline
+
+            where = "offline mode is on (HF_HUB_OFFLINE)" if is_offline() else \
+                "the Hub cannot be reached" if not hub_reachable() else "henkan does not download datasets"
+            raise ValueError(f"GPTQConfig(dataset={self.dataset!r}) names a dataset to download, but {where}; pass "
+                             f"the calibration texts as a list of strings instead, e.g. dataset=[\"...\", ...] "
+                             f"(a hundred or so paragraphs of text like the model's).")
+        if self.checkpoint_format != "gptq":
+            raise ValueError(f"GPTQ calibration writes checkpoint_format \"gptq\", not "
+                             f"{self.checkpoint_format!r}.")
+        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), calibration=self)
 
 
 class AwqConfig(QuantizationConfigMixin):
@@ -190,7 +229,8 @@ _METHODS = {cls.quant_method: cls for cls in (BitsAndBytesConfig, TorchAoConfig,
 class Scheme:
     """The quantization henkan runs: `bits` 8 (per output channel) or 4 (per `group_size` input columns); module
     names kept in full precision; the compute dtype (None: the kernels' bfloat16, float32: exact dequantized
-    products); `gptq` names a GPTQ checkpoint format to read, `saved` a folder already in henkan's layout.
+    products); `gptq` names a GPTQ checkpoint format to read, `saved` a folder already in henkan's layout,
+    `calibration` the GPTQConfig of a float model to quantize with GPTQ once loaded.
 
     `sensitive_8bit` (4 bits, on request) keeps in int8 the layers where a 4-bit error costs the most accuracy, as
     the mixed low-bit schemes of this field do: the output layer, the attention value and output projections, and
@@ -205,6 +245,7 @@ class Scheme:
     gptq: str | None = None
     saved: bool = False
     sensitive_8bit: bool = False
+    calibration: GPTQConfig | None = None
 
     def __post_init__(self):
         if self.bits not in (4, 8):
@@ -213,7 +254,9 @@ class Scheme:
             raise ValueError(f"int4 group_size must be one of {GROUP_SIZES}, not {self.group_size!r}.")
 
     def record(self) -> dict:
-        """The `quantization_config` a saved folder carries."""
+        """The `quantization_config` a saved folder carries (a calibrated model's is GPTQ's, in GPTQ's layout)."""
+        if self.calibration is not None:
+            return self.calibration.to_dict()
         return HenkanQuantConfig(self.bits, self.group_size, list(self.skip) or None, self.sensitive_8bit).to_dict()
 
 
@@ -231,6 +274,7 @@ def resolve(quantization_config, load_in_8bit: bool, load_in_4bit: bool, stored)
         method = stored.get("quant_method") if isinstance(stored, dict) else getattr(stored, "quant_method", None)
         logger.warning("The checkpoint is already quantized (%s); the quantization_config passed is ignored.", method)
         quantization_config = None
+    calibrate = quantization_config is not None  # (a checkpoint's stored dataset is only its history)
     config = quantization_config if quantization_config is not None else stored
     if isinstance(config, dict):
         method = config.get("quant_method")
@@ -241,4 +285,6 @@ def resolve(quantization_config, load_in_8bit: bool, load_in_4bit: bool, stored)
     if not isinstance(config, QuantizationConfigMixin):
         raise TypeError(f"quantization_config must be a BitsAndBytesConfig, GPTQConfig, TorchAoConfig or a dict, "
                         f"not {type(config).__name__}.")
+    if calibrate and isinstance(config, GPTQConfig) and config.dataset is not None:
+        return config.calibration_scheme()
     return config.scheme()

@@ -10,10 +10,11 @@ q * scale, at one byte per weight.
 A layer keeps one of two forms. The *saved* form is portable and is what state_dict() holds and checkpoints store:
 `weight` (int8 [out, in], or uint8 [out, in / 2] with column 2j in the low nibble of byte j), `weight_scale` and for
 int4 `weight_zero` (float32 [out, groups]; w = q * scale for int8, (q - 8) * scale + zero for int4) and, for GPTQ
-act-order checkpoints, `weight_perm` (the input columns in group order). The *packed* form is the kernel's
-CPU-specific layout; `pack()` turns one into the other and state_dict() turns it back. With a float32 compute dtype
-(or a shape the kernel does not take) the layer stays in the saved form and multiplies by its dequantized weight:
-exact float32 products, slower.
+act-order checkpoints, `weight_perm` (the input columns in group order); a layer quantized by GPTQ calibration
+writes GPTQ's checkpoint layout instead (gptq.py). The *packed* form is the kernel's CPU-specific layout; `pack()`
+turns one into the other and state_dict() turns it back. With a float32 compute dtype (or a shape the kernel does
+not take) the layer stays in the saved form and multiplies by its dequantized weight: exact float32 products,
+slower.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class QuantLinear(nn.Module):
             self.register_buffer("weight_zero", torch.empty(out_features, groups))
         self.register_buffer("weight_perm", None)
         self.bias = nn.Parameter(torch.empty(out_features), requires_grad=False) if bias else None
+        self.gptq_layout = False  # saved as GPTQ's qweight / qzeros / scales / g_idx (a GPTQ-calibrated layer)
         self.register_buffer("packed", None, persistent=False)
         self.register_buffer("scales_zeros", None, persistent=False)
         self.kernel_group = next((g for g in reversed(GROUP_SIZES) if in_features % g == 0 and g <= self.group_size
@@ -196,6 +198,13 @@ class QuantLinear(nn.Module):
             for name, tensor in self._unpacked().items():
                 if name != "weight_dequantized":
                     destination[prefix + name] = tensor
+        if self.gptq_layout:
+            from .gptq import saved_to_gptq
+
+            saved = {name: destination.pop(prefix + name) for name in ("weight", "weight_scale", "weight_zero")}
+            perm = destination.pop(prefix + "weight_perm", None)
+            for name, tensor in saved_to_gptq(saved, perm, self.group_size).items():
+                destination[prefix + name] = tensor
 
     # compute ----------------------------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

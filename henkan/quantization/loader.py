@@ -1,7 +1,8 @@
 """Quantizing while loading: `Quantizer` swaps a skeleton model's linear layers (and untied input embeddings) for
 low-bit ones, turns each checkpoint tensor into their saved form as it is read (a float weight is quantized, a GPTQ
 module's packed tensors are re-laid), and packs them for the kernel once loaded. No float copy of the whole model
-exists at any time: a float weight lives only while it is quantized.
+exists at any time: a float weight lives only while it is quantized. GPTQ calibration is the exception: it needs
+the loaded float model (see gptq.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from torch import nn
 from ..layers import Conv1D
 from ..logging import get_logger
 from .config import Scheme
-from .layers import QuantEmbedding, QuantLinear, pack_nibbles
+from .gptq import calibrate, gptq_to_saved
+from .layers import QuantEmbedding, QuantLinear
 
 logger = get_logger(__name__)
 _GPTQ_PARTS = ("qweight", "qzeros", "scales", "g_idx")
@@ -58,7 +60,9 @@ class Quantizer:
     # which modules ----------------------------------------------------------------------------------------------
     def replace(self, model, checkpoint_keys) -> None:
         scheme = self.scheme
-        if scheme.gptq or scheme.saved:
+        if scheme.calibration is not None:
+            chosen = set()  # the float model loads as it is; finish() quantizes it
+        elif scheme.gptq or scheme.saved:
             marker = ".qweight" if scheme.gptq else ".weight_scale"
             wanted = set()
             for key in checkpoint_keys:
@@ -177,6 +181,9 @@ class Quantizer:
         return out
 
     def finish(self, model) -> None:
+        if self.scheme.calibration is not None:
+            self.modules = calibrate(model, self.scheme.calibration, self.scheme,
+                                     lambda name: _skipped(name, self.scheme.skip))
         for module in self.modules.values():
             if isinstance(module, QuantLinear):
                 module.pack()
@@ -194,35 +201,3 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-def gptq_to_saved(parts: dict, module: QuantLinear, scheme: Scheme, name: str):
-    """GPTQ's packed int4 (qweight [in/8, out] and qzeros [groups, out/8] int32, eight 4-bit values per word from
-    the low bits up; scales [groups, out]; g_idx [in], the group of each input column) -> the saved form, input
-    columns in group order, and that order (None when it is the natural one). The "gptq" format stores zero - 1."""
-    qweight, qzeros, scales = parts["qweight"], parts["qzeros"], parts["scales"]
-    k, n, group = module.in_features, module.out_features, scheme.group_size
-    groups = k // group
-    expect = {"qweight": (k // 8, n), "qzeros": (groups, n // 8), "scales": (groups, n)}
-    for part, shape in expect.items():
-        if tuple(parts[part].shape) != shape:
-            raise RuntimeError(f"GPTQ tensor {name}.{part} has shape {list(parts[part].shape)}, expected "
-                               f"{list(shape)} for a {k} -> {n} layer with group_size {group}; check "
-                               f"quantization_config in config.json.")
-    shifts = torch.arange(0, 32, 4, dtype=torch.int32)
-    q = ((qweight.to(torch.int32)[:, None, :] >> shifts[None, :, None]) & 15).reshape(k, n)
-    zeros = ((qzeros.to(torch.int32)[:, :, None] >> shifts) & 15).reshape(groups, n)
-    if scheme.gptq == "gptq":
-        zeros = zeros + 1
-    g_idx = parts.get("g_idx")
-    g_idx = torch.arange(k) // group if g_idx is None else g_idx.long()
-    if g_idx.shape != (k,) or g_idx.min() < 0 or g_idx.max() >= groups or \
-            not bool((torch.bincount(g_idx, minlength=groups) == group).all()):
-        raise RuntimeError(f"GPTQ tensor {name}.g_idx does not put {group} input columns in each of {groups} groups; "
-                           f"the checkpoint is damaged or its group_size is wrong.")
-    perm = torch.argsort(g_idx, stable=True)
-    natural = bool((perm == torch.arange(k)).all())
-    q = q[perm].T.contiguous().to(torch.uint8)
-    scale = scales.float().T.contiguous()
-    zero = scale * (8 - zeros.float().T)
-    return {"weight": pack_nibbles(q), "weight_scale": scale, "weight_zero": zero}, None if natural else perm
