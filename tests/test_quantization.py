@@ -236,11 +236,6 @@ def test_unusable_quantization_configs_say_why(config, match):
         henkan.AutoModelForCausalLM.from_pretrained(LLAMA, quantization_config=config)
 
 
-def test_gptq_config_does_not_pretend_to_calibrate():
-    with pytest.raises(ValueError, match="calibration"):
-        henkan.GPTQConfig(bits=4, dataset="c4")
-
-
 def test_seed_samples(tmp_path):
     """main_classes__quantization.md's calls, on a local checkpoint."""
     for options in ({"device_map": "auto", "load_in_8bit": True}, {"load_in_4bit": True},
