@@ -136,7 +136,8 @@ class GPTQConfig(QuantizationConfigMixin):
     layers; or, with `dataset` (a list of texts) and `tokenizer` passed to from_pretrained, a request to quantize a
     float model with the GPTQ algorithm as it loads (gptq.py: `group_size`, `desc_act`, `sym`, `damp_percent`,
     `true_sequential`, `model_seqlen`, `batch_size`, `pad_token_id`, `block_name_to_quantize`,
-    `modules_to_not_convert`). Only 4 bits run on henkan's kernel."""
+    `modules_to_not_convert`). Calibration keeps the float model in memory while it runs, as the reference does, and
+    costs a few forward passes of the texts per block. Only 4 bits run on henkan's kernel."""
 
     quant_method = "gptq"
 
