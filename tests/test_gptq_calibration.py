@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 import henkan
 from conftest import FIXTURES
 from henkan.quantization import QuantLinear
-from henkan.quantization.gptq import gptq_to_saved, saved_to_gptq
 from henkan.quantization.config import Scheme
+from henkan.quantization.gptq import calibration_batches, gptq_to_saved, saved_to_gptq
 
 TOKENIZER = os.path.join(FIXTURES, "text_generation", "llama")  # 215 tokens
 GPT2 = os.path.join(FIXTURES, "text_generation", "gpt2")
@@ -156,6 +156,26 @@ def test_stored_dataset_of_a_gptq_checkpoint_does_not_recalibrate(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     model = henkan.AutoModelForCausalLM.from_pretrained(folder)
     assert isinstance(model.model.layers[0].self_attn.q_proj, QuantLinear)
+
+
+@pytest.mark.parametrize("name", ["wikitext2", "c4"])
+def test_named_dataset_windows(tiny, tokenizer, monkeypatch, name):
+    """A named dataset is read with `datasets` (stubbed here: no network) into windows of model_seqlen tokens."""
+    datasets = pytest.importorskip("datasets")
+    asked = []
+
+    def load_dataset(path, *args, **kwargs):
+        asked.append(path)
+        text = " ".join(TEXTS)
+        return {"text": [text, ""] * 3} if path == "wikitext" else [{"text": "short"}, {"text": text}]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(henkan.hub, "hub_reachable", lambda: True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    config = henkan.GPTQConfig(bits=4, dataset=name, tokenizer=tokenizer, group_size=64, model_seqlen=24)
+    batches = calibration_batches(config, henkan.AutoModelForCausalLM.from_pretrained(tiny))
+    assert asked == [{"wikitext2": "wikitext", "c4": "allenai/c4"}[name]]
+    assert len(batches) == 128 and all(b["input_ids"].shape == (1, 24) for b in batches)
 
 
 # hostile inputs ----------------------------------------------------------------------------------------------------

@@ -182,13 +182,9 @@ class GPTQConfig(QuantizationConfigMixin):
             raise ValueError("GPTQConfig has a calibration dataset but no tokenizer to read it; pass "
                              "GPTQConfig(..., tokenizer=AutoTokenizer.from_pretrained(model_id)).")
         if isinstance(self.dataset, str):
-            from ..hub import hub_reachable, is_offline
+            from .gptq import check_named_dataset
 
-            where = "offline mode is on (HF_HUB_OFFLINE)" if is_offline() else \
-                "the Hub cannot be reached" if not hub_reachable() else "henkan does not download datasets"
-            raise ValueError(f"GPTQConfig(dataset={self.dataset!r}) names a dataset to download, but {where}; pass "
-                             f"the calibration texts as a list of strings instead, e.g. dataset=[\"...\", ...] "
-                             f"(a hundred or so paragraphs of text like the model's).")
+            check_named_dataset(self.dataset)
         if self.checkpoint_format != "gptq":
             raise ValueError(f"GPTQ calibration writes checkpoint_format \"gptq\", not "
                              f"{self.checkpoint_format!r}.")

@@ -113,11 +113,18 @@ def calibrate(model, config, scheme, skip) -> dict[str, QuantLinear]:
     stack, blocks = find_blocks(model, config.block_name_to_quantize)
     inputs = _first_block_inputs(model, blocks[0], batches)
     masks = [batch["attention_mask"].bool() if not batch["attention_mask"].all() else None for batch in batches]
+    tokens = sum(int(batch["attention_mask"].sum()) for batch in batches)
     quantized = {}
     for index, block in enumerate(blocks):
         prefix = f"{stack}.{index}."
         pending = {name: module for name, module in block.named_modules()
                    if isinstance(module, (nn.Linear, Conv1D)) and _eligible(prefix + name, module, scheme, skip)}
+        widest = max((_shape(module)[0] for module in pending.values()), default=0)
+        if index == 0 and tokens < widest:
+            logger.warning(f"GPTQ calibration has {tokens} tokens, fewer than the {widest} inputs of this model's "
+                           f"widest layer: the rounding then fits these texts at the expense of others (on MiniLM, "
+                           f"16 sentences do worse than round-to-nearest on some tokens). Pass more text, ideally "
+                           f"several times that many tokens.")
         while pending:
             hessians, stages = _observe(block, pending, inputs, masks)
             for name in [name for name in pending if name not in hessians]:
@@ -137,8 +144,13 @@ def calibrate(model, config, scheme, skip) -> dict[str, QuantLinear]:
     return quantized
 
 
+def _shape(module: nn.Module) -> tuple[int, int]:
+    """(inputs, outputs) of a linear layer (GPT-2's Conv1D stores its weight [in, out])."""
+    return tuple(module.weight.shape) if isinstance(module, Conv1D) else (module.in_features, module.out_features)
+
+
 def _eligible(name: str, module: nn.Module, scheme, skip) -> bool:
-    width, outputs = module.weight.shape if isinstance(module, Conv1D) else (module.in_features, module.out_features)
+    width, outputs = _shape(module)
     if skip(name):
         return False
     if width % scheme.group_size or outputs % 8:
@@ -339,14 +351,17 @@ def _with_hidden(args: tuple, kwargs: dict, output) -> tuple[tuple, dict]:
 
 def calibration_batches(config, model) -> list[dict]:
     """The calibration texts tokenized (each truncated to `model_seqlen` tokens, by default the model's maximum
-    positions up to 4096), in batches of `batch_size` padded on the right."""
+    positions up to 4096), or windows of a named dataset, in batches of `batch_size` padded on the right."""
     tokenizer = config.tokenizer
     if isinstance(tokenizer, (str, bytes)) or hasattr(tokenizer, "__fspath__"):
         from ..tokenization.auto import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer)
     seqlen = config.model_seqlen or min(4096, _max_positions(model.config))
-    sequences = [list(tokenizer(text, truncation=True, max_length=seqlen)["input_ids"]) for text in config.dataset]
+    if isinstance(config.dataset, str):
+        sequences = _named_dataset(config.dataset, tokenizer, seqlen)
+    else:
+        sequences = [list(tokenizer(text, truncation=True, max_length=seqlen)["input_ids"]) for text in config.dataset]
     sequences = [ids for ids in sequences if ids]
     if not sequences:
         raise ValueError("GPTQConfig.dataset gives no tokens to calibrate on; pass a list of non-empty texts.")
@@ -368,3 +383,47 @@ def _max_positions(config) -> int:
         if isinstance(value, int) and value > 0:
             return value
     return 2048
+
+
+def check_named_dataset(name: str) -> None:
+    """Fail before anything loads when a named calibration dataset (GPTQConfig(dataset="c4")) cannot be had."""
+    from ..hub import hub_reachable, is_offline
+
+    try:
+        import datasets  # noqa: F401
+    except ImportError:
+        why = "the `datasets` package that reads it is not installed (pip install datasets)"
+    else:
+        why = "offline mode is on (HF_HUB_OFFLINE)" if is_offline() else \
+            "the Hub cannot be reached" if not hub_reachable() else None
+    if why is not None:
+        raise ValueError(f"GPTQConfig(dataset={name!r}) names a dataset to download, but {why}; pass the "
+                         f"calibration texts as a list of strings instead, e.g. dataset=[\"...\", ...] (a hundred or "
+                         f"so paragraphs of text like the model's).")
+
+
+def _named_dataset(name: str, tokenizer, seqlen: int, samples: int = 128) -> list[list[int]]:
+    """`samples` windows of `seqlen` tokens drawn (seed 0) from the GPTQ paper's calibration data as its code draws
+    them: from the first 1000 lines of WikiText-2's training split as one text, or from C4 documents long enough
+    (the first shard of its English training split, "c4" and "c4-new" alike)."""
+    import random
+
+    from datasets import load_dataset
+
+    pick = random.Random(0)
+    if name == "wikitext2":
+        lines = load_dataset("wikitext", "wikitext-2-raw-v1", split="train")["text"][:1000]
+        ids = list(tokenizer("".join(" \n" if line == "" else line for line in lines))["input_ids"])
+        starts = [pick.randint(0, max(len(ids) - seqlen - 1, 0)) for _ in range(samples)]
+        return [ids[start:start + seqlen] for start in starts]
+    documents = load_dataset("allenai/c4", data_files={"train": "en/c4-train.00000-of-01024.json.gz"},
+                             split="train")
+    out = []
+    for _ in range(samples * 100):  # (most documents are shorter than a window)
+        ids = list(tokenizer(documents[pick.randint(0, len(documents) - 1)]["text"])["input_ids"])
+        if len(ids) >= seqlen:
+            start = pick.randint(0, len(ids) - seqlen)
+            out.append(ids[start:start + seqlen])
+            if len(out) == samples:
+                break
+    return out
