@@ -163,10 +163,13 @@ class QuantLinear(nn.Module):
             planes = [lambda i, j: unpack_nibbles(q[i:j]).to(torch.int32)]
             scales = _pad_rows(scale, rows)
             zeros = _pad_rows(self.weight_zero.float().repeat_interleave(repeat, dim=1), rows)
-        # row blocks of _PACK_ROWS (a multiple of the kernel's 64-row tiles) pack independently: this bounds the int32
-        # temporaries the packing op wants to a few MB
-        self.packed = torch.cat([torch.ops.aten._convert_weight_to_int4pack_for_cpu(plane(i, i + _PACK_ROWS), 8)
-                                 for plane in planes for i in range(0, rows, _PACK_ROWS)])
+        # row blocks of _PACK_ROWS (a multiple of the kernel's 64-row tiles) pack independently, each straight into
+        # its rows of the result: this bounds the int32 temporaries the packing op wants to a few MB
+        self.packed = torch.empty(len(planes) * rows, self.in_features // 2, dtype=torch.uint8)
+        for p, plane in enumerate(planes):
+            for i in range(0, rows, _PACK_ROWS):
+                block = torch.ops.aten._convert_weight_to_int4pack_for_cpu(plane(i, i + _PACK_ROWS), 8)
+                self.packed[p * rows + i:p * rows + i + block.shape[0]] = block.view(block.shape[0], -1)
         self.scales_zeros = torch.stack((scales, zeros), dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
         self.rows = rows
         del self.weight, self.weight_scale

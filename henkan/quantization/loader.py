@@ -187,8 +187,8 @@ class Quantizer:
         for module in self.modules.values():
             if isinstance(module, QuantLinear):
                 module.pack()
+                _release_freed_memory()  # (each layer's saved form, freed: else the heap grows by them all)
         model.config.quantization_config = self.scheme.record()
-        _release_freed_memory()
 
 
 def _release_freed_memory() -> None:
