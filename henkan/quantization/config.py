@@ -163,7 +163,7 @@ class GPTQConfig(QuantizationConfigMixin):
 
     def to_dict(self) -> dict:
         out = super().to_dict()
-        out["tokenizer"] = self.tokenizer if isinstance(self.tokenizer, str) else None  # as the reference saves it
+        out["tokenizer"] = None  # as the reference records it: an object (or a local path) means nothing elsewhere
         return out
 
     def scheme(self) -> Scheme:

@@ -122,9 +122,9 @@ def calibrate(model, config, scheme, skip) -> dict[str, QuantLinear]:
         widest = max((_shape(module)[0] for module in pending.values()), default=0)
         if index == 0 and tokens < widest:
             logger.warning(f"GPTQ calibration has {tokens} tokens, fewer than the {widest} inputs of this model's "
-                           f"widest layer: the rounding then fits these texts at the expense of others (on MiniLM, "
-                           f"16 sentences do worse than round-to-nearest on some tokens). Pass more text, ideally "
-                           f"several times that many tokens.")
+                           f"widest layer: the rounding then fits these texts at the expense of other text, and can "
+                           f"do worse than plain round-to-nearest there. Pass more text: several times that many "
+                           f"tokens.")
         while pending:
             hessians, stages = _observe(block, pending, inputs, masks)
             for name in [name for name in pending if name not in hessians]:
