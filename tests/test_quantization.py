@@ -85,16 +85,11 @@ def test_int4_clipping_search_beats_the_full_range():
     assert error.square().mean() < 0.95 * full_range.square().mean()  # 0.91 for these normal weights
 
 
-def test_bitsandbytes_config_maps_with_a_notice(caplog):
+def test_bitsandbytes_config_maps_with_a_notice(henkan_warnings):
     config = henkan.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
                                        bnb_4bit_quant_type="nf4", llm_int8_skip_modules=["lm_head"])
-    henkan.logging.enable_propagation()
-    try:
-        with caplog.at_level("WARNING", logger="henkan"):
-            model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, quantization_config=config)
-    finally:
-        henkan.logging.disable_propagation()
-    assert "int4" in caplog.text and "nf4" in caplog.text
+    model = henkan.AutoModelForCausalLM.from_pretrained(LLAMA, quantization_config=config)
+    assert "int4" in henkan_warnings.text and "nf4" in henkan_warnings.text
     assert type(model.lm_head) is torch.nn.Linear and model.lm_head.weight.dtype is torch.float32
     assert model.model.layers[0].self_attn.q_proj.group_size == 64  # bitsandbytes' 4-bit block size
     assert type(model.model.layers[0].mlp.down_proj) is torch.nn.Linear  # 48 inputs: not whole groups of 64
