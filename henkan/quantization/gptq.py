@@ -100,7 +100,8 @@ def _words(nibbles: torch.Tensor) -> torch.Tensor:
 
 # calibration ------------------------------------------------------------------------------------------------------
 class _Stop(Exception):
-    """Raised by the first block's hook: a calibration pass needs nothing past that block's inputs."""
+    """Raised by a hook when the rest of a forward pass is not needed (past the first block's inputs, or past the
+    layers a true-sequential step quantizes)."""
 
 
 @torch.no_grad()
@@ -126,8 +127,8 @@ def calibrate(model, config, scheme, skip) -> dict[str, QuantLinear]:
                            f"do worse than plain round-to-nearest there. Pass more text: several times that many "
                            f"tokens.")
         while pending:
-            hessians, stages = _observe(block, pending, inputs, masks)
-            for name in [name for name in pending if name not in hessians]:
+            hessians, stages, stopped = _observe(block, pending, inputs, masks, config.true_sequential)
+            for name in [] if stopped else [name for name in pending if name not in hessians]:
                 logger.info("%s stays in full precision: the calibration texts never reach it.", prefix + name)
                 del pending[name]
             factors = {}  # layers reading the same input share one Hessian, factored once
@@ -160,11 +161,12 @@ def _eligible(name: str, module: nn.Module, scheme, skip) -> bool:
     return True
 
 
-def _observe(block: nn.Module, layers: dict, inputs: list, masks: list) -> tuple[dict, list[list[str]]]:
-    """Run `block` on the kept inputs with hooks on `layers`: each one's Hessian 2 X^T X / n over the real tokens,
-    and the stages of true-sequential quantization (layers in the order first called, those reading the very same
-    input tensor, such as q/k/v, together: they share one Hessian object)."""
-    sums, counts, stages, state = {}, {}, [], {"mask": None, "last": None}
+def _observe(block: nn.Module, layers: dict, inputs: list, masks: list, first_stage: bool):
+    """Run `block` on the kept inputs with hooks on `layers`: (each one's Hessian 2 X^T X / n over the real tokens,
+    the stages of true-sequential quantization, whether the passes stopped early). Stages are the layers in the
+    order first called, those reading the very same input tensor (such as q/k/v) together: they share one Hessian
+    object. With `first_stage` each pass stops at the first layer past the first stage."""
+    sums, counts, stages, state = {}, {}, [], {"mask": None, "last": None, "stopped": False}
     shared = set()  # layers whose Hessian is an earlier layer's
 
     def observe(name):
@@ -175,6 +177,9 @@ def _observe(block: nn.Module, layers: dict, inputs: list, masks: list) -> tuple
                     sums[name] = sums[stages[-1][0]]
                     shared.add(name)
                     stages[-1].append(name)
+                elif stages and first_stage:
+                    state["stopped"] = True
+                    raise _Stop
                 else:
                     sums[name], counts[name] = torch.zeros(x.shape[-1], x.shape[-1]), 0
                     stages.append([name])
@@ -193,12 +198,15 @@ def _observe(block: nn.Module, layers: dict, inputs: list, masks: list) -> tuple
     try:
         for (args, kwargs), mask in zip(inputs, masks):
             state["mask"] = mask
-            block(*args, **kwargs)
+            try:
+                block(*args, **kwargs)
+            except _Stop:
+                pass
     finally:
         for handle in handles:
             handle.remove()
     hessians = {name: sums[name].mul_(2 / max(counts[name], 1)) for name in counts}
-    return {name: hessians[stage[0]] for stage in stages for name in stage}, stages
+    return {name: hessians[stage[0]] for stage in stages for name in stage}, stages, state["stopped"]
 
 
 def _quantize_layer(module: nn.Module, factor: tuple, config, scheme) -> QuantLinear:
@@ -247,30 +255,28 @@ def _factor(hessian: torch.Tensor, damp_percent: float, desc_act: bool):
 
 def _gptq(weight: torch.Tensor, factor: tuple, group: int, sym: bool):
     """GPTQ rounding of weight [out, in] (`factor` from _factor): levels uint8 [out, in], scales and zero points
-    [out, groups], all in rounding order (groups are consecutive columns of it)."""
+    [out, groups], all in rounding order (groups are consecutive columns of it). The work runs on the transposed
+    weight, so that each column and each update is contiguous memory."""
     order, dead, hinv = factor
     w = weight.detach().float().clone()
     w[:, dead] = 0
-    if order is not None:
-        w = w[:, order]
-    rows, cols = w.shape
-    levels = torch.empty(rows, cols, dtype=torch.uint8)
+    wt = (w if order is None else w[:, order]).T.contiguous()  # [in, out]
+    cols, rows = wt.shape
+    levels = torch.empty(cols, rows)
     scales, points = torch.empty(rows, cols // group), torch.empty(rows, cols // group)
     for g, start in enumerate(range(0, cols, group)):
         end = start + group
-        block, local = w[:, start:end], hinv[start:end, start:end]
-        scale, point = _grid(block, sym)
+        block, local = wt[start:end], hinv[start:end, start:end]
+        scale, point = _grid(block.T, sym)
         scales[:, g], points[:, g] = scale, point
         errors = torch.empty_like(block)
         for j in range(group):
-            column = block[:, j]
-            level = torch.clamp(torch.round(column / scale) + point, 0, 15)
-            levels[:, start + j] = level.to(torch.uint8)
-            error = (column - (level - point) * scale) / local[j, j]
-            block[:, j + 1:].addr_(error, local[j, j + 1:], alpha=-1)
-            errors[:, j] = error
-        w[:, end:].addmm_(errors, hinv[start:end, end:], alpha=-1)
-    return levels, scales, points
+            level = levels[start + j]
+            torch.div(block[j], scale, out=level).round_().add_(point).clamp_(0, 15)
+            torch.sub(level, point, out=errors[j]).mul_(scale).neg_().add_(block[j]).div_(local[j, j])
+            block[j + 1:].addr_(local[j, j + 1:], errors[j], alpha=-1)
+        wt[end:].addmm_(hinv[start:end, end:].T, errors, alpha=-1)
+    return levels.T.to(torch.uint8), scales, points
 
 
 def _grid(block: torch.Tensor, sym: bool) -> tuple[torch.Tensor, torch.Tensor]:
