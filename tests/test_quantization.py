@@ -116,7 +116,7 @@ def test_save_and_reload_give_identical_outputs(options, tmp_path):
     assert weights["model.layers.0.self_attn.q_proj.weight"].dtype in (torch.int8, torch.uint8)
 
 
-@pytest.mark.parametrize("name", ["gptq", "gptq-act"])
+@pytest.mark.parametrize("name", ["gptq", "gptq-act", "awq"])
 def test_gptq_checkpoint_matches_its_dequantized_model(name):
     folder = os.path.join(GPTQ, name)
     golden = load_file(os.path.join(folder, "golden.safetensors"))
@@ -211,18 +211,30 @@ def test_quantized_config_over_float_weights_is_an_error(tmp_path):
         henkan.AutoModelForCausalLM.from_pretrained(folder)
 
 
-def test_gptq_checkpoint_missing_qzeros_names_it(tmp_path):
-    folder = shutil.copytree(os.path.join(GPTQ, "gptq"), tmp_path / "broken")
+@pytest.mark.parametrize("name", ["gptq", "awq"])
+def test_gptq_checkpoint_missing_qzeros_names_it(name, tmp_path):
+    folder = shutil.copytree(os.path.join(GPTQ, name), tmp_path / "broken")
     state = load_file(folder / "model.safetensors")
     del state["model.layers.1.mlp.up_proj.qzeros"]
     save_file(state, folder / "model.safetensors")
-    with pytest.raises(OSError, match=r"model\.layers\.1\.mlp\.up_proj\.qzeros"):
+    with pytest.raises(OSError, match=rf"{name.upper()} checkpoint .* model\.layers\.1\.mlp\.up_proj\.qzeros"):
         henkan.AutoModelForCausalLM.from_pretrained(folder)
+
+
+def test_awq_checkpoint_saves_and_reloads(tmp_path):
+    model = henkan.AutoModelForCausalLM.from_pretrained(os.path.join(GPTQ, "awq"))
+    assert model.is_loaded_in_4bit and isinstance(model.model.layers[1].mlp.down_proj, QuantLinear)
+    model.save_pretrained(tmp_path)
+    reloaded = henkan.AutoModelForCausalLM.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(model(IDS).logits, reloaded(IDS).logits)
 
 
 @pytest.mark.parametrize("config,match", [
     ({"quant_method": "mystery"}, "quant_method 'mystery'"),
     ({"quant_method": "gptq", "bits": 3, "group_size": 32}, "4-bit GPTQ"),
+    ({"quant_method": "awq", "bits": 4, "group_size": 32, "version": "gemv"}, "GEMM layout"),
+    ({"quant_method": "awq", "bits": 8, "group_size": 32}, "4-bit AWQ"),
     ({"quant_method": "torchao", "quant_type": "int4_weight_only", "quant_type_kwargs": {"group_size": 48}},
      "group_size"),
 ])

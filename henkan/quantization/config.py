@@ -192,13 +192,27 @@ class GPTQConfig(QuantizationConfigMixin):
 
 
 class AwqConfig(QuantizationConfigMixin):
-    """AWQ checkpoints: named so that their configs parse; their packed layout is not read yet."""
+    """An AWQ checkpoint's settings (its config.json's `quantization_config`): 4-bit weights in groups with zero
+    points, in the GEMM layout (`version="gemm"`, AutoAWQ's default), loaded onto henkan's int4 layers. The other
+    layouts (GEMV, Marlin, ...) and AWQ's own search (which needs calibration data) are not henkan's."""
 
     quant_method = "awq"
 
+    def __init__(self, bits: int = 4, group_size: int = 128, zero_point: bool = True, version: str = "gemm",
+                 backend: str = "autoawq", modules_to_not_convert=None, **kwargs):
+        self.bits, self.group_size, self.zero_point = bits, group_size, zero_point
+        self.version, self.backend = version, backend
+        self.modules_to_not_convert = modules_to_not_convert
+        super().__init__(**kwargs)
+
     def scheme(self) -> Scheme:
-        raise NotImplementedError("henkan does not read AWQ checkpoints yet; load the full-precision model with "
-                                  "load_in_4bit=True instead.")
+        if self.bits != 4:
+            raise ValueError(f"This AWQ checkpoint has bits={self.bits}; henkan loads 4-bit AWQ checkpoints only.")
+        if str(self.version).lower() != "gemm" or not self.zero_point:
+            raise ValueError(f"This AWQ checkpoint is in the {self.version!r} layout with zero_point="
+                             f"{self.zero_point}; henkan reads AWQ's GEMM layout with zero points (version \"gemm\", "
+                             f"zero_point true), the one AutoAWQ writes by default.")
+        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), gptq="awq")
 
 
 class HenkanQuantConfig(QuantizationConfigMixin):
@@ -226,7 +240,7 @@ _METHODS = {cls.quant_method: cls for cls in (BitsAndBytesConfig, TorchAoConfig,
 class Scheme:
     """The quantization henkan runs: `bits` 8 (per output channel) or 4 (per `group_size` input columns); module
     names kept in full precision; the compute dtype (None: the kernels' bfloat16, float32: exact dequantized
-    products); `gptq` names a GPTQ checkpoint format to read, `saved` a folder already in henkan's layout,
+    products); `gptq` names a packed 4-bit checkpoint format to read (GPTQ's "gptq" / "gptq_v2", or "awq"), `saved` a folder already in henkan's layout,
     `calibration` the GPTQConfig of a float model to quantize with GPTQ once loaded.
 
     `sensitive_8bit` (4 bits, on request) keeps in int8 the layers where a 4-bit error costs the most accuracy, as

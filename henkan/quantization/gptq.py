@@ -1,4 +1,4 @@
-"""GPTQ: its checkpoint layout (read and written) and its calibration, run by `from_pretrained(...,
+"""GPTQ: its checkpoint layout (read and written; AWQ's GEMM layout, read) and its calibration, run by `from_pretrained(...,
 quantization_config=GPTQConfig(bits=4, dataset=[...texts...], tokenizer=tokenizer))`.
 
 Calibration quantizes a loaded float model block by block. The calibration texts run up to the first block of the
@@ -44,12 +44,8 @@ def gptq_to_saved(parts: dict, module: QuantLinear, scheme, name: str):
     qweight, qzeros, scales = parts["qweight"], parts["qzeros"], parts["scales"]
     k, n, group = module.in_features, module.out_features, scheme.group_size
     groups = k // group
-    expect = {"qweight": (k // 8, n), "qzeros": (groups, n // 8), "scales": (groups, n)}
-    for part, shape in expect.items():
-        if tuple(parts[part].shape) != shape:
-            raise RuntimeError(f"GPTQ tensor {name}.{part} has shape {list(parts[part].shape)}, expected "
-                               f"{list(shape)} for a {k} -> {n} layer with group_size {group}; check "
-                               f"quantization_config in config.json.")
+    _check_shapes("GPTQ", name, parts, {"qweight": (k // 8, n), "qzeros": (groups, n // 8), "scales": (groups, n)},
+                  k, n, group)
     q = ((qweight.to(torch.int32)[:, None, :] >> _SHIFTS[None, :, None]) & 15).reshape(k, n)
     zeros = ((qzeros.to(torch.int32)[:, :, None] >> _SHIFTS) & 15).reshape(groups, n)
     if scheme.gptq == "gptq":
@@ -61,6 +57,37 @@ def gptq_to_saved(parts: dict, module: QuantLinear, scheme, name: str):
         raise RuntimeError(f"GPTQ tensor {name}.g_idx does not put {group} input columns in each of {groups} groups; "
                            f"the checkpoint is damaged or its group_size is wrong.")
     return _saved_form(q, zeros, scales.float(), g_idx)
+
+
+_AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)  # the output (of each eight) held by bits 4j..4j+3 of an AWQ word
+
+
+def awq_to_saved(parts: dict, module: QuantLinear, scheme, name: str):
+    """AWQ's GEMM layout (qweight [in, out/8] and qzeros [groups, out/8] int32, eight 4-bit values per word along
+    the outputs, bits 4j..4j+3 holding output 8w + _AWQ_ORDER[j]; scales [groups, out]; groups of consecutive input
+    columns; w = (q - zero) * scale) -> the saved form (and no column order)."""
+    k, n, group = module.in_features, module.out_features, scheme.group_size
+    groups = k // group
+    _check_shapes("AWQ", name, parts, {"qweight": (k, n // 8), "qzeros": (groups, n // 8), "scales": (groups, n)},
+                  k, n, group)
+    order = torch.tensor(_AWQ_ORDER)
+
+    def unpack(words: torch.Tensor) -> torch.Tensor:  # [rows, n / 8] -> [rows, n] in output order
+        nibbles = (words.to(torch.int32)[..., None] >> _SHIFTS) & 15
+        values = torch.empty_like(nibbles)
+        values[..., order] = nibbles
+        return values.reshape(words.shape[0], n)
+
+    return _saved_form(unpack(parts["qweight"]), unpack(parts["qzeros"]), parts["scales"].float(),
+                       torch.arange(k) // group)
+
+
+def _check_shapes(kind: str, name: str, parts: dict, expect: dict, k: int, n: int, group: int) -> None:
+    for part, shape in expect.items():
+        if tuple(parts[part].shape) != shape:
+            raise RuntimeError(f"{kind} tensor {name}.{part} has shape {list(parts[part].shape)}, expected "
+                               f"{list(shape)} for a {k} -> {n} layer with group_size {group}; check "
+                               f"quantization_config in config.json.")
 
 
 def _saved_form(q: torch.Tensor, zeros: torch.Tensor, scales: torch.Tensor, g_idx: torch.Tensor):

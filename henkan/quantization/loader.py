@@ -13,7 +13,7 @@ from torch import nn
 from ..layers import Conv1D
 from ..logging import get_logger
 from .config import Scheme
-from .gptq import calibrate, gptq_to_saved
+from .gptq import awq_to_saved, calibrate, gptq_to_saved
 from .layers import QuantEmbedding, QuantLinear
 
 logger = get_logger(__name__)
@@ -71,7 +71,8 @@ class Quantizer:
                     wanted.update(n.rpartition(".")[0] for n in names)
             chosen = {name for name, _ in model.named_modules() if name in wanted}
             if not chosen:
-                raise ValueError(f"The checkpoint's config says it is quantized ({'GPTQ' if scheme.gptq else 'henkan'})"
+                kind = {"awq": "AWQ", None: "henkan"}.get(scheme.gptq, "GPTQ")
+                raise ValueError(f"The checkpoint's config says it is quantized ({kind})"
                                  f" but no tensor ends with {marker!r}; the weights do not match config.json.")
             if scheme.saved and scheme.bits == 4:  # a 4-bit layer has offsets, an int8 one does not
                 four = {n.rpartition(".")[0] for key in checkpoint_keys if key.endswith(".weight_zero")
@@ -166,16 +167,17 @@ class Quantizer:
         return out
 
     def flush(self, state) -> dict:
-        """GPTQ modules held by take(), converted to the saved form."""
+        """GPTQ (or AWQ) modules held by take(), converted to the saved form."""
         out = {}
+        awq = self.scheme.gptq == "awq"
         for name, parts in self.parts.items():
             missing = [p for p in ("qweight", "qzeros", "scales") if p not in parts]
             if missing:
-                raise OSError(f"The GPTQ checkpoint at {state.describe()} lacks {', '.join(name + '.' + p for p in missing)}"
-                              f"; every quantized layer needs qweight, qzeros and scales. Re-download or re-export "
-                              f"the checkpoint.")
+                raise OSError(f"The {'AWQ' if awq else 'GPTQ'} checkpoint at {state.describe()} lacks "
+                              f"{', '.join(name + '.' + p for p in missing)}; every quantized layer needs qweight, "
+                              f"qzeros and scales. Re-download or re-export the checkpoint.")
             module = self.modules[name]
-            tensors, module.weight_perm = gptq_to_saved(parts, module, self.scheme, name)
+            tensors, module.weight_perm = (awq_to_saved if awq else gptq_to_saved)(parts, module, self.scheme, name)
             out.update({f"{name}.{key}": value for key, value in tensors.items()})
         self.parts.clear()
         return out
