@@ -99,7 +99,7 @@ def test_gptq_layout_written_is_the_layout_read(name):
     """saved_to_gptq inverts gptq_to_saved on the reference-made GPTQ fixtures, tensor for tensor."""
     folder = os.path.join(FIXTURES, "quantized", name)
     tensors = load_file(os.path.join(folder, "model.safetensors"))
-    scheme = Scheme(4, 32, gptq="gptq")
+    scheme = Scheme(4, 32, packed="gptq")
     for key in [k for k in tensors if k.endswith(".qweight")]:
         prefix = key[:-len("qweight")]
         parts = {p: tensors[prefix + p] for p in ("qweight", "qzeros", "scales", "g_idx")}

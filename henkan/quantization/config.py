@@ -172,7 +172,7 @@ class GPTQConfig(QuantizationConfigMixin):
         if self.checkpoint_format not in ("gptq", "gptq_v2"):
             raise ValueError(f"GPTQ checkpoint_format {self.checkpoint_format!r} is not one henkan reads "
                              f"(\"gptq\", \"gptq_v2\").")
-        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), gptq=self.checkpoint_format)
+        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), packed=self.checkpoint_format)
 
     def calibration_scheme(self) -> Scheme:
         """The scheme of quantizing a float model with GPTQ at load; the arguments checked before anything loads."""
@@ -212,7 +212,7 @@ class AwqConfig(QuantizationConfigMixin):
             raise ValueError(f"This AWQ checkpoint is in the {self.version!r} layout with zero_point="
                              f"{self.zero_point}; henkan reads AWQ's GEMM layout with zero points (version \"gemm\", "
                              f"zero_point true), the one AutoAWQ writes by default.")
-        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), gptq="awq")
+        return Scheme(4, self.group_size, skip=tuple(self.modules_to_not_convert or ()), packed="awq")
 
 
 class HenkanQuantConfig(QuantizationConfigMixin):
@@ -240,8 +240,9 @@ _METHODS = {cls.quant_method: cls for cls in (BitsAndBytesConfig, TorchAoConfig,
 class Scheme:
     """The quantization henkan runs: `bits` 8 (per output channel) or 4 (per `group_size` input columns); module
     names kept in full precision; the compute dtype (None: the kernels' bfloat16, float32: exact dequantized
-    products); `gptq` names a packed 4-bit checkpoint format to read (GPTQ's "gptq" / "gptq_v2", or "awq"), `saved` a folder already in henkan's layout,
-    `calibration` the GPTQConfig of a float model to quantize with GPTQ once loaded.
+    products); `packed` names a packed 4-bit checkpoint layout to read (GPTQ's "gptq" / "gptq_v2", or "awq"), `saved`
+    a folder already in henkan's layout, `calibration` the GPTQConfig of a float model to quantize with GPTQ once
+    loaded.
 
     `sensitive_8bit` (4 bits, on request) keeps in int8 the layers where a 4-bit error costs the most accuracy, as
     the mixed low-bit schemes of this field do: the output layer, the attention value and output projections, and
@@ -253,7 +254,7 @@ class Scheme:
     group_size: int | None = None
     skip: tuple = ()
     compute_dtype: torch.dtype | None = None
-    gptq: str | None = None
+    packed: str | None = None
     saved: bool = False
     sensitive_8bit: bool = False
     calibration: GPTQConfig | None = None

@@ -1,5 +1,5 @@
-"""GPTQ: its checkpoint layout (read and written; AWQ's GEMM layout, read) and its calibration, run by `from_pretrained(...,
-quantization_config=GPTQConfig(bits=4, dataset=[...texts...], tokenizer=tokenizer))`.
+"""GPTQ: its checkpoint layout (read and written; AWQ's GEMM layout, read) and its calibration, run by
+`from_pretrained(..., quantization_config=GPTQConfig(bits=4, dataset=[...texts...], tokenizer=tokenizer))`.
 
 Calibration quantizes a loaded float model block by block. The calibration texts run up to the first block of the
 model's layer stack, whose inputs (hidden states and everything else the block is called with: masks, rotary
@@ -48,7 +48,7 @@ def gptq_to_saved(parts: dict, module: QuantLinear, scheme, name: str):
                   k, n, group)
     q = ((qweight.to(torch.int32)[:, None, :] >> _SHIFTS[None, :, None]) & 15).reshape(k, n)
     zeros = ((qzeros.to(torch.int32)[:, :, None] >> _SHIFTS) & 15).reshape(groups, n)
-    if scheme.gptq == "gptq":
+    if scheme.packed == "gptq":
         zeros = zeros + 1
     g_idx = parts.get("g_idx")
     g_idx = torch.arange(k) // group if g_idx is None else g_idx.long()

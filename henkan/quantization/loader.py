@@ -62,8 +62,8 @@ class Quantizer:
         scheme = self.scheme
         if scheme.calibration is not None:
             chosen = set()  # the float model loads as it is; finish() quantizes it
-        elif scheme.gptq or scheme.saved:
-            marker = ".qweight" if scheme.gptq else ".weight_scale"
+        elif scheme.packed or scheme.saved:
+            marker = ".qweight" if scheme.packed else ".weight_scale"
             wanted = set()
             for key in checkpoint_keys:
                 if key.endswith(marker):
@@ -71,7 +71,7 @@ class Quantizer:
                     wanted.update(n.rpartition(".")[0] for n in names)
             chosen = {name for name, _ in model.named_modules() if name in wanted}
             if not chosen:
-                kind = {"awq": "AWQ", None: "henkan"}.get(scheme.gptq, "GPTQ")
+                kind = {"awq": "AWQ", None: "henkan"}.get(scheme.packed, "GPTQ")
                 raise ValueError(f"The checkpoint's config says it is quantized ({kind})"
                                  f" but no tensor ends with {marker!r}; the weights do not match config.json.")
             if scheme.saved and scheme.bits == 4:  # a 4-bit layer has offsets, an int8 one does not
@@ -143,7 +143,7 @@ class Quantizer:
                 break
         else:
             return None
-        if self.scheme.gptq and attr in _GPTQ_PARTS:
+        if self.scheme.packed and attr in _GPTQ_PARTS:
             self.parts.setdefault(name, {})[attr] = state.read(ckpt_key)
             return {}
         if attr == "weight_perm" and isinstance(module, QuantLinear):
@@ -169,7 +169,7 @@ class Quantizer:
     def flush(self, state) -> dict:
         """GPTQ (or AWQ) modules held by take(), converted to the saved form."""
         out = {}
-        awq = self.scheme.gptq == "awq"
+        awq = self.scheme.packed == "awq"
         for name, parts in self.parts.items():
             missing = [p for p in ("qweight", "qzeros", "scales") if p not in parts]
             if missing:
