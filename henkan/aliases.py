@@ -36,14 +36,13 @@ MODULES = {
     "henkan.training_args": "henkan.training",
     "henkan.utils.logging": "henkan.logging",
     "henkan.models.auto": "henkan.auto",
-    "henkan.onnx.config": "henkan.onnx",
-    "henkan.onnx.features": "henkan.onnx",
-    "henkan.onnx.convert": "henkan.onnx",
-    "henkan.onnx.utils": "henkan.onnx",
+    "henkan.onnx.config": "henkan.onnx.convert",
+    "henkan.onnx.features": "henkan.onnx.convert",
+    "henkan.onnx.utils": "henkan.onnx.convert",
     "henkan.time_series_utils": "henkan.time_series",
 }
 # real modules that are the parent of alias paths
-_PARENTS = ("henkan.utils", "henkan.auto", "henkan.onnx")
+_PARENTS = ("henkan.utils", "henkan.auto")
 _FAMILY = re.compile(r"henkan\.models\.(\w+)$")
 _PART = re.compile(r"(henkan\.models\.\w+)\.(configuration|modeling|tokenization)_\w+$")
 

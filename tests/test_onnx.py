@@ -496,9 +496,9 @@ def test_the_check_catches_a_graph_that_fits_only_its_example(tmp_path, monkeypa
     keeps: the check's padded row shows it."""
     import contextlib
 
-    import henkan.onnx
+    import henkan.onnx.convert
 
-    monkeypatch.setattr(henkan.onnx, "export_mode", contextlib.nullcontext)
+    monkeypatch.setattr(henkan.onnx.convert, "export_mode", contextlib.nullcontext)
     model = henkan.AutoModelForSequenceClassification.from_pretrained(
         os.path.join(MODELS, "bert-forsequenceclassification"))
     with pytest.raises(ValueError, match=r"model.onnx: output logits differs from PyTorch's by .*, more than "

@@ -1,29 +1,6 @@
-"""ONNX export: `export(model, path, task=...)` writes a model's graphs with dynamic batch and sequence axes and checks
-each one against the PyTorch model with onnxruntime before it reports it done.
-
-What a task exports (Optimum's file layout and names, which ONNX Runtime's generation code expects):
-
-* encoder heads (`default`, `masked-lm`, `sequence-classification`, `token-classification`, `question-answering`,
-  `multiple-choice`): `model.onnx`, inputs `input_ids`, `attention_mask` (and `token_type_ids` where the model has
-  several token types);
-* decoders: `causal-lm` gives `model.onnx` without a cache; `causal-lm-with-past` takes the cache as inputs
-  `past_key_values.N.key/value` [batch, kv_heads, past_sequence, head_dim] and returns it grown by the new tokens as
-  `present.N.key/value` (an empty past starts a sequence), with `position_ids` for left-padded batches;
-* encoder-decoders: `encoder_model.onnx` and `decoder_model.onnx` (the decoder over the encoder's states, returning
-  the cache `present.N.decoder/encoder.key/value` with `-with-past`), and for `seq2seq-lm-with-past`
-  `decoder_with_past_model.onnx`, which takes that cache and returns the decoder's part grown.
-
-`OnnxConfig`, `OnnxConfigWithPast`, `OnnxSeq2SeqConfigWithPast` and `FeaturesManager` are the seed's names for the
-description of an export (inputs and outputs with their axes, per task and family). The `transformers.onnx` flow of
-the 4.x line also runs: `export(preprocessor, model, config, opset, output)` writes one graph to a file and
-`validate_model_outputs` checks it (the same tracing and check underneath).
-
-The graphs are traced by torch.onnx's TorchScript exporter (`dynamo=False`): the torch.export route (`dynamo=True`,
-which needs onnxscript) gives the same graphs but takes ~10-20 s per graph where tracing takes well under one.
-Tracing records one path through the Python code, so the model runs in `layers.export_mode()`, where no fast path
-depends on the values of the inputs (e.g. "nothing padded: no mask"), and every export is checked on inputs of other
-shapes than the traced ones (another batch size and length, a padded row, another cache length).
-"""
+"""Writing and checking ONNX graphs: `export` (henkan's folder form and the `transformers.onnx` file form),
+`validate_model_outputs`, and what they share: running a model as a graph, example inputs, tracing, the onnxruntime
+check, the RMSNorm symbolic."""
 
 from __future__ import annotations
 
@@ -41,16 +18,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .auto import FAMILIES, family_class
-from .cache import DynamicCache, EncoderDecoderCache
-from .layers import export_mode
-from .logging import get_logger
+from ..auto import FAMILIES, family_class
+from ..cache import DynamicCache, EncoderDecoderCache
+from ..layers import export_mode
+from ..logging import get_logger
 
 logger = get_logger(__name__)
-
-__all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
-           "ExportedGraph", "export", "validate_model_outputs", "ParameterFormat", "compute_serialized_parameters_size",
-           "EXTERNAL_DATA_FORMAT_SIZE_LIMIT"]
 
 DEFAULT_ONNX_OPSET = 17  # (a fused LayerNormalization)
 MIN_ONNX_OPSET = 14  # (scaled_dot_product_attention)
@@ -494,7 +467,7 @@ class FeaturesManager:
         """The Auto class that loads a model for `feature`."""
         if framework != "pt":
             raise ValueError(f"henkan exports PyTorch models only (framework='pt'), not {framework!r}.")
-        from . import auto
+        from .. import auto
 
         return getattr(auto, _TASK_AUTO[_split_feature(feature)[0]])
 
@@ -505,7 +478,7 @@ class FeaturesManager:
     @staticmethod
     def get_model_from_feature(feature: str, model: str, framework: str | None = None, cache_dir=None, **kwargs):
         """Load `model` (a folder or Hub id) with the head of `feature`, after checking that its family has one."""
-        from .auto import AutoConfig
+        from ..auto import AutoConfig
 
         config = AutoConfig.from_pretrained(model, cache_dir=cache_dir, **kwargs)
         _check_feature(config.model_type, feature)
@@ -798,9 +771,9 @@ def export(*args, **kwargs):
 
 
 def _is_preprocessor(value) -> bool:
-    from .processing.base import PreprocessorMixin
-    from .processing.processors import ProcessorMixin
-    from .tokenization import PreTrainedTokenizerBase
+    from ..processing.base import PreprocessorMixin
+    from ..processing.processors import ProcessorMixin
+    from ..tokenization import PreTrainedTokenizerBase
 
     return isinstance(value, (PreTrainedTokenizerBase, ProcessorMixin, PreprocessorMixin))
 
@@ -889,7 +862,7 @@ def validate_model_outputs(config: OnnxConfig, preprocessor, reference_model, on
 
 def _legacy_preprocessor(preprocessor, tokenizer, action: str):
     """The preprocessor of the old form's (preprocessor, tokenizer=) pair; the old alias gives a FutureWarning."""
-    from .tokenization import PreTrainedTokenizerBase
+    from ..tokenization import PreTrainedTokenizerBase
 
     if tokenizer is None:
         return preprocessor
@@ -975,7 +948,7 @@ def _trace(model, role, inputs, outputs, example: dict, target: Path, opset: int
     axes = {name: dict(a) for name, a in {**inputs, **outputs}.items()}
     with warnings.catch_warnings():
         # tracing warns at every Python branch on a shape (all follow the general path here, and the check below
-        # runs other shapes); the TorchScript route warns that it is deprecated (see the module's docstring)
+        # runs other shapes); the TorchScript route warns that it is deprecated (see henkan.onnx's docstring)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
