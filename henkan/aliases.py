@@ -38,7 +38,6 @@ MODULES = {
     "henkan.models.auto": "henkan.auto",
     "henkan.onnx.config": "henkan.onnx.convert",
     "henkan.onnx.features": "henkan.onnx.convert",
-    "henkan.onnx.utils": "henkan.onnx.convert",
     "henkan.time_series_utils": "henkan.time_series",
 }
 # real modules that are the parent of alias paths

@@ -25,9 +25,9 @@ depends on the values of the inputs (e.g. "nothing padded: no mask"), and every 
 shapes than the traced ones (another batch size and length, a padded row, another cache length).
 """
 
-from .convert import (EXTERNAL_DATA_FORMAT_SIZE_LIMIT, ExportedGraph, FeaturesManager, OnnxConfig, OnnxConfigWithPast,
-                      OnnxSeq2SeqConfigWithPast, ParameterFormat, PatchingSpec, compute_serialized_parameters_size,
-                      export, validate_model_outputs)
+from .convert import (ExportedGraph, FeaturesManager, OnnxConfig, OnnxConfigWithPast, OnnxSeq2SeqConfigWithPast,
+                      PatchingSpec, export, validate_model_outputs)
+from .utils import EXTERNAL_DATA_FORMAT_SIZE_LIMIT, ParameterFormat, compute_serialized_parameters_size
 
 __all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
            "ExportedGraph", "export", "validate_model_outputs", "ParameterFormat", "compute_serialized_parameters_size",

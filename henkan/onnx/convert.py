@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
 import dataclasses
-import enum
 import inspect
 import os
 import warnings
@@ -22,12 +20,10 @@ from ..auto import FAMILIES, family_class
 from ..cache import DynamicCache, EncoderDecoderCache
 from ..layers import export_mode
 from ..logging import get_logger
+from .utils import (DEFAULT_ONNX_OPSET, EXTERNAL_DATA_FORMAT_SIZE_LIMIT, MIN_ONNX_OPSET, ParameterFormat,
+                    compute_serialized_parameters_size)
 
 logger = get_logger(__name__)
-
-DEFAULT_ONNX_OPSET = 17  # (a fused LayerNormalization)
-MIN_ONNX_OPSET = 14  # (scaled_dot_product_attention)
-EXTERNAL_DATA_FORMAT_SIZE_LIMIT = 2 * 1024 ** 3  # a protobuf message's limit: larger weights go in a side file
 
 # task (the seed's "feature" without "-with-past") -> the family class suffix (auto.AUTO_TASKS) that has its head
 _TASK_SUFFIX = {"default": "Model", "masked-lm": "ForMaskedLM", "causal-lm": "ForCausalLM",
@@ -90,21 +86,6 @@ def _split_feature(feature: str) -> tuple[str, bool]:
         known = FeaturesManager.AVAILABLE_FEATURES + sorted(aliases)
         raise ValueError(f"Unknown ONNX export task {feature!r}; henkan knows: {', '.join(known)}.")
     return task, past
-
-
-class ParameterFormat(enum.Enum):
-    """The storage type of exported weights; `size` is its bytes per weight."""
-
-    Float = ctypes.c_float
-
-    @property
-    def size(self) -> int:
-        return ctypes.sizeof(self.value)
-
-
-def compute_serialized_parameters_size(num_parameters: int, dtype: ParameterFormat) -> int:
-    """Bytes that `num_parameters` weights of `dtype` take in an exported file."""
-    return num_parameters * dtype.size
 
 
 @dataclasses.dataclass
