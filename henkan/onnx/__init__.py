@@ -25,8 +25,8 @@ depends on the values of the inputs (e.g. "nothing padded: no mask"), and every 
 shapes than the traced ones (another batch size and length, a padded row, another cache length).
 """
 
-from .convert import (ExportedGraph, FeaturesManager, OnnxConfig, OnnxConfigWithPast, OnnxSeq2SeqConfigWithPast,
-                      PatchingSpec, export, validate_model_outputs)
+from .config import OnnxConfig, OnnxConfigWithPast, OnnxSeq2SeqConfigWithPast, PatchingSpec
+from .convert import ExportedGraph, FeaturesManager, export, validate_model_outputs
 from .utils import EXTERNAL_DATA_FORMAT_SIZE_LIMIT, ParameterFormat, compute_serialized_parameters_size
 
 __all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
