@@ -36,7 +36,6 @@ MODULES = {
     "henkan.training_args": "henkan.training",
     "henkan.utils.logging": "henkan.logging",
     "henkan.models.auto": "henkan.auto",
-    "henkan.onnx.features": "henkan.onnx.convert",
     "henkan.time_series_utils": "henkan.time_series",
 }
 # real modules that are the parent of alias paths

@@ -358,13 +358,13 @@ def _export(args) -> int:
     """`henkan export onnx MODEL OUT_DIR --task T`: load MODEL with the task's head, export, check, report."""
     try:
         from .auto import AutoConfig
-        from .onnx import convert
+        from .onnx import convert, features
 
         convert._require_runtime()
         folder = convert._output_folder(args.output)
         config = AutoConfig.from_pretrained(args.model)
-        task = args.task or convert._default_feature(config.model_type)
-        model = convert.FeaturesManager.get_model_from_feature(task, args.model)
+        task = args.task or features._default_feature(config.model_type)
+        model = features.FeaturesManager.get_model_from_feature(task, args.model)
         graphs = convert.export(model, folder, task=task, opset=args.opset, atol=args.atol)
     except (OSError, ValueError, KeyError, TypeError, NotImplementedError, ImportError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e

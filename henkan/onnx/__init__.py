@@ -23,10 +23,14 @@ which needs onnxscript) gives the same graphs but takes ~10-20 s per graph where
 Tracing records one path through the Python code, so the model runs in `layers.export_mode()`, where no fast path
 depends on the values of the inputs (e.g. "nothing padded: no mask"), and every export is checked on inputs of other
 shapes than the traced ones (another batch size and length, a padded row, another cache length).
+
+The modules are the 4.x package's paths: `utils` (opsets, weight sizes) <- `config` (the OnnxConfig classes) <-
+`features` (FeaturesManager) <- `convert` (export, validate_model_outputs, tracing and the onnxruntime check).
 """
 
 from .config import OnnxConfig, OnnxConfigWithPast, OnnxSeq2SeqConfigWithPast, PatchingSpec
-from .convert import ExportedGraph, FeaturesManager, export, validate_model_outputs
+from .convert import ExportedGraph, export, validate_model_outputs
+from .features import FeaturesManager
 from .utils import EXTERNAL_DATA_FORMAT_SIZE_LIMIT, ParameterFormat, compute_serialized_parameters_size
 
 __all__ = ["OnnxConfig", "OnnxConfigWithPast", "OnnxSeq2SeqConfigWithPast", "FeaturesManager", "PatchingSpec",
