@@ -506,6 +506,14 @@ class DecoderSpanHead:
 
 # The heads with GPT-2's argument lists, which GPT-Neo, GPT-NeoX, GPT-J and CTRL keep too: a family sets only
 # `base_model_class` and `base_inputs`.
+class GPT2StyleCausalLM(CausalLM):
+    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
+                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
+                logits_to_keep=0, **kwargs):
+        return self.lm_forward(locals())
+
+
 class GPT2StyleSequenceClassification(LastTokenClassification):
     def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
                 position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,

@@ -486,7 +486,7 @@ class ClapAudioModelWithProjection(ClapPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
-        return self.audio_model.audio_encoder.patch_embed.proj
+        return self.audio_model.get_input_embeddings()
 
     def forward(self, input_features=None, is_longer=None, output_attentions=None, output_hidden_states=None,
                 return_dict=None, **kwargs):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification
+from ..causal import GPT2StyleCausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, FeedForward, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
@@ -168,18 +168,12 @@ class CodeGenModel(CodeGenPreTrainedModel):
         return causal.finish(step, self.ln_f(x), hidden_states, attentions, BaseModelOutputWithPast)
 
 
-class CodeGenForCausalLM(GenerationMixin, CausalLM, CodeGenPreTrainedModel):
+class CodeGenForCausalLM(GenerationMixin, GPT2StyleCausalLM, CodeGenPreTrainedModel):
     base_model_class = CodeGenModel
     lm_head_bias = True
     logits_in_float32 = True
     base_inputs = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "position_ids", "head_mask",
                    "inputs_embeds", "use_cache", "output_attentions", "output_hidden_states", "cache_position")
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
-                logits_to_keep=0, **kwargs):
-        return self.lm_forward(locals())
 
 
 _GPTJ_INPUTS = CodeGenForCausalLM.base_inputs

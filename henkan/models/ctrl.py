@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import CausalLM, GPT2StyleSequenceClassification
+from ..causal import GPT2StyleCausalLM, GPT2StyleSequenceClassification
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import causal_attention, linear_layer, per_layer_head_mask
@@ -147,17 +147,11 @@ _INPUTS = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "
            "inputs_embeds", "use_cache", "output_attentions", "output_hidden_states", "cache_position")
 
 
-class CTRLLMHeadModel(GenerationMixin, CausalLM, CTRLPreTrainedModel):
+class CTRLLMHeadModel(GenerationMixin, GPT2StyleCausalLM, CTRLPreTrainedModel):
     base_model_class = CTRLModel
     base_inputs = _INPUTS
     lm_head_bias = True
     _positions_from_mask = False  # (the reference's generate passes no position_ids: padding shifts positions)
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
-                logits_to_keep=0, **kwargs):
-        return self.lm_forward(locals())
 
 
 class CTRLForSequenceClassification(GPT2StyleSequenceClassification, CTRLPreTrainedModel):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import causal
-from ..causal import (CausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification,
+from ..causal import (GPT2StyleCausalLM, GPT2StyleQuestionAnswering, GPT2StyleSequenceClassification,
                       GPT2StyleTokenClassification)
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
@@ -159,15 +159,9 @@ _INPUTS = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "
            "inputs_embeds", "use_cache", "output_attentions", "output_hidden_states", "cache_position")
 
 
-class GPTNeoForCausalLM(GenerationMixin, CausalLM, GPTNeoPreTrainedModel):
+class GPTNeoForCausalLM(GenerationMixin, GPT2StyleCausalLM, GPTNeoPreTrainedModel):
     base_model_class = GPTNeoModel
     base_inputs = _INPUTS
-
-    def forward(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
-                position_ids=None, head_mask=None, inputs_embeds=None, labels=None, use_cache=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, cache_position=None,
-                logits_to_keep=0, **kwargs):
-        return self.lm_forward(locals())
 
 
 class GPTNeoForSequenceClassification(GPT2StyleSequenceClassification, GPTNeoPreTrainedModel):
