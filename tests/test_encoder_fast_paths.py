@@ -107,14 +107,20 @@ def test_activation_inside_the_matmul_equals_the_separate_pass(name):
     assert seen == [torch.Size([20, 512])]
 
 
-def test_padding_is_skipped_only_when_the_batch_has_enough_of_it():
+def test_padding_is_skipped_only_where_it_pays():
     config = henkan.BertConfig(**CONFIG)
     config._attn_implementation = "unpadded"
     mask = torch.ones(2, 20, dtype=torch.long)
-    mask[1, -1] = 0  # 2.5% padding: attention on the padded grid with an additive mask
+    mask[1, -1] = 0  # 2.5% padding, short rows: attention on the padded grid with an additive mask
     assert isinstance(encoder_mask(config, mask, torch.float32), torch.Tensor)
     mask[1, 10:] = 0  # 25%
-    assert isinstance(encoder_mask(config, mask, torch.float32), Packing)
+    packing = encoder_mask(config, mask, torch.float32)
+    assert isinstance(packing, Packing) and not packing.by_sequence
+    long = torch.ones(2, Packing.by_sequence_from, dtype=torch.long)
+    long[1, -1] = 0  # one padding token, rows long enough for attention one sequence at a time
+    packing = encoder_mask(config, long, torch.float32)
+    assert isinstance(packing, Packing) and packing.by_sequence
+    assert packing.spans == [(0, Packing.by_sequence_from), (Packing.by_sequence_from, 2 * Packing.by_sequence_from - 1)]
     m = model().eval()
     m.config._attn_implementation = "unpadded"
     inputs = batch()
@@ -125,3 +131,36 @@ def test_padding_is_skipped_only_when_the_batch_has_enough_of_it():
     real = inputs["attention_mask"].bool()
     torch.testing.assert_close(packed[real], padded[real], atol=1e-6, rtol=0)
     assert packed[~real].abs().max() == 0  # Packing leaves zeros at the padding
+
+
+by_sequence = Packing.attend
+
+
+@pytest.mark.parametrize("holes", [False, True])
+def test_attention_sequence_by_sequence_equals_the_padded_grid(holes, monkeypatch):
+    """Long rows in "unpadded" mode attend one sequence at a time over its own tokens: the real tokens' outputs and
+    every gradient are the masked grid's (a mask with holes in a row too)."""
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, 99, (3, 70), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 66:], mask[2, 9:] = 0, 0
+    if holes:
+        mask[0, 5:9] = 0
+    labels = torch.tensor([0, 2, 1])
+    calls = []
+    monkeypatch.setattr(Packing, "attend", lambda self, *a: calls.append(1) or by_sequence(self, *a))
+    results = {}
+    for attn in ("sdpa", "unpadded"):
+        m = model(max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()
+        m.config._attn_implementation = attn
+        out = m(input_ids=ids, attention_mask=mask, labels=labels, output_hidden_states=True)
+        out.loss.backward()
+        results[attn] = out, {n: p.grad for n, p in m.named_parameters() if p.grad is not None}
+    assert len(calls) == 2  # both layers, in the unpadded run only
+    real = mask.bool()
+    (padded, padded_grads), (packed, packed_grads) = results["sdpa"], results["unpadded"]
+    torch.testing.assert_close(packed.hidden_states[-1][real], padded.hidden_states[-1][real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(packed.logits, padded.logits, atol=1e-5, rtol=0)
+    assert packed_grads.keys() == padded_grads.keys()
+    for name, grad in padded_grads.items():
+        torch.testing.assert_close(packed_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
