@@ -134,10 +134,21 @@ def test_padding_is_skipped_only_where_it_pays():
 
 
 by_sequence = Packing.attend
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+UNPADDED_FAMILIES = {  # the encoders whose layers take encoder_mask's Packing (two layers each)
+    "bert": lambda: model(max_position_embeddings=128, **NO_DROPOUT),
+    "albert": lambda: henkan.AlbertForSequenceClassification(henkan.AlbertConfig(
+        vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=128, num_labels=3, **NO_DROPOUT)),
+    "distilbert": lambda: henkan.DistilBertForSequenceClassification(henkan.DistilBertConfig(
+        vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=128, num_labels=3,
+        dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0)),
+}
 
 
+@pytest.mark.parametrize("family", list(UNPADDED_FAMILIES))
 @pytest.mark.parametrize("holes", [False, True])
-def test_attention_sequence_by_sequence_equals_the_padded_grid(holes, monkeypatch):
+def test_attention_sequence_by_sequence_equals_the_padded_grid(family, holes, monkeypatch):
     """Long rows in "unpadded" mode attend one sequence at a time over its own tokens: the real tokens' outputs and
     every gradient are the masked grid's (a mask with holes in a row too)."""
     g = torch.Generator().manual_seed(1)
@@ -151,7 +162,8 @@ def test_attention_sequence_by_sequence_equals_the_padded_grid(holes, monkeypatc
     monkeypatch.setattr(Packing, "attend", lambda self, *a: calls.append(1) or by_sequence(self, *a))
     results = {}
     for attn in ("sdpa", "unpadded"):
-        m = model(max_position_embeddings=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()
+        torch.manual_seed(0)
+        m = UNPADDED_FAMILIES[family]().train()
         m.config._attn_implementation = attn
         out = m(input_ids=ids, attention_mask=mask, labels=labels, output_hidden_states=True)
         out.loss.backward()
