@@ -37,7 +37,8 @@ VARIANTS = {"fp32": {}, "int8": {"load_in_8bit": True}, "int4-g128": {"group_siz
             "int4-mixed": {"group_size": 128, "keep_sensitive_in_8bit": True}}
 TIMED = ("fp32", "int8", "int4-g128", "int4-mixed")  # the group size changes memory and accuracy, hardly speed
 MINILM_VARIANTS = {"int8": {"load_in_8bit": True}, "int4-g32": {"group_size": 32}, "int4-g64": {"group_size": 64},
-                   "int4-g128": {"group_size": 128}, "int4-mixed-g32": {"group_size": 32, "keep_sensitive_in_8bit": True},
+                   "int4-g128": {"group_size": 128},
+                   "int4-mixed-g32": {"group_size": 32, "keep_sensitive_in_8bit": True},
                    "int4-mixed-g128": {"group_size": 128, "keep_sensitive_in_8bit": True}}
 SENTENCES = ["In a hole in the ground there lived a hobbit.", "Quantization makes CPUs decode faster.",
              "The quick brown fox jumps over the lazy dog.", "Tokyo is the capital of Japan and its largest city.",

@@ -318,8 +318,7 @@ def attend(q, k, v, mask, num_heads: int, dropout: float = 0.0, output_attention
     returns the context and (optionally) weights. Scores are divided by sqrt(head_dim), or multiplied by `scale`
     when given (CvT scales by the whole width)."""
     packing = mask if isinstance(mask, Packing) else None
-    if packing is not None and packing.by_sequence and not output_attentions and head_mask is None \
-            and q.shape[0] == k.shape[0]:
+    if packing is not None and packing.by_sequence and not output_attentions and head_mask is None:
         return packing.attend(q, k, v, num_heads, dropout, scale), None
     if packing is not None:
         q, k, v, mask = packing.pad(q, "q"), packing.pad(k, "k"), packing.pad(v, "v"), packing.additive

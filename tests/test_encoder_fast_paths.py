@@ -120,7 +120,8 @@ def test_padding_is_skipped_only_where_it_pays():
     long[1, -1] = 0  # one padding token, rows long enough for attention one sequence at a time
     packing = encoder_mask(config, long, torch.float32)
     assert isinstance(packing, Packing) and packing.by_sequence
-    assert packing.spans == [(0, Packing.by_sequence_from), (Packing.by_sequence_from, 2 * Packing.by_sequence_from - 1)]
+    length = Packing.by_sequence_from
+    assert packing.spans == [(0, length), (length, 2 * length - 1)]
     m = model().eval()
     m.config._attn_implementation = "unpadded"
     inputs = batch()
