@@ -262,17 +262,24 @@ class Packing:
     # 12 heads of 32: 1.5x faster at 60-120 tokens, 1.15x at 360-384; slower below about 40).
     by_sequence_from = 64
 
-    def __init__(self, attention_mask: torch.Tensor, additive: torch.Tensor):
+    def __init__(self, attention_mask: torch.Tensor, additive: torch.Tensor, counts: list[int]):
+        """`counts`: each row's real tokens (`attention_mask` is non-zero at them)."""
         self.batch, self.length = attention_mask.shape
-        real = attention_mask != 0
-        self.index = real.flatten().nonzero().squeeze(1)
-        self.padding = 1 - len(self.index) / real.numel()
+        self.index = (attention_mask != 0).flatten().nonzero().squeeze(1)
         self.additive = additive
-        counts = real.sum(1).tolist()
-        self.by_sequence = max(counts) >= self.by_sequence_from
+        self.by_sequence = self.by_sequence_for(counts)
         ends = itertools.accumulate(counts)
         self.spans = [(end - count, end) for count, end in zip(counts, ends) if count]  # each row's packed tokens
         self._zeros: dict = {}
+
+    @classmethod
+    def by_sequence_for(cls, counts: list[int]) -> bool:
+        return max(counts) >= cls.by_sequence_from
+
+    @classmethod
+    def pays(cls, counts: list[int], length: int) -> bool:
+        """Whether skipping the padding of rows with these real-token counts (padded to `length`) is worth it."""
+        return cls.by_sequence_for(counts) or sum(counts) <= (1 - cls.min_padding) * len(counts) * length
 
     def unpad(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(-1, x.shape[-1]).index_select(0, self.index)
@@ -306,9 +313,9 @@ def encoder_mask(config, attention_mask: torch.Tensor | None, dtype: torch.dtype
     enough padding (`Packing.min_padding`) to pay for re-padding attention's inputs."""
     mask = padding_mask(attention_mask, dtype)
     if mask is not None and attention_mask.dim() == 2 and getattr(config, "_attn_implementation", None) == "unpadded":
-        packing = Packing(attention_mask, mask)
-        if packing.by_sequence or packing.padding >= Packing.min_padding:
-            return packing
+        counts = (attention_mask != 0).sum(1).tolist()
+        if Packing.pays(counts, attention_mask.shape[1]):
+            return Packing(attention_mask, mask, counts)
     return mask
 
 
