@@ -116,6 +116,16 @@ def linear_act(layer: nn.Module, x, act):
     return linear(x, layer.weight, layer.bias, act) if _plain(layer) else act(layer(x))
 
 
+def project(x, *layers) -> tuple:
+    """Each of `layers` applied to `x`. A module whose projections read one input declares them in its
+    `shared_input` (tuples of child names) and calls them through here: quantized, they were fused into one kernel
+    call (quantization.layers.FusedQuant), which runs unless an adapter or a hook wraps one of them."""
+    fused = getattr(layers[0], "fused_with", None)
+    if fused is not None and fused.runs(layers):
+        return fused(x)
+    return tuple(layer(x) for layer in layers)
+
+
 def linear_layer(in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> nn.Linear:
     """An nn.Linear whose inference runs through `linear`. Its class is nn.Linear itself, not a subclass, so that
     what goes by the exact class (dynamic quantization, torch.fx's leaf modules) treats it as one; only its
@@ -525,6 +535,8 @@ class GatedMLP(nn.Module):
     """down(act(gate(x)) * up(x)): the feed-forward block of Llama-style decoders. With `fused` the gate and up
     projections are one `gate_up_proj` (Phi-3's checkpoint layout: the gate rows first), one matmul instead of two."""
 
+    shared_input = (("gate_proj", "up_proj"),)  # (see project)
+
     def __init__(self, hidden_size: int, intermediate_size: int, act="silu", bias: bool = False, fused: bool = False):
         super().__init__()
         if fused:
@@ -540,7 +552,8 @@ class GatedMLP(nn.Module):
         if self.fused:
             gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
             return self.down_proj(up * self.act_fn(gate))
-        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = project(x, self.gate_proj, self.up_proj)
+        return self.down_proj(self.act_fn(gate) * up)
 
 
 class PerHeadLayerNorm(nn.Module):

@@ -73,6 +73,41 @@ def test_sensitive_layers_kept_in_8bit_on_request(tmp_path):
         assert torch.equal(reloaded(IDS).logits, mixed(IDS).logits)
 
 
+def _unfuse(model):
+    for module in model.modules():
+        if isinstance(module, QuantLinear):
+            module.fused_with = None
+
+
+def test_sibling_projections_run_as_one_kernel_call(tmp_path, monkeypatch):
+    """Once packed, q/k/v and gate/up run as one kernel call each, int8 members of a mixed model included (their
+    scales spread over the int4 members' finer groups), with the outputs separate calls give; saving writes each
+    layer's own tensors."""
+    torch.manual_seed(0)
+    config = henkan.LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+                                num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+    henkan.LlamaForCausalLM(config).save_pretrained(tmp_path / "float")
+    mixed = henkan.TorchAoConfig("int4_weight_only", group_size=32, keep_sensitive_in_8bit=True)
+    model = henkan.AutoModelForCausalLM.from_pretrained(tmp_path / "float", quantization_config=mixed)
+    attention, mlp = model.model.layers[1].self_attn, model.model.layers[1].mlp
+    assert attention.q_proj.fused_with.layers == (attention.q_proj, attention.k_proj, attention.v_proj)
+    assert attention.v_proj.bits == 8 and mlp.gate_proj.fused_with is mlp.up_proj.fused_with is not None
+    calls = []
+    kernel = henkan.quantization.layers._kernel
+    monkeypatch.setattr(henkan.quantization.layers, "_kernel", lambda *args: calls.append(1) or kernel(*args))
+    with torch.no_grad():
+        fused = model(IDS).logits
+        assert len(calls) == 3 * 4 + 1  # per layer q/k/v, o, gate/up, down; then the output layer
+        model.save_pretrained(tmp_path / "saved")
+        _unfuse(model)
+        calls.clear()
+        torch.testing.assert_close(model(IDS).logits, fused, atol=1e-5, rtol=0)
+        assert len(calls) == 3 * 7 + 1
+    reloaded = henkan.AutoModelForCausalLM.from_pretrained(tmp_path / "saved")
+    with torch.no_grad():
+        assert torch.equal(reloaded(IDS).logits, fused)
+
+
 def test_int4_clipping_search_beats_the_full_range():
     torch.manual_seed(0)
     weight = torch.randn(64, 256)

@@ -28,7 +28,7 @@ from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryA
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (GatedMLP, PerHeadLayerNorm, RMSNorm, RotaryEmbedding, SparseMoE, linear_layer,
-                      load_balancing_loss)
+                      load_balancing_loss, project)
 from ..modeling import PreTrainedModel
 from ..outputs import declare_output
 
@@ -277,6 +277,8 @@ def _norm(config) -> nn.Module:
 
 
 class LlamaAttention(RotaryAttention):
+    shared_input = (("q_proj", "k_proj", "v_proj"),)  # (see layers.project)
+
     def __init__(self, config, layer_idx: int, window: int | None):
         super().__init__()
         self.layer_idx, self.window = layer_idx, window
@@ -307,7 +309,7 @@ class LlamaAttention(RotaryAttention):
         if self.fused:
             q, k, v = self.qkv_proj(x).split((self.q_size, self.kv_size, self.kv_size), dim=-1)
         else:
-            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+            q, k, v = project(x, self.q_proj, self.k_proj, self.v_proj)
         out, weights = self.attend(q, k, v, step)
         return self.o_proj(out), weights
 

@@ -15,6 +15,9 @@ writes GPTQ's checkpoint layout instead (gptq.py). The *packed* form is the kern
 turns one into the other and state_dict() turns it back. With a float32 compute dtype (or a shape the kernel does
 not take) the layer stays in the saved form and multiplies by its dequantized weight: exact float32 products,
 slower.
+
+Packed layers that read one input (a model's q/k/v projections, its gate and up projections) are fused once loaded
+(`FusedQuant`): one kernel call computes them all, which a decode step, made of many small calls, feels.
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ class QuantLinear(nn.Module):
         self.gptq_layout = False  # saved as GPTQ's qweight / qzeros / scales / g_idx (a GPTQ-calibrated layer)
         self.register_buffer("packed", None, persistent=False)
         self.register_buffer("scales_zeros", None, persistent=False)
+        self.fused_with: FusedQuant | None = None  # the group of siblings this packed layer runs in (see FusedQuant)
         self.kernel_group = next((g for g in reversed(GROUP_SIZES) if in_features % g == 0 and g <= self.group_size
                                   and self.group_size % g == 0), None)
 
@@ -214,16 +218,66 @@ class QuantLinear(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         if self.weight_perm is not None:
             flat = flat.index_select(1, self.weight_perm)
-        if self.packed is None:
-            dtype = self.compute_dtype or x.dtype
-            out = F.linear(flat.to(dtype), self.dequantize().to(dtype)).to(x.dtype)
-        else:
+        if self.packed is not None:
             out = _kernel(flat.to(torch.bfloat16), self.packed, self.kernel_group, self.scales_zeros)
-            n = self.out_features
-            out = out[:, :n].to(x.dtype) + out[:, self.rows:self.rows + n] if self.bits == 8 else out[:, :n].to(x.dtype)
+            return self.outputs(out.to(x.dtype), 0, x.shape[:-1])
+        dtype = self.compute_dtype or x.dtype
+        out = F.linear(flat.to(dtype), self.dequantize().to(dtype)).to(x.dtype)
         if self.bias is not None:
             out = out + self.bias.to(out.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
+
+    def outputs(self, out: torch.Tensor, start: int, shape) -> torch.Tensor:
+        """This layer's outputs (batch `shape`) in a kernel result [tokens, columns], cast, whose columns from
+        `start` on are its packed rows: those past out_features pad a tile, an int8 layer's two planes add up."""
+        n = self.out_features
+        y = out if start == 0 and out.shape[1] == n else out[:, start:start + n]
+        if self.bits == 8:
+            y = y + out[:, start + self.rows:start + self.rows + n]
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y.reshape(*shape, n)
+
+
+class FusedQuant:
+    """Packed sibling layers that read the same input, run as one kernel call: their packed rows stacked (each
+    layer's `packed` becomes a view of its rows, so nothing is held twice), their scales expanded to the finest
+    kernel group among them (an int8 layer's group spans its whole input), each layer's outputs sliced back out.
+    Built by `fuse`; `layers.project` runs it when called with exactly these layers, unwrapped (no adapter, no hook),
+    and calls them one by one otherwise."""
+
+    def __init__(self, layers: list[QuantLinear]):
+        self.layers = tuple(layers)
+        self.group = min(layer.kernel_group for layer in layers)
+        self.scales_zeros = torch.cat([layer.scales_zeros.repeat_interleave(layer.kernel_group // self.group, dim=0)
+                                       for layer in layers], dim=1)
+        self.packed = torch.cat([layer.packed for layer in layers])
+        self.starts, start = [], 0
+        for layer in layers:
+            self.starts.append(start)
+            layer.packed = self.packed[start:start + layer.packed.shape[0]]
+            layer.fused_with = self
+            start += layer.packed.shape[0]
+
+    @classmethod
+    def fuse(cls, layers: list) -> FusedQuant | None:
+        """The group of `layers` if they can run as one call (packed QuantLinear layers of one input width, none
+        reading its inputs permuted), else None."""
+        if len(layers) < 2 or not all(isinstance(layer, QuantLinear) and layer.packed is not None
+                                      and layer.weight_perm is None and layer.fused_with is None for layer in layers):
+            return None
+        if len({layer.in_features for layer in layers}) > 1:
+            return None
+        return cls(layers)
+
+    def runs(self, layers: tuple) -> bool:
+        return layers == self.layers and not any(
+            "forward" in layer.__dict__ or layer._forward_hooks or layer._forward_pre_hooks for layer in layers)
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = _kernel(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.packed, self.group, self.scales_zeros)
+        out = out.to(x.dtype)
+        return tuple(layer.outputs(out, start, x.shape[:-1]) for layer, start in zip(self.layers, self.starts))
 
 
 class QuantEmbedding(nn.Module):

@@ -14,7 +14,7 @@ from ..layers import Conv1D
 from ..logging import get_logger
 from .config import Scheme
 from .gptq import awq_to_saved, calibrate, gptq_to_saved
-from .layers import QuantEmbedding, QuantLinear
+from .layers import FusedQuant, QuantEmbedding, QuantLinear
 
 logger = get_logger(__name__)
 _GPTQ_PARTS = ("qweight", "qzeros", "scales", "g_idx")
@@ -190,6 +190,9 @@ class Quantizer:
             if isinstance(module, QuantLinear):
                 module.pack()
                 _release_freed_memory()  # (each layer's saved form, freed: else the heap grows by them all)
+        for module in model.modules():  # the sibling projections a module declares (layers.project runs them)
+            for names in getattr(module, "shared_input", ()):
+                FusedQuant.fuse([module._modules.get(name) for name in names])
         model.config.quantization_config = self.scheme.record()
 
 
