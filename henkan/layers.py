@@ -456,8 +456,8 @@ def export_mode():
 
 
 def _rms_norm(x, eps: float):
-    if hasattr(F, "rms_norm"):
-        return F.rms_norm(x, x.shape[-1:], eps=eps)
+    # (F.rms_norm computes the same ops on CPU, behind a wrapper that cost 0.2-0.3 ms per decoded token of a 12-layer
+    # model at batch 1)
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
 

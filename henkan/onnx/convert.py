@@ -1,6 +1,6 @@
 """Writing and checking ONNX graphs: `export` (henkan's folder form and the `transformers.onnx` file form),
 `validate_model_outputs`, and what they share: running a model as a graph, example inputs, tracing, the onnxruntime
-check, the RMSNorm symbolic."""
+check, the opsets it is checked at."""
 
 from __future__ import annotations
 
@@ -270,7 +270,7 @@ def _export_folder(model, path, task: str | None = None, *, opset: int | None = 
     _, factory = FeaturesManager.check_supported_model_or_raise(model, feature)
     onnx_config = factory(model.config) if onnx_config is None else onnx_config
     opset = onnx_config.default_onnx_opset if opset is None else opset
-    _register_symbolics(opset)
+    _check_opset(opset)
     folder.mkdir(parents=True, exist_ok=True)
     graphs = [(graph, folder / graph[0]) for graph in onnx_config.graphs()]
     exported = _write(ort, model, onnx_config, graphs, opset, atol)
@@ -304,7 +304,7 @@ def _export_file(preprocessor, model, config: OnnxConfig, opset: int, output, to
     target = _output_file(output)
     graph = _single_graph(config)
     onnx_inputs = _forward_arguments(model, graph[2])
-    _register_symbolics(opset)
+    _check_opset(opset)
     target.parent.mkdir(parents=True, exist_ok=True)
     _write(ort, model, config, [(graph, target)], opset, None)
     return onnx_inputs, list(graph[3])
@@ -483,26 +483,9 @@ def _check(ort, model, role, target: Path, outputs: list[str], inputs: dict, ato
     return worst
 
 
-def _rms_norm_symbolic(g, x, normalized_shape, weight, eps):
-    """aten::rms_norm for the TorchScript exporter (which has none): x / sqrt(mean(x^2) + eps) * weight."""
-    from torch.onnx import symbolic_helper
-
-    shape = symbolic_helper._maybe_get_const(normalized_shape, "is")
-    count = len(shape) if isinstance(shape, (list, tuple)) else len(symbolic_helper._unpack_list(normalized_shape))
-    eps = symbolic_helper._maybe_get_const(eps, "f")
-    if eps is None or symbolic_helper._is_value(eps):
-        eps = torch.finfo(torch.float32).eps
-    mean = g.op("ReduceMean", g.op("Mul", x, x), axes_i=list(range(-count, 0)), keepdims_i=1)
-    scale = g.op("Reciprocal", g.op("Sqrt", g.op("Add", mean, g.op("Constant", value_t=torch.tensor(eps)))))
-    out = g.op("Mul", x, scale)
-    return out if symbolic_helper._is_none(weight) else g.op("Mul", out, weight)
-
-
-def _register_symbolics(opset: int) -> None:
+def _check_opset(opset: int) -> None:
     if opset >= 18:
-        raise ValueError(f"henkan exports with opsets 14 to 17 (ReduceMean's axes became an input in 18), not "
-                         f"{opset}.")
+        raise ValueError(f"henkan exports with opsets 14 to 17 (the ones its exports are checked at), not {opset}.")
     if opset < MIN_ONNX_OPSET:
         raise ValueError(f"henkan exports with opsets {MIN_ONNX_OPSET} to 17 (attention needs {MIN_ONNX_OPSET}), not "
                          f"{opset}.")
-    torch.onnx.register_custom_op_symbolic("aten::rms_norm", _rms_norm_symbolic, opset)
