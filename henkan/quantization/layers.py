@@ -176,6 +176,10 @@ class QuantLinear(nn.Module):
                 self.packed[p * rows + i:p * rows + i + block.shape[0]] = block.view(block.shape[0], -1)
         self.scales_zeros = torch.stack((scales, zeros), dim=-1).transpose(0, 1).contiguous().to(torch.bfloat16)
         self.rows = rows
+        # the widths of the kernel's output columns: the outputs, then the padding of the last tile if any; twice for
+        # int8 (its high plane, then its low one)
+        pad = [rows - self.out_features] if rows > self.out_features else []
+        self.segments = ([self.out_features] + pad) * (2 if self.bits == 8 else 1)
         del self.weight, self.weight_scale
         if self.bits == 4:
             del self.weight_zero
@@ -220,29 +224,25 @@ class QuantLinear(nn.Module):
             flat = flat.index_select(1, self.weight_perm)
         if self.packed is not None:
             out = _kernel(flat.to(torch.bfloat16), self.packed, self.kernel_group, self.scales_zeros)
-            return self.outputs(out.to(x.dtype), 0, x.shape[:-1])
+            out = out.to(x.dtype).view(*x.shape[:-1], -1)
+            return self.combine(out.split(self.segments, dim=-1) if len(self.segments) > 1 else [out])
         dtype = self.compute_dtype or x.dtype
         out = F.linear(flat.to(dtype), self.dequantize().to(dtype)).to(x.dtype)
         if self.bias is not None:
             out = out + self.bias.to(out.dtype)
         return out.reshape(*x.shape[:-1], self.out_features)
 
-    def outputs(self, out: torch.Tensor, start: int, shape) -> torch.Tensor:
-        """This layer's outputs (batch `shape`) in a kernel result [tokens, columns], cast, whose columns from
-        `start` on are its packed rows: those past out_features pad a tile, an int8 layer's two planes add up."""
-        n = self.out_features
-        y = out if start == 0 and out.shape[1] == n else out[:, start:start + n]
-        if self.bits == 8:
-            y = y + out[:, start + self.rows:start + self.rows + n]
-        if self.bias is not None:
-            y = y + self.bias.to(y.dtype)
-        return y.reshape(*shape, n)
+    def combine(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """The outputs from the kernel's columns split by `segments` (cast back): the two planes of int8 added,
+        the bias."""
+        y = parts[0] if self.bits == 4 else parts[0] + parts[len(parts) // 2]
+        return y if self.bias is None else y + self.bias.to(y.dtype)
 
 
 class FusedQuant:
     """Packed sibling layers that read the same input, run as one kernel call: their packed rows stacked (each
     layer's `packed` becomes a view of its rows, so nothing is held twice), their scales expanded to the finest
-    kernel group among them (an int8 layer's group spans its whole input), each layer's outputs sliced back out.
+    kernel group among them (an int8 layer's group spans its whole input), each layer's outputs split back out.
     Built by `fuse`; `layers.project` runs it when called with exactly these layers, unwrapped (no adapter, no hook),
     and calls them one by one otherwise."""
 
@@ -252,9 +252,10 @@ class FusedQuant:
         self.scales_zeros = torch.cat([layer.scales_zeros.repeat_interleave(layer.kernel_group // self.group, dim=0)
                                        for layer in layers], dim=1)
         self.packed = torch.cat([layer.packed for layer in layers])
-        self.starts, start = [], 0
+        self.segments = [width for layer in layers for width in layer.segments]
+        self.counts = [len(layer.segments) for layer in layers]
+        start = 0
         for layer in layers:
-            self.starts.append(start)
             layer.packed = self.packed[start:start + layer.packed.shape[0]]
             layer.fused_with = self
             start += layer.packed.shape[0]
@@ -276,8 +277,12 @@ class FusedQuant:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = _kernel(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.packed, self.group, self.scales_zeros)
-        out = out.to(x.dtype)
-        return tuple(layer.outputs(out, start, x.shape[:-1]) for layer, start in zip(self.layers, self.starts))
+        parts = out.to(x.dtype).view(*x.shape[:-1], -1).split(self.segments, dim=-1)
+        results, start = [], 0
+        for layer, count in zip(self.layers, self.counts):
+            results.append(layer.combine(parts[start:start + count]))
+            start += count
+        return tuple(results)
 
 
 class QuantEmbedding(nn.Module):

@@ -192,7 +192,8 @@ class Quantizer:
                 _release_freed_memory()  # (each layer's saved form, freed: else the heap grows by them all)
         for module in model.modules():  # the sibling projections a module declares (layers.project runs them)
             for names in getattr(module, "shared_input", ()):
-                FusedQuant.fuse([module._modules.get(name) for name in names])
+                if FusedQuant.fuse([module._modules.get(name) for name in names]):
+                    _release_freed_memory()  # (the layers' own packed weights, now copied into the group's)
         model.config.quantization_config = self.scheme.record()
 
 
