@@ -619,3 +619,30 @@ def test_decoder_generate_matches_reference_goldens(decoders, name):
     assert torch.equal(model.generate(batch, attention_mask=mask, max_new_tokens=8, do_sample=True), sampled)
     assert torch.equal(model.generate(batch, attention_mask=mask, max_new_tokens=8, do_sample=True, top_k=1),
                        golden["generate.greedy.batch"])
+
+
+@pytest.mark.parametrize("folder", ["llama", "llama-rope-dynamic"])
+def test_what_generate_creates_stays_usable_after_it(folder):
+    """The decoding loop runs in inference mode unless what it creates outlives the call. The sequences come back
+    as a normal tensor a model may train on; a cache the caller passed in, or asked back, goes on being updated by
+    plain forwards; a static cache kept on the model serves calls of either kind; rotary tables a long generation
+    grew do not stop training."""
+    from henkan import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(os.path.join(DECODER_DIR, folder))
+    ids = torch.tensor([[1, 5, 9, 22]])
+    long = model.config.max_position_embeddings + 4 - ids.shape[1]  # (past the dynamic rope's trained length)
+    sequences = model.generate(ids, max_new_tokens=long, do_sample=False, eos_token_id=None)
+    assert not sequences.is_inference()
+    model(sequences, labels=sequences).loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    cache = DynamicCache()
+    sequences = model.generate(ids, max_new_tokens=3, past_key_values=cache, do_sample=False)
+    out = model.generate(ids, max_new_tokens=3, do_sample=False, return_dict_in_generate=True)
+    with torch.no_grad():
+        model(sequences[:, -1:], past_key_values=cache)
+        model(out.sequences[:, -1:], past_key_values=out.past_key_values)
+    assert cache.get_seq_length() == out.past_key_values.get_seq_length() == ids.shape[1] + 3
+    kept = [model.generate(ids, max_new_tokens=3, cache_implementation="static", do_sample=False,
+                           return_dict_in_generate=as_dict) for as_dict in (False, True, False)]
+    assert torch.equal(kept[0], kept[1].sequences) and torch.equal(kept[0], kept[2])

@@ -225,7 +225,7 @@ class QuantLinear(nn.Module):
         if self.packed is not None:
             out = _kernel(flat.to(torch.bfloat16), self.packed, self.kernel_group, self.scales_zeros)
             out = out.to(x.dtype).view(*x.shape[:-1], -1)
-            return self.combine(out.split(self.segments, dim=-1) if len(self.segments) > 1 else [out])
+            return self.combine(out.split_with_sizes(self.segments, dim=-1) if len(self.segments) > 1 else [out])
         dtype = self.compute_dtype or x.dtype
         out = F.linear(flat.to(dtype), self.dequantize().to(dtype)).to(x.dtype)
         if self.bias is not None:
@@ -277,7 +277,7 @@ class FusedQuant:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = _kernel(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.packed, self.group, self.scales_zeros)
-        parts = out.to(x.dtype).view(*x.shape[:-1], -1).split(self.segments, dim=-1)
+        parts = out.to(x.dtype).view(*x.shape[:-1], -1).split_with_sizes(self.segments, dim=-1)
         results, start = [], 0
         for layer, count in zip(self.layers, self.counts):
             results.append(layer.combine(parts[start:start + count]))
