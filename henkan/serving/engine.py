@@ -284,7 +284,9 @@ class Engine:
     # the loop (the engine's thread)
     # ---------------------------------------------------------------------------------------------------------
     def _loop(self) -> None:
-        with torch.no_grad():
+        # (inference mode: no autograd bookkeeping per op; what leaves this thread is Python numbers and text, and the
+        # slot cache, made outside it, stays a normal tensor written in place)
+        with torch.inference_mode():
             while True:
                 with self._lock:
                     while not (self._stopping or self._inbox or self._waiting or self._rows or self._filling):
