@@ -1012,6 +1012,8 @@ class Attention(nn.Module):
     Scores are scaled by `scaling` (1/sqrt(head_dim) unless given); `mask` is additive, broadcastable to
     [batch, heads, queries, keys]."""
 
+    shared_input = (("q_proj", "k_proj", "v_proj"),)  # (self-attention's; see project)
+
     def __init__(self, hidden_size: int, num_heads: int, *, bias: bool = True, key_bias: bool | None = None,
                  layer_idx: int | None = None, dropout: float = 0.0, scaling: float | None = None):
         super().__init__()
@@ -1035,8 +1037,12 @@ class Attention(nn.Module):
 
     def forward(self, x, mask=None, *, cache=None, cache_position=None, cross=None, is_causal: bool = False,
                 need_weights: bool = False, head_mask=None):
-        q = self._heads(self.q_proj(x))
-        k, v = keys_values(self.project_kv, x, self.layer_idx, cache, cache_position, cross)
+        if cross is None:  # (one kernel call for the three once quantized)
+            q, k, v = map(self._heads, project(x, self.q_proj, self.k_proj, self.v_proj))
+            if cache is not None:
+                k, v = cache.update(k, v, self.layer_idx, {"cache_position": cache_position})
+        else:
+            q, (k, v) = self._heads(self.q_proj(x)), cross.kv(self.layer_idx, self.project_kv)
         out, weights = causal_attention(q, k, v, mask, scaling=self.scaling, is_causal=is_causal,
                                         dropout=self.dropout if self.training else 0.0, need_weights=need_weights,
                                         head_mask=head_mask, softmax_dtype=None)

@@ -108,6 +108,24 @@ def test_sibling_projections_run_as_one_kernel_call(tmp_path, monkeypatch):
         assert torch.equal(reloaded(IDS).logits, fused)
 
 
+@pytest.mark.parametrize("folder,auto", [("decoders/opt", "AutoModelForCausalLM"),
+                                         ("seq2seq/bart", "AutoModelForSeq2SeqLM")])
+def test_bart_style_self_attention_fuses_its_projections(folder, auto):
+    """The attention BART, OPT and their relatives share runs q/k/v as one call in self-attention; cross-attention
+    (queries from the decoder, keys and values from the encoder) calls them apart."""
+    model = getattr(henkan, auto).from_pretrained(os.path.join(FIXTURES, folder), **INT4)
+    attention = next(m for n, m in model.named_modules() if n.endswith("self_attn"))
+    assert attention.q_proj.fused_with.layers == (attention.q_proj, attention.k_proj, attention.v_proj)
+    ids = IDS % model.config.vocab_size
+    inputs = {"input_ids": ids, **({"decoder_input_ids": ids} if auto.endswith("Seq2SeqLM") else {})}
+    with torch.no_grad():
+        fused = model(**inputs).logits
+        tokens = model.generate(ids[:1], max_new_tokens=4, do_sample=False)
+        _unfuse(model)
+        torch.testing.assert_close(model(**inputs).logits, fused, atol=1e-5, rtol=0)
+        assert torch.equal(model.generate(ids[:1], max_new_tokens=4, do_sample=False), tokens)
+
+
 def test_int4_clipping_search_beats_the_full_range():
     torch.manual_seed(0)
     weight = torch.randn(64, 256)
