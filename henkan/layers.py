@@ -577,6 +577,8 @@ class PerHeadLayerNorm(nn.Module):
 class Expert(nn.Module):
     """One expert of a sparse mixture: w2(act(w1(x)) * w3(x)) (Mixtral's names for gate, down and up)."""
 
+    shared_input = (("w1", "w3"),)  # (see project)
+
     def __init__(self, hidden_size: int, intermediate_size: int, act="silu"):
         super().__init__()
         self.w1 = linear_layer(hidden_size, intermediate_size, bias=False)
@@ -585,7 +587,8 @@ class Expert(nn.Module):
         self.act_fn = activation(act)
 
     def forward(self, x):
-        return self.w2(self.act_fn(self.w1(x)) * self.w3(x))
+        gate, up = project(x, self.w1, self.w3)
+        return self.w2(self.act_fn(gate) * up)
 
 
 class SparseMoE(nn.Module):

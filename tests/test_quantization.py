@@ -108,14 +108,20 @@ def test_sibling_projections_run_as_one_kernel_call(tmp_path, monkeypatch):
         assert torch.equal(reloaded(IDS).logits, fused)
 
 
-@pytest.mark.parametrize("folder,auto", [("decoders/opt", "AutoModelForCausalLM"),
-                                         ("seq2seq/bart", "AutoModelForSeq2SeqLM")])
-def test_bart_style_self_attention_fuses_its_projections(folder, auto):
-    """The attention BART, OPT and their relatives share runs q/k/v as one call in self-attention; cross-attention
-    (queries from the decoder, keys and values from the encoder) calls them apart."""
+@pytest.mark.parametrize("folder,auto,siblings", [
+    ("decoders/opt", "AutoModelForCausalLM", ("q_proj", "k_proj", "v_proj")),
+    ("seq2seq/bart", "AutoModelForSeq2SeqLM", ("q_proj", "k_proj", "v_proj")),
+    ("decoders/gpt_neo", "AutoModelForCausalLM", ("q_proj", "k_proj", "v_proj")),
+    ("decoders/gptj", "AutoModelForCausalLM", ("q_proj", "k_proj", "v_proj")),
+    ("decoders/phi", "AutoModelForCausalLM", ("q_proj", "k_proj", "v_proj")),
+    ("decoders/mixtral", "AutoModelForCausalLM", ("w1", "w3"))])
+def test_other_families_fuse_their_sibling_projections(folder, auto, siblings):
+    """Each family whose projections read one input runs them as one call once quantized, with the outputs of
+    separate calls. In BART-style attention that is self-attention only: cross-attention (queries from the decoder,
+    keys and values from the encoder) calls them apart."""
     model = getattr(henkan, auto).from_pretrained(os.path.join(FIXTURES, folder), **INT4)
-    attention = next(m for n, m in model.named_modules() if n.endswith("self_attn"))
-    assert attention.q_proj.fused_with.layers == (attention.q_proj, attention.k_proj, attention.v_proj)
+    owner = next(m for m in model.modules() if all(name in m._modules for name in siblings))
+    assert owner.get_submodule(siblings[0]).fused_with.layers == tuple(owner.get_submodule(n) for n in siblings)
     ids = IDS % model.config.vocab_size
     inputs = {"input_ids": ids, **({"decoder_input_ids": ids} if auto.endswith("Seq2SeqLM") else {})}
     with torch.no_grad():

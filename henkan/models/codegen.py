@@ -14,7 +14,7 @@ from ..causal import GPT2StyleCausalLM, GPT2StyleQuestionAnswering, GPT2StyleSeq
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
 from ..layers import (CausalMasks, FeedForward, RotaryEmbedding, apply_rotary, causal_attention, linear_layer,
-                      per_layer_head_mask)
+                      per_layer_head_mask, project)
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -85,6 +85,8 @@ class CodeGenAttention(nn.Module):
 
 
 class GPTJAttention(CodeGenAttention):
+    shared_input = (("q_proj", "k_proj", "v_proj"),)  # (see layers.project)
+
     def __init__(self, config, layer_idx: int):
         nn.Module.__init__(self)
         hidden = config.hidden_size
@@ -103,7 +105,7 @@ class GPTJAttention(CodeGenAttention):
 
     def qkv(self, x):
         shape = (*x.shape[:2], self.num_heads, self.head_dim)
-        return self.q_proj(x).view(shape), self.k_proj(x).view(shape), self.v_proj(x).view(shape)
+        return tuple(t.view(shape) for t in project(x, self.q_proj, self.k_proj, self.v_proj))
 
 
 class CodeGenBlock(nn.Module):

@@ -13,7 +13,7 @@ from ..causal import (GPT2StyleCausalLM, GPT2StyleQuestionAnswering, GPT2StyleSe
                       GPT2StyleTokenClassification)
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import CausalMasks, FeedForward, causal_attention, linear_layer, per_layer_head_mask
+from ..layers import CausalMasks, FeedForward, causal_attention, linear_layer, per_layer_head_mask, project
 from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast
 
@@ -40,6 +40,8 @@ class GPTNeoConfig(PretrainedConfig):
 
 
 class GPTNeoSelfAttention(nn.Module):
+    shared_input = (("q_proj", "k_proj", "v_proj"),)  # (see layers.project)
+
     def __init__(self, config, layer_idx: int):
         super().__init__()
         hidden = config.hidden_size
@@ -58,7 +60,7 @@ class GPTNeoSelfAttention(nn.Module):
         return t.view(t.shape[0], t.shape[1], self.num_heads, self.head_dim).transpose(1, 2)
 
     def forward(self, x, step, head_mask=None):
-        q, k, v = self._heads(self.q_proj(x)), self._heads(self.k_proj(x)), self._heads(self.v_proj(x))
+        q, k, v = map(self._heads, project(x, self.q_proj, self.k_proj, self.v_proj))
         if step.cache is not None:
             k, v = step.cache.update(k, v, self.layer_idx, {"cache_position": step.cache_position})
         mask, is_causal = step.masks(self.window)

@@ -10,7 +10,7 @@ from torch import nn
 from ..causal import CausalLM, DecoderSpanHead, LastTokenClassification, RotaryAttention, RotaryDecoder
 from ..config import PretrainedConfig
 from ..generation.utils import GenerationMixin
-from ..layers import FeedForward, RotaryEmbedding, linear_layer, rope_type
+from ..layers import FeedForward, RotaryEmbedding, linear_layer, project, rope_type
 from ..modeling import PreTrainedModel
 
 
@@ -35,6 +35,8 @@ class PhiConfig(PretrainedConfig):
 
 
 class PhiAttention(RotaryAttention):
+    shared_input = (("q_proj", "k_proj", "v_proj"),)  # (see layers.project)
+
     def __init__(self, config, layer_idx: int):
         super().__init__()
         hidden, heads, kv_heads = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
@@ -54,7 +56,7 @@ class PhiAttention(RotaryAttention):
         return self.q_layernorm(q), self.k_layernorm(k)
 
     def forward(self, x, step):
-        out, weights = self.attend(self.q_proj(x), self.k_proj(x), self.v_proj(x), step)
+        out, weights = self.attend(*project(x, self.q_proj, self.k_proj, self.v_proj), step)
         return self.dense(out), weights
 
 
