@@ -104,8 +104,13 @@ def test_sibling_projections_run_as_one_kernel_call(tmp_path, monkeypatch):
         torch.testing.assert_close(model(IDS).logits, fused, atol=1e-5, rtol=0)
         assert len(calls) == 3 * 7 + 1
     reloaded = henkan.AutoModelForCausalLM.from_pretrained(tmp_path / "saved")
+    seen = []  # a hook on one sibling sees its call: the group runs apart while it is there
+    handle = reloaded.model.layers[1].self_attn.k_proj.register_forward_hook(lambda *args: seen.append(1))
     with torch.no_grad():
-        assert torch.equal(reloaded(IDS).logits, fused)
+        torch.testing.assert_close(reloaded(IDS).logits, fused, atol=1e-5, rtol=0)
+        assert seen == [1]
+        handle.remove()
+        assert torch.equal(reloaded(IDS).logits, fused) and seen == [1]
 
 
 @pytest.mark.parametrize("folder,auto,siblings", [
