@@ -20,29 +20,8 @@ from ..generation.logits_process import (LogitsProcessorList, SuppressTokensAtBe
 from ..generation.utils import GenerationMixin
 from ..seq2seq import as_encoder_output
 from .whisper_alignment import token_timestamps
+from .whisper_languages import LANGUAGES, TO_LANGUAGE_CODE
 
-_LANGUAGES = {
-    "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
-    "fr": "french", "ja": "japanese", "pt": "portuguese", "tr": "turkish", "pl": "polish", "ca": "catalan",
-    "nl": "dutch", "ar": "arabic", "sv": "swedish", "it": "italian", "id": "indonesian", "hi": "hindi",
-    "fi": "finnish", "vi": "vietnamese", "he": "hebrew", "uk": "ukrainian", "el": "greek", "ms": "malay",
-    "cs": "czech", "ro": "romanian", "da": "danish", "hu": "hungarian", "ta": "tamil", "no": "norwegian",
-    "th": "thai", "ur": "urdu", "hr": "croatian", "bg": "bulgarian", "lt": "lithuanian", "la": "latin",
-    "mi": "maori", "ml": "malayalam", "cy": "welsh", "sk": "slovak", "te": "telugu", "fa": "persian",
-    "lv": "latvian", "bn": "bengali", "sr": "serbian", "az": "azerbaijani", "sl": "slovenian", "kn": "kannada",
-    "et": "estonian", "mk": "macedonian", "br": "breton", "eu": "basque", "is": "icelandic", "hy": "armenian",
-    "ne": "nepali", "mn": "mongolian", "bs": "bosnian", "kk": "kazakh", "sq": "albanian", "sw": "swahili",
-    "gl": "galician", "mr": "marathi", "pa": "punjabi", "si": "sinhala", "km": "khmer", "sn": "shona",
-    "yo": "yoruba", "so": "somali", "af": "afrikaans", "oc": "occitan", "ka": "georgian", "be": "belarusian",
-    "tg": "tajik", "sd": "sindhi", "gu": "gujarati", "am": "amharic", "yi": "yiddish", "lo": "lao", "uz": "uzbek",
-    "fo": "faroese", "ht": "haitian creole", "ps": "pashto", "tk": "turkmen", "nn": "nynorsk", "mt": "maltese",
-    "sa": "sanskrit", "lb": "luxembourgish", "my": "myanmar", "bo": "tibetan", "tl": "tagalog", "mg": "malagasy",
-    "as": "assamese", "tt": "tatar", "haw": "hawaiian", "ln": "lingala", "ha": "hausa", "ba": "bashkir",
-    "jw": "javanese", "su": "sundanese", "yue": "cantonese"}
-# language names (and the usual aliases) to codes
-_LANGUAGE_CODES = {**{name: code for code, name in _LANGUAGES.items()}, "burmese": "my", "valencian": "ca",
-                   "flemish": "nl", "haitian": "ht", "letzeburgesch": "lb", "pushto": "ps", "panjabi": "pa",
-                   "moldavian": "ro", "moldovan": "ro", "sinhalese": "si", "castilian": "es", "mandarin": "zh"}
 _TASKS = ("transcribe", "translate")
 
 
@@ -60,13 +39,13 @@ def _language_token(config, language: str) -> int:
     key = language.lower()
     if key in table:
         token = key
-    elif key in _LANGUAGE_CODES:
-        token = f"<|{_LANGUAGE_CODES[key]}|>"
-    elif key in _LANGUAGES:
+    elif key in TO_LANGUAGE_CODE:
+        token = f"<|{TO_LANGUAGE_CODE[key]}|>"
+    elif key in LANGUAGES:
         token = f"<|{key}|>"
     else:
         raise ValueError(f"Unknown language {language!r}: give a code such as 'en' or a name such as 'english' "
-                         f"(Whisper knows {len(_LANGUAGES)}: {', '.join(sorted(_LANGUAGES))}).")
+                         f"(Whisper knows {len(LANGUAGES)}: {', '.join(sorted(LANGUAGES))}).")
     if token not in table:
         raise ValueError(f"{token} is not a language of this checkpoint (not in generation_config.lang_to_id).")
     return table[token]
