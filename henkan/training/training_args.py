@@ -7,6 +7,7 @@ are accepted at their defaults and refused when set, rather than silently ignore
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import difflib
@@ -334,6 +335,9 @@ class TrainingArguments:
             if not dist.is_initialized():
                 backend = self.ddp_backend or ("nccl" if cuda else "gloo")
                 dist.init_process_group(backend, timeout=timedelta(seconds=self.ddp_timeout))
+                # the group joined here is left at exit: a process ending with it alive could abort as it tore
+                # down gloo's threads ("terminate called without an active exception"), failing the whole run
+                atexit.register(_leave_process_group)
         return device
 
     @property
@@ -410,6 +414,13 @@ class Seq2SeqTrainingArguments(TrainingArguments):
         if out.get("generation_config") is not None and hasattr(out["generation_config"], "to_dict"):
             out["generation_config"] = out["generation_config"].to_dict()
         return out
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _has_cuda() -> bool:
