@@ -493,7 +493,12 @@ class RMSNorm(nn.Module):
 
 
 class Conv1D(nn.Module):
-    """GPT-2's linear layer: the weight is stored [in, out] (the checkpoint layout), y = x @ W + b."""
+    """GPT-2's linear layer: the weight is stored [in, out] (the checkpoint layout), y = x @ W + b.
+
+    For a single row (a decode step at batch 1) the product is split over the inputs, one contiguous block of
+    weight rows per thread (a batched matmul), and the partial sums are added: the weights stay as loaded, and each
+    thread streams its block. On two cores that took GPT-2 124M from 35 to 26 ms per token; oneDNN's matmul
+    reorders an [in, out] weight on every call, and PyTorch's own for one row runs on one core."""
 
     def __init__(self, out_features: int, in_features: int):
         super().__init__()
@@ -504,10 +509,23 @@ class Conv1D(nn.Module):
 
     def forward(self, x):
         shape = x.shape[:-1] + (self.nf,)
-        return linear(x.reshape(-1, x.shape[-1]), self.weight.t(), self.bias).view(shape)
+        flat = x.reshape(-1, x.shape[-1])
+        one_row = flat.shape[0] == 1 and self.weight.is_contiguous() and not compiling()
+        blocks = _row_blocks(self.weight.shape[0]) if one_row else 1
+        if blocks == 1:
+            return linear(flat, self.weight.t(), self.bias).view(shape)
+        width = self.weight.shape[0] // blocks
+        parts = torch.bmm(flat.reshape(blocks, 1, width), self.weight.view(blocks, width, self.nf))
+        return (parts.sum(0) + self.bias).view(shape)
 
     def extra_repr(self) -> str:
         return f"nf={self.nf}, nx={self.weight.shape[0]}"
+
+
+def _row_blocks(rows: int) -> int:
+    """How many blocks of weight rows a one-row product splits into: one per thread, as many as divide `rows`."""
+    threads = torch.get_num_threads()
+    return next(n for n in range(min(threads, rows), 0, -1) if rows % n == 0)
 
 
 class FeedForward(nn.Module):

@@ -206,6 +206,27 @@ def test_onednn_matmuls_keep_the_goldens(folder, monkeypatch):
     assert tokens.tolist() == data["generate.greedy.batch"].tolist()
 
 
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_conv1d_one_row_splits_over_threads_with_the_same_result(threads):
+    """GPT-2's Conv1D splits a one-row product into a block of weight rows per thread (as many as divide the
+    inputs): equal to the whole product, gradients included, and rows beyond one take the plain matmul."""
+    torch.manual_seed(0)
+    layer = henkan.layers.Conv1D(24, 40)
+    x = torch.randn(1, 1, 40, requires_grad=True)
+    kept = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert henkan.layers._row_blocks(40) == {1: 1, 2: 2, 5: 5}[threads]
+        out = layer(x)
+        out.sum().backward()
+    finally:
+        torch.set_num_threads(kept)
+    torch.testing.assert_close(out, x @ layer.weight + layer.bias)
+    torch.testing.assert_close(x.grad, layer.weight.sum(1).expand(1, 1, 40))
+    rows = torch.randn(3, 40)
+    torch.testing.assert_close(layer(rows), rows @ layer.weight + layer.bias)
+
+
 @pytest.mark.parametrize("folder", [f for f in CAUSAL if f not in LENGTH_DEPENDENT])
 def test_incremental_decoding_equals_full_forward(folder):
     _, data = golden(folder)
