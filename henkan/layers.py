@@ -120,7 +120,7 @@ def project(x, *layers) -> tuple:
     """Each of `layers` applied to `x`. A module whose projections read one input declares them in its
     `shared_input` (tuples of child names) and calls them through here: quantized, they were fused into one kernel
     call (quantization.layers.FusedQuant), which runs unless an adapter or a hook wraps one of them."""
-    fused = getattr(layers[0], "fused_with", None)
+    fused = layers[0].__dict__.get("fused_with")  # (a plain attribute: no Module.__getattr__ miss per float call)
     if fused is not None and fused.runs(layers):
         return fused(x)
     return tuple(layer(x) for layer in layers)
